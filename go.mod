@@ -1,0 +1,3 @@
+module github.com/gobeaker/beaker
+
+go 1.25
