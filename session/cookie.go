@@ -1,0 +1,102 @@
+package session
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"hash"
+	"strings"
+	"sync"
+)
+
+const (
+	idBytes  = 24                      // 192 random bits
+	idLen    = (idBytes*8 + 5) / 6     // 32 base64url characters
+	macLen   = (sha256.Size*8 + 5) / 6 // 43 base64url characters
+	valueLen = idLen + 1 + macLen      // id "." mac
+)
+
+// signer signs and verifies session-id cookie values: "<id>.<mac>", where id
+// is 24 random bytes and mac is HMAC-SHA256 over the exact id text, both in
+// unpadded base64url. The first secret signs; every secret verifies.
+type signer struct {
+	pools []sync.Pool // one pool of HMAC states per secret
+}
+
+func newSigner(secrets []string) *signer {
+	s := &signer{pools: make([]sync.Pool, len(secrets))}
+	for i, sec := range secrets {
+		key := []byte(sec)
+		s.pools[i].New = func() any { return hmac.New(sha256.New, key) }
+	}
+	return s
+}
+
+// mac appends the MAC of id under secret i, as base64url, to dst.
+func (s *signer) mac(dst []byte, i int, id string) []byte {
+	h := s.pools[i].Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(id))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	s.pools[i].Put(h)
+	return base64.RawURLEncoding.AppendEncode(dst, sum[:])
+}
+
+// newID returns a fresh random session id.
+func newID() string {
+	var b [idBytes]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// sign returns the cookie value for id.
+func (s *signer) sign(id string) string {
+	buf := make([]byte, 0, valueLen)
+	buf = append(buf, id...)
+	buf = append(buf, '.')
+	return string(s.mac(buf, 0, id))
+}
+
+// verify returns the id in a cookie value, or ok=false when the value is not
+// one that sign produced with one of the secrets. Any change to any
+// character fails: the MAC is compared as text, in constant time.
+func (s *signer) verify(value string) (id string, ok bool) {
+	if len(value) != valueLen || value[idLen] != '.' {
+		return "", false
+	}
+	id, got := value[:idLen], value[idLen+1:]
+	if strings.IndexFunc(id, notB64URL) >= 0 {
+		return "", false
+	}
+	var buf [macLen]byte
+	for i := range s.pools {
+		want := s.mac(buf[:0], i, id)
+		if subtle.ConstantTimeCompare(want, []byte(got)) == 1 {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+func notB64URL(r rune) bool {
+	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+}
+
+// storeKey is the key of a session's record: a hash of the id, so that a
+// dump of the store does not hand out live session ids.
+func storeKey(prefix, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// logID is what logs show for a session: a short hash, never the id.
+func logID(id string) string {
+	if id == "" {
+		return "(new)"
+	}
+	sum := sha256.Sum256([]byte("log:" + id))
+	return base64.RawURLEncoding.EncodeToString(sum[:6])
+}

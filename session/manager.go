@@ -1,0 +1,302 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gobeaker/beaker/store"
+)
+
+// SecureMode says when the session cookie gets the Secure attribute.
+type SecureMode int
+
+const (
+	// SecureAuto sets Secure when the request came over TLS. It is the
+	// default (INI: session.secure = auto).
+	SecureAuto SecureMode = iota
+	// SecureAlways always sets Secure (INI: session.secure = true).
+	SecureAlways
+	// SecureNever never sets Secure (INI: session.secure = false).
+	SecureNever
+)
+
+// Default values of Options fields.
+const (
+	DefaultCookieName   = "beaker.session.id"
+	DefaultLifetime     = 14 * 24 * time.Hour
+	DefaultStoreTimeout = 2 * time.Second
+	DefaultKeyPrefix    = "session:"
+	// MinSecretLen is the shortest secret New accepts, in bytes.
+	MinSecretLen = 16
+)
+
+// Options configures a Manager. Only Store and Secrets are required; every
+// other field's zero value gives the documented default.
+type Options struct {
+	// Store holds the sessions. It must implement store.Updater, so that
+	// concurrent requests on one session never lose each other's writes;
+	// store.Toucher is used, when present, to extend idle timeouts without
+	// rewriting data.
+	Store store.Store
+
+	// Secrets sign the session-id cookie with HMAC-SHA256 (INI:
+	// session.secret, whitespace-separated). The first signs; all verify,
+	// so a new secret can be put first while cookies signed with the old
+	// one stay valid. Each must be at least MinSecretLen bytes.
+	Secrets []string
+
+	// CookieName is the name of the session cookie (INI: session.key). The
+	// default is "beaker.session.id", Beaker's.
+	CookieName string
+
+	// CookiePath is the cookie's Path (INI: session.cookie_path). The
+	// default is "/".
+	CookiePath string
+
+	// CookieDomain is the cookie's Domain (INI: session.cookie_domain). The
+	// default is none: a host-only cookie.
+	CookieDomain string
+
+	// Secure says when the cookie is marked Secure (INI: session.secure).
+	// The default is SecureAuto.
+	Secure SecureMode
+
+	// NoHTTPOnly leaves out the HttpOnly attribute, letting scripts read
+	// the cookie (INI: session.httponly = false). The default is HttpOnly.
+	NoHTTPOnly bool
+
+	// SameSite is the cookie's SameSite attribute (INI: session.samesite).
+	// The default is http.SameSiteLaxMode.
+	SameSite http.SameSite
+
+	// CookieExpires, when positive, makes the cookie persistent for that
+	// long from when it is set (INI: session.cookie_expires = <seconds>).
+	// The default is a browser-session cookie (Beaker's cookie_expires =
+	// true).
+	CookieExpires time.Duration
+
+	// PersistentCookie makes the cookie last until the session's lifetime
+	// ends (INI: session.cookie_expires = false). Ignored when
+	// CookieExpires is set.
+	PersistentCookie bool
+
+	// Timeout is the idle timeout: a session not used for this long is
+	// gone (INI: session.timeout, seconds). The default, 0, means no idle
+	// timeout.
+	Timeout time.Duration
+
+	// Lifetime is the absolute lifetime of a session, counted from its
+	// creation, whatever its use (INI: session.lifetime, seconds). The
+	// default is 14 days.
+	Lifetime time.Duration
+
+	// StoreTimeout bounds each store operation, so that an outage gives a
+	// prompt error instead of a hung request (INI: session.store_timeout,
+	// seconds). The default is 2 seconds.
+	StoreTimeout time.Duration
+
+	// KeyPrefix is prepended to store keys. The default is "session:".
+	KeyPrefix string
+
+	// ErrorHandler answers a request whose session could not be loaded or
+	// saved. The default, DefaultErrorHandler, answers 503 Service
+	// Unavailable for a store failure and 500 otherwise. The error is
+	// logged before the handler runs. For ErrChangedAfterWrite the
+	// response has already started, and the handler must not write.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// Logger receives error records and debug records for rejected
+	// cookies. Session ids are never logged, only a short hash. The
+	// default is slog.Default().
+	Logger *slog.Logger
+
+	// Now returns the current time. The default is time.Now; tests may
+	// inject a clock.
+	Now func() time.Time
+}
+
+// Manager loads and saves sessions for HTTP requests. Create it with New;
+// its Middleware gives each request a Session. A Manager is safe for
+// concurrent use.
+type Manager struct {
+	opts    Options
+	store   store.Store
+	updater store.Updater
+	toucher store.Toucher
+	signer  *signer
+	log     *slog.Logger
+	now     func() time.Time
+	onError func(http.ResponseWriter, *http.Request, error)
+}
+
+// ErrNoSecret is returned by New when no secret is configured.
+var ErrNoSecret = errors.New("session: no secret configured (session.secret); make one with: beaker gen-secret")
+
+// ErrSecretTooShort is returned by New for a secret under MinSecretLen bytes.
+var ErrSecretTooShort = fmt.Errorf("session: secret shorter than %d bytes; make one with: beaker gen-secret", MinSecretLen)
+
+// ErrNotUpdater is returned by New for a store without atomic updates.
+var ErrNotUpdater = errors.New("session: store does not implement store.Updater")
+
+// ErrChangedAfterWrite reports a session change made after the response
+// had started, that could not be saved because it needed a new cookie (a
+// new session, or RegenerateID). Changes to an existing session are saved
+// even then.
+var ErrChangedAfterWrite = errors.New("session: changed after the response started; the change needs a new cookie and was not saved")
+
+// StoreError is a failure of the session store (server down, time-out).
+type StoreError struct {
+	Op  string // "load", "save", "touch" or "delete"
+	Err error
+}
+
+func (e *StoreError) Error() string { return "session: " + e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns the store's error.
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// EncodeError reports a value given to Session.Set that cannot be encoded
+// as JSON.
+type EncodeError struct {
+	Key string
+	Err error
+}
+
+func (e *EncodeError) Error() string {
+	return fmt.Sprintf("session: value for key %q cannot be stored as JSON: %v", e.Key, e.Err)
+}
+
+// Unwrap returns the encoder's error.
+func (e *EncodeError) Unwrap() error { return e.Err }
+
+// New returns a Manager configured by opts.
+func New(opts Options) (*Manager, error) {
+	if opts.Store == nil {
+		return nil, errors.New("session: Options.Store is nil")
+	}
+	u, ok := opts.Store.(store.Updater)
+	if !ok {
+		return nil, ErrNotUpdater
+	}
+	if len(opts.Secrets) == 0 {
+		return nil, ErrNoSecret
+	}
+	for _, s := range opts.Secrets {
+		if len(s) < MinSecretLen {
+			return nil, ErrSecretTooShort
+		}
+	}
+	if opts.CookieName == "" {
+		opts.CookieName = DefaultCookieName
+	}
+	if opts.CookiePath == "" {
+		opts.CookiePath = "/"
+	}
+	if opts.SameSite == 0 {
+		opts.SameSite = http.SameSiteLaxMode
+	}
+	if opts.Lifetime <= 0 {
+		opts.Lifetime = DefaultLifetime
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = DefaultStoreTimeout
+	}
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = DefaultKeyPrefix
+	}
+	if opts.Timeout < 0 {
+		return nil, errors.New("session: negative Timeout")
+	}
+	m := &Manager{
+		opts:    opts,
+		store:   opts.Store,
+		updater: u,
+		signer:  newSigner(opts.Secrets),
+		log:     opts.Logger,
+		now:     opts.Now,
+		onError: opts.ErrorHandler,
+	}
+	m.toucher, _ = opts.Store.(store.Toucher)
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.onError == nil {
+		m.onError = DefaultErrorHandler
+	}
+	return m, nil
+}
+
+// DefaultErrorHandler answers 503 Service Unavailable when the session
+// store failed and 500 Internal Server Error otherwise. For
+// ErrChangedAfterWrite it writes nothing: the response has started.
+func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrChangedAfterWrite) {
+		return
+	}
+	status := http.StatusInternalServerError
+	var se *StoreError
+	if errors.As(err, &se) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	}
+	http.Error(w, http.StatusText(status), status)
+}
+
+type ctxKey struct{}
+
+// FromContext returns the session that Manager.Middleware put in ctx. It
+// panics when there is none: the handler was not wrapped by the
+// middleware, which is a programming error.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(ctxKey{}).(*Session)
+	if s == nil {
+		panic("session: no session in context; wrap the handler with Manager.Middleware")
+	}
+	return s
+}
+
+// FromRequest returns the request's session; see FromContext.
+func FromRequest(r *http.Request) *Session { return FromContext(r.Context()) }
+
+// Middleware gives each request a Session, reached with FromRequest. The
+// session is loaded on first use (a request that never uses it costs no
+// store access) and saved when the response starts: on the first
+// WriteHeader, Write or Flush, or when next returns. If next panics,
+// nothing more is saved and the panic goes on.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := &responseWriter{ResponseWriter: w}
+		s := &rw.session
+		s.m = m
+		rw.m = m
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		s.req = r
+		rw.req = r
+		next.ServeHTTP(rw, r)
+		rw.finish()
+	})
+}
+
+// storeCtx bounds one store operation by the store timeout.
+func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, m.opts.StoreTimeout)
+}
+
+// fail logs err and hands it to the error handler.
+func (m *Manager) fail(w http.ResponseWriter, r *http.Request, s *Session, err error) {
+	id := s.id
+	if id == "" {
+		id = s.cookieID
+	}
+	m.log.LogAttrs(r.Context(), slog.LevelError, "session error",
+		slog.String("session", logID(id)), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Any("error", err))
+	m.onError(w, r, err)
+}

@@ -1,0 +1,122 @@
+package session
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// recordFormat is the format version written in every stored record. A
+// record of another version is treated as missing.
+const recordFormat = 1
+
+// record is a session as stored: JSON, so no gob or pickle of untrusted
+// data. Values stay encoded until a handler reads them.
+type record struct {
+	Format  int                        `json:"v"`
+	Created int64                      `json:"c"` // unix milliseconds
+	Values  map[string]json.RawMessage `json:"d,omitempty"`
+	Flash   map[string][]flashMessage  `json:"f,omitempty"`
+	CSRF    string                     `json:"t,omitempty"`
+	Seq     uint64                     `json:"n,omitempty"` // last flash message id
+}
+
+// flashMessage is one queued flash message. The id lets a request pop
+// exactly the messages it saw, even when another request added more
+// meanwhile.
+type flashMessage struct {
+	ID  uint64 `json:"i"`
+	Msg string `json:"m"`
+}
+
+func decodeRecord(b []byte) (record, error) {
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return record{}, err
+	}
+	if r.Format != recordFormat {
+		return record{}, fmt.Errorf("record format %d, want %d", r.Format, recordFormat)
+	}
+	return r, nil
+}
+
+// delta is what one request changed. It is applied to the record as stored
+// at commit time, not to the copy the request loaded, so concurrent requests
+// keep each other's changes.
+type delta struct {
+	cleared   bool
+	set       map[string]json.RawMessage
+	del       map[string]struct{}
+	flashAdd  map[string][]flashAdd
+	flashPop  map[string][]uint64
+	csrf      string
+	csrfSet   bool
+	anyChange bool
+}
+
+type flashAdd struct {
+	msg      string
+	allowDup bool
+}
+
+func (d *delta) empty() bool { return !d.anyChange }
+
+// apply returns r with d applied. r's maps are not modified: the result
+// gets fresh ones where it changes them, so apply can run again on the
+// same input (Updater retries).
+func (d *delta) apply(r record) record {
+	if d.cleared || len(d.set) > 0 || len(d.del) > 0 {
+		var vals map[string]json.RawMessage
+		if d.cleared {
+			vals = make(map[string]json.RawMessage, len(d.set))
+		} else {
+			vals = make(map[string]json.RawMessage, len(r.Values)+len(d.set))
+			for k, v := range r.Values {
+				vals[k] = v
+			}
+		}
+		for k := range d.del {
+			delete(vals, k)
+		}
+		for k, v := range d.set {
+			vals[k] = v
+		}
+		r.Values = vals
+	}
+	if len(d.flashAdd) > 0 || len(d.flashPop) > 0 {
+		fl := make(map[string][]flashMessage, len(r.Flash)+len(d.flashAdd))
+		for q, msgs := range r.Flash {
+			fl[q] = msgs
+		}
+		for q, ids := range d.flashPop {
+			kept := make([]flashMessage, 0, len(fl[q]))
+			for _, m := range fl[q] {
+				if !slices.Contains(ids, m.ID) {
+					kept = append(kept, m)
+				}
+			}
+			fl[q] = kept
+		}
+		for q, adds := range d.flashAdd {
+			msgs := slices.Clone(fl[q])
+			for _, a := range adds {
+				if !a.allowDup && slices.ContainsFunc(msgs, func(m flashMessage) bool { return m.Msg == a.msg }) {
+					continue
+				}
+				r.Seq++
+				msgs = append(msgs, flashMessage{ID: r.Seq, Msg: a.msg})
+			}
+			fl[q] = msgs
+		}
+		for q, msgs := range fl {
+			if len(msgs) == 0 {
+				delete(fl, q)
+			}
+		}
+		r.Flash = fl
+	}
+	if d.csrfSet {
+		r.CSRF = d.csrf
+	}
+	return r
+}
