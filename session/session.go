@@ -394,6 +394,18 @@ func (s *Session) CSRFToken() string {
 	return s.newCSRFToken()
 }
 
+// PeekCSRFToken returns the session's CSRF token, or "" when it has none.
+// Unlike CSRFToken it never makes one, so checking a request changes
+// nothing.
+func (s *Session) PeekCSRFToken() string {
+	s.lock()
+	defer s.mu.Unlock()
+	if s.d.csrfSet {
+		return s.d.csrf
+	}
+	return s.rec.CSRF
+}
+
 // NewCSRFToken replaces the session's CSRF token with a new one and returns
 // it (Pyramid's new_csrf_token).
 func (s *Session) NewCSRFToken() string {
