@@ -89,6 +89,11 @@ type Options struct {
 	// timeout.
 	Timeout time.Duration
 
+	// NoTouch stops read-only requests from extending the idle timeout, so
+	// that it counts from the last change (INI: session.save_accessed_time
+	// = false). The default extends it with store.Toucher.
+	NoTouch bool
+
 	// Lifetime is the absolute lifetime of a session, counted from its
 	// creation, whatever its use (INI: session.lifetime, seconds). The
 	// default is 14 days.

@@ -540,9 +540,11 @@ func (s *Session) commit(ctx context.Context, h http.Header) error {
 			return err
 		}
 		s.rec, s.entry = s.d.apply(s.rec), store.Entry{}
-	case m.opts.Timeout > 0 && !s.entry.Expires.IsZero() && s.entry.Expires.Sub(now) >= m.opts.Timeout-m.opts.Timeout/10:
+	case m.opts.Timeout == 0 || m.opts.NoTouch:
+		// No idle timeout to extend.
+	case !s.entry.Expires.IsZero() && s.entry.Expires.Sub(now) >= m.opts.Timeout-m.opts.Timeout/10:
 		// Touched recently enough.
-	case m.opts.Timeout > 0 && s.id != "":
+	case s.id != "":
 		ttl := s.ttl(now)
 		err := s.storeDo(ctx, "touch", func(c context.Context) error {
 			if m.toucher != nil {

@@ -865,3 +865,55 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Error("no store: no error")
 	}
 }
+
+func TestAdmin(t *testing.T) {
+	a := newApp(t, session.Options{})
+	c := a.client()
+	c.mustGet("/set?k=user&v=ann")
+	resp, _ := noRedirect(c).Get(a.srv.URL + "/flash?m=hi")
+	resp.Body.Close()
+	ctx := context.Background()
+	var keys []string
+	if err := a.m.Scan(ctx, func(k string) error { keys = append(keys, k); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || strings.Contains(keys[0], c.cookie().Value[:10]) {
+		t.Fatalf("Scan = %v", keys)
+	}
+	for _, ref := range []string{keys[0], strings.TrimPrefix(keys[0], session.DefaultKeyPrefix), c.cookie().Value} {
+		r, found, err := a.m.Lookup(ctx, ref)
+		if err != nil || !found {
+			t.Fatalf("Lookup(%q) = %v, %v", ref, found, err)
+		}
+		if string(r.Values["user"]) != `"ann"` || !slices.Equal(r.Flash[""], []string{"hi"}) || r.Key != keys[0] {
+			t.Fatalf("Lookup(%q) = %+v", ref, r)
+		}
+	}
+	if _, found, _ := a.m.Lookup(ctx, "nonsense"); found {
+		t.Fatal("Lookup of nonsense found a session")
+	}
+	if err := a.m.Remove(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := decode[map[string]any](t, c.mustGet("/keys")); got["new"] != true {
+		t.Fatalf("after Remove the browser still has its session: %v", got)
+	}
+	if n, err := a.m.Purge(ctx); err != nil || n != 0 {
+		t.Fatalf("Purge = %d, %v", n, err)
+	}
+}
+
+func TestNoTouch(t *testing.T) {
+	a := newApp(t, session.Options{Timeout: 10 * time.Minute, NoTouch: true})
+	c := a.client()
+	c.mustGet("/counter")
+	a.clock.Advance(6 * time.Minute)
+	c.mustGet("/keys")
+	a.clock.Advance(6 * time.Minute)
+	if a.store.touches.Load() != 0 {
+		t.Fatal("NoTouch: Touch was called")
+	}
+	if got := c.mustGet("/counter"); got != "1" {
+		t.Fatalf("NoTouch: reads kept the session alive (counter %s)", got)
+	}
+}
