@@ -1,0 +1,169 @@
+package beaker_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/session"
+	"github.com/gobeaker/beaker/settings"
+)
+
+const seed = `[app:main]
+cache.regions = default_term, second, short_term, long_term
+cache.type = memory
+cache.second.expire = 1
+cache.short_term.expire = 60
+cache.default_term.expire = 300
+cache.long_term.expire = 3600
+#session.type = file
+#session.data_dir = %(here)s/data/sessions/data
+#session.lock_dir = %(here)s/data/sessions/lock
+session.type = memory
+session.key = akhet_demo
+session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac
+`
+
+func quiet() beaker.Options { return beaker.Options{Logger: slog.New(slog.DiscardHandler)} }
+
+func parse(t *testing.T, text string) *settings.Settings {
+	t.Helper()
+	s, err := settings.Parse("demo.ini", strings.NewReader(text), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestOpenSeed(t *testing.T) {
+	b, err := beaker.Open(context.Background(), parse(t, seed), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.SessionType != "memory" {
+		t.Fatalf("SessionType = %q", b.SessionType)
+	}
+	h := b.Sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.FromRequest(r).Set("k", 1)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if sc := rec.Header().Get("Set-Cookie"); !strings.HasPrefix(sc, "akhet_demo=") {
+		t.Fatalf("Set-Cookie = %q, want the seed's cookie name", sc)
+	}
+}
+
+func TestOpenMapWithPrefixes(t *testing.T) {
+	s, err := settings.FromMap(map[string]string{
+		"beaker.session.type":          "memory",
+		"beaker.session.secret":        "0cb243f53ad865a0f70099c0414ffe9cfcfe03ac",
+		"session.timeout":              "600",
+		"session.cookie_expires":       "3600",
+		"session.secure":               "true",
+		"session.samesite":             "Strict",
+		"session.httponly":             "false",
+		"pyramid.csrf_trusted_origins": "https://a.example https://b.example",
+		"pyramid.reload_templates":     "true",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := beaker.Open(context.Background(), s, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	h := b.Sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.FromRequest(r).Set("k", 1)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	sc := rec.Header().Get("Set-Cookie")
+	for _, want := range []string{"beaker.session.id=", "Max-Age=3600", "Secure", "SameSite=Strict"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("Set-Cookie %q lacks %q", sc, want)
+		}
+	}
+	if strings.Contains(sc, "HttpOnly") {
+		t.Errorf("Set-Cookie %q has HttpOnly despite session.httponly = false", sc)
+	}
+	// The trusted origin passes the cross-origin check.
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Origin", "https://a.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	rec = httptest.NewRecorder()
+	b.CSRF.Middleware(http.NotFoundHandler()).ServeHTTP(rec, req)
+	if rec.Code != 404 {
+		t.Fatalf("GET from a trusted origin: %d", rec.Code)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	base := "[app:main]\nsession.type = memory\n"
+	good := "session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\n"
+	cases := []struct {
+		name, text, key string
+		line            int
+		sentinel        error
+		msg             string
+	}{
+		{"no secret", base, "session.secret", 0, session.ErrNoSecret, "beaker gen-secret"},
+		{"short secret", base + "session.secret = tooshort\n", "session.secret", 3, session.ErrSecretTooShort, "beaker gen-secret"},
+		{"unknown type", "[app:main]\n" + good + "session.type = floppy\n", "session.type", 3, settings.ErrBadValue, "floppy"},
+		{"type not yet", "[app:main]\nsession.type = ext:redis\n" + good, "session.type", 2, beaker.ErrNotAvailable, "not available yet"},
+		{"short type not yet", "[app:main]\nsession.type = redis\n" + good, "session.type", 2, beaker.ErrNotAvailable, "ext:redis"},
+		{"unsupported type", "[app:main]\nsession.type = dbm\n" + good, "session.type", 2, settings.ErrBadValue, "does not support"},
+		{"bad samesite", base + good + "session.samesite = sometimes\n", "session.samesite", 4, settings.ErrBadValue, "Lax, Strict or None"},
+		{"bad cookie_expires", base + good + "session.cookie_expires = soon\n", "session.cookie_expires", 4, settings.ErrBadValue, "soon"},
+		{"bad timeout", base + good + "session.timeout = ten\n", "session.timeout", 4, settings.ErrBadValue, "ten"},
+		{"pickle", base + good + "session.data_serializer = pickle\n", "session.data_serializer", 4, beaker.ErrNotAvailable, "JSON"},
+		{"encrypt_key", base + good + "session.encrypt_key = abc\n", "session.encrypt_key", 4, beaker.ErrNotAvailable, "encryption"},
+		{"beaker format", base + good + "session.format = beaker\n", "session.format", 4, beaker.ErrNotAvailable, "not available yet"},
+		{"bad trusted origin", base + good + "pyramid.csrf_trusted_origins = a.example/x\n", "pyramid.csrf_trusted_origins", 4, nil, "a.example/x"},
+		{"typo", base + good + "session.timout = 10\n", "session.timout", 4, settings.ErrUnknownKey, "session.timeout"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := beaker.Open(context.Background(), parse(t, c.text), quiet())
+			if err == nil {
+				b.Close()
+				t.Fatal("no error")
+			}
+			var se *settings.Error
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v is not a *settings.Error", err)
+			}
+			if se.File != "demo.ini" || se.Key != c.key || se.Line != c.line {
+				t.Errorf("error at %s:%d key %q, want demo.ini:%d key %q (%v)", se.File, se.Line, se.Key, c.line, c.key, err)
+			}
+			if c.sentinel != nil && !errors.Is(err, c.sentinel) {
+				t.Errorf("error %v does not wrap %v", err, c.sentinel)
+			}
+			if !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("error %q does not say %q", err, c.msg)
+			}
+			if strings.Contains(err.Error(), "0cb243f5") {
+				t.Errorf("error %q shows the secret", err)
+			}
+		})
+	}
+}
+
+func TestShortSecretWarns(t *testing.T) {
+	var logs strings.Builder
+	s := parse(t, "[app:main]\nsession.secret = 0123456789abcdef0123\n")
+	b, err := beaker.Open(context.Background(), s, beaker.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if !strings.Contains(logs.String(), "shorter than recommended") {
+		t.Fatalf("no warning for a 20-byte secret: %q", logs.String())
+	}
+}
