@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gobeaker/beaker"
 	"github.com/gobeaker/beaker/csrf"
 	"github.com/gobeaker/beaker/session"
 )
@@ -26,8 +27,8 @@ type app struct {
 }
 
 // newHandler returns the demo's handler: routes, wrapped in CSRF protection
-// and the session middleware.
-func newHandler(m *session.Manager, p *csrf.Protection, log *slog.Logger) http.Handler {
+// and the session middleware that b was configured with.
+func newHandler(b *beaker.Beaker, log *slog.Logger) http.Handler {
 	a := &app{
 		tmpl: template.Must(template.ParseFS(templateFS, "templates/*.html")),
 		log:  log,
@@ -39,7 +40,7 @@ func newHandler(m *session.Manager, p *csrf.Protection, log *slog.Logger) http.H
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("POST /notes", a.notes)
 	mux.HandleFunc("GET /api/session", a.api)
-	return m.Middleware(p.Middleware(mux))
+	return b.Sessions.Middleware(b.CSRF.Middleware(mux))
 }
 
 type page struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,43 +13,40 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gobeaker/beaker/csrf"
-	"github.com/gobeaker/beaker/session"
-	"github.com/gobeaker/beaker/store/memstore"
+	"github.com/gobeaker/beaker"
 )
 
 type visitor struct {
-	t   *testing.T
-	srv *httptest.Server
-	c   *http.Client
+	t    *testing.T
+	base string
+	c    *http.Client
 }
 
-func newDemo(t *testing.T) *httptest.Server {
+func newDemo(t *testing.T) string {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	ms := memstore.New(memstore.Options{})
-	t.Cleanup(func() { ms.Close() })
-	m, err := session.New(session.Options{Store: ms, Secrets: []string{seedSecret}, CookieName: seedCookieName, Logger: log})
+	s, err := loadSettings("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := csrf.New(csrf.Options{})
+	b, err := beaker.Open(context.Background(), s, beaker.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHandler(m, p, log))
+	t.Cleanup(func() { b.Close() })
+	srv := httptest.NewServer(newHandler(b, log))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv.URL
 }
 
-func newVisitor(t *testing.T, srv *httptest.Server) *visitor {
+func newVisitor(t *testing.T, base string) *visitor {
 	jar, _ := cookiejar.New(nil)
-	return &visitor{t: t, srv: srv, c: &http.Client{Jar: jar}}
+	return &visitor{t: t, base: base, c: &http.Client{Jar: jar}}
 }
 
 func (v *visitor) get(path string) string {
 	v.t.Helper()
-	resp, err := v.c.Get(v.srv.URL + path)
+	resp, err := v.c.Get(v.base + path)
 	if err != nil {
 		v.t.Fatal(err)
 	}
@@ -64,7 +62,7 @@ var tokenRE = regexp.MustCompile(`name="csrf_token" value="([0-9a-f]+)"`)
 
 func (v *visitor) post(path string, form url.Values) (int, string) {
 	v.t.Helper()
-	resp, err := v.c.PostForm(v.srv.URL+path, form)
+	resp, err := v.c.PostForm(v.base+path, form)
 	if err != nil {
 		v.t.Fatal(err)
 	}
@@ -115,9 +113,12 @@ func counterOf(t *testing.T, page string) string {
 	return m[1]
 }
 
-func TestWalkthrough(t *testing.T) {
-	srv := newDemo(t)
-	v := newVisitor(t, srv)
+func TestWalkthrough(t *testing.T) { walkthrough(t, newDemo(t)) }
+
+// walkthrough visits the demo at base as a person would: counter, flash,
+// login, notes, logout.
+func walkthrough(t *testing.T, base string) {
+	v := newVisitor(t, base)
 	if s := v.api(); !s.New || s.Counter != 0 || s.User != nil || len(s.Flash) != 0 {
 		t.Fatalf("fresh session: %+v", s)
 	}
@@ -141,7 +142,7 @@ func TestWalkthrough(t *testing.T) {
 	// The API peeks without popping: flash without following the redirect.
 	page = v.get("/")
 	noFollow := &http.Client{Jar: v.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.PostForm(srv.URL+"/flash", url.Values{"message": {"pending"}, "csrf_token": {tokenRE.FindStringSubmatch(page)[1]}})
+	resp, err := noFollow.PostForm(base+"/flash", url.Values{"message": {"pending"}, "csrf_token": {tokenRE.FindStringSubmatch(page)[1]}})
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /flash: %v %v", resp.Status, err)
 	}
@@ -188,8 +189,7 @@ func TestWalkthrough(t *testing.T) {
 }
 
 func TestUnsafeWithoutTokenIs403(t *testing.T) {
-	srv := newDemo(t)
-	v := newVisitor(t, srv)
+	v := newVisitor(t, newDemo(t))
 	v.get("/")
 	for _, path := range []string{"/flash", "/login", "/logout", "/notes"} {
 		if code, _ := v.post(path, url.Values{"message": {"m"}, "username": {"u"}, "key": {"k"}}); code != 403 {

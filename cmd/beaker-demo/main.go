@@ -1,71 +1,80 @@
 // Command beaker-demo is the Akhet Demo in Go: a small web app that shows
-// beaker for Go's sessions, flash messages and CSRF protection.
+// beaker for Go's sessions, flash messages and CSRF protection, configured
+// from Beaker settings.
 //
-//	go run ./cmd/beaker-demo [-addr 127.0.0.1:6543]
+//	go run ./cmd/beaker-demo [-addr 127.0.0.1:6543] [-config FILE [-section app:main]]
 //
-// Its built-in settings are the Akhet demo's development.ini: memory
-// sessions in a cookie named akhet_demo.
+// Without -config it uses its built-in settings, the Akhet demo's
+// development.ini (memory sessions in a cookie named akhet_demo). The
+// examples/ directory holds an INI file for each session type.
 package main
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/gobeaker/beaker/csrf"
-	"github.com/gobeaker/beaker/session"
-	"github.com/gobeaker/beaker/store/memstore"
+	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/settings"
 )
 
-// The seed's settings (Akhet's development.ini).
-const (
-	seedCookieName = "akhet_demo"
-	seedSecret     = "0cb243f53ad865a0f70099c0414ffe9cfcfe03ac"
-)
+//go:embed settings.ini
+var builtinSettings []byte
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:6543", "address to listen on")
+	addr := flag.String("addr", "127.0.0.1:6543", "address to listen on (port 0 picks a free one)")
+	config := flag.String("config", "", "INI file with Beaker settings (default: the built-in Akhet settings)")
+	section := flag.String("section", settings.DefaultSection, "section of the INI file to read")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, *config, *section, log); err != nil {
 		fmt.Fprintln(os.Stderr, "beaker-demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, log *slog.Logger) error {
-	ms := memstore.New(memstore.Options{Logger: log})
-	defer ms.Close()
-	m, err := session.New(session.Options{
-		Store:      ms,
-		Secrets:    []string{seedSecret},
-		CookieName: seedCookieName,
-		Logger:     log,
-	})
+// loadSettings reads the INI file at path, or the built-in settings.
+func loadSettings(path, section string) (*settings.Settings, error) {
+	if path == "" {
+		return settings.Parse("built-in settings", bytes.NewReader(builtinSettings), section)
+	}
+	return settings.Load(path, section)
+}
+
+func run(ctx context.Context, addr, config, section string, log *slog.Logger) error {
+	s, err := loadSettings(config, section)
 	if err != nil {
 		return err
 	}
-	p, err := csrf.New(csrf.Options{})
+	b, err := beaker.Open(ctx, s, beaker.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Addr:              addr,
-		Handler:           newHandler(m, p, log),
+		Handler:           newHandler(b, log),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("beaker-demo listening", "url", "http://"+addr+"/")
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("beaker-demo listening", "url", "http://"+ln.Addr().String()+"/",
+		"settings", s.Source(), "session_type", b.SessionType)
 	select {
 	case err := <-errc:
 		return err
