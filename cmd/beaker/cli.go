@@ -1,0 +1,398 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/session"
+	"github.com/gobeaker/beaker/settings"
+)
+
+// cli runs one command. Its fields are what tests replace.
+type cli struct {
+	stdout, stderr io.Writer
+	// open builds the Beaker for settings; tests inject one whose memory
+	// store they filled.
+	open func(ctx context.Context, s *settings.Settings) (*beaker.Beaker, error)
+	// terminal says whether progress may be drawn on stderr.
+	terminal bool
+	// inProcess lets the sessions commands run on a memory store, which
+	// only a test running in the application's process can share.
+	inProcess bool
+}
+
+func newCLI(stdout, stderr io.Writer) *cli {
+	c := &cli{stdout: stdout, stderr: stderr, terminal: isTerminal(stderr)}
+	c.open = func(ctx context.Context, s *settings.Settings) (*beaker.Beaker, error) {
+		return beaker.Open(ctx, s, beaker.Options{Logger: c.logger()})
+	}
+	return c
+}
+
+func (c *cli) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+const usage = `beaker: operators' tool for beaker for Go (Beaker sessions and caching for Go)
+
+Usage:
+  beaker check-config [-section S] FILE     check Beaker settings and print them, secrets masked
+  beaker gen-secret [-bytes N]              print a new random secret for session.secret
+  beaker sessions list   -config FILE       list stored sessions (store keys, created, expires)
+  beaker sessions show   -config FILE REF   print one session as JSON
+  beaker sessions delete -config FILE REF   delete one session (log the user out)
+  beaker sessions purge  -config FILE       remove expired sessions and print how many
+
+REF is a store key as "sessions list" prints it, or the value of a session cookie.
+Flags may come before or after the arguments; "beaker COMMAND -help" describes each command.
+`
+
+// errMemory explains why the sessions commands cannot reach memory sessions.
+var errMemory = errors.New("session.type = memory keeps sessions inside the application's process, out of this tool's reach; " +
+	"the sessions commands work on shared stores (file, ext:database, ext:redis, ext:memcached)")
+
+// errUsage is returned for a command line that does not parse; its
+// message has been printed.
+var errUsage = errors.New("usage")
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		fmt.Fprint(c.stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var err error
+	switch args[0] {
+	case "check-config":
+		err = c.checkConfig(args[1:])
+	case "gen-secret":
+		err = c.genSecret(args[1:])
+	case "sessions":
+		err = c.sessions(ctx, args[1:])
+	default:
+		fmt.Fprintf(c.stderr, "beaker: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintln(c.stderr, "beaker:", err)
+		return 1
+	}
+}
+
+// parse parses flags that may come before, between or after positional
+// arguments, and checks the number of positional arguments.
+func (c *cli) parse(fs *flag.FlagSet, args []string, want int, names string) ([]string, error) {
+	fs.SetOutput(c.stderr)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != want {
+		fmt.Fprintf(c.stderr, "beaker %s: want %s\n", fs.Name(), names)
+		fs.Usage()
+		return nil, errUsage
+	}
+	return pos, nil
+}
+
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: beaker %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func (c *cli) genSecret(args []string) error {
+	fs := newFlags("gen-secret", "gen-secret [-bytes N]\n\nPrints a random secret, hex-encoded, for session.secret.")
+	n := fs.Int("bytes", 32, "random bytes in the secret (at least 16)")
+	if _, err := c.parse(fs, args, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *n < session.MinSecretLen || *n > 1024 {
+		return fmt.Errorf("gen-secret: -bytes %d: want between %d and 1024", *n, session.MinSecretLen)
+	}
+	b := make([]byte, *n)
+	_, _ = rand.Read(b)
+	fmt.Fprintln(c.stdout, hex.EncodeToString(b))
+	return nil
+}
+
+func (c *cli) checkConfig(args []string) error {
+	fs := newFlags("check-config", "check-config [-section S] FILE\n\nChecks the Beaker settings in FILE as the application would load them,\nand prints the resolved session and cache settings with secrets masked.")
+	section := fs.String("section", settings.DefaultSection, "INI section to read")
+	pos, err := c.parse(fs, args, 1, "one FILE")
+	if err != nil {
+		return err
+	}
+	s, err := settings.Load(pos[0], *section)
+	if err != nil {
+		return err
+	}
+	b, err := c.open(context.Background(), s)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return printSettings(c.stdout, s, b, *section)
+}
+
+// openSessions loads the settings named by -config and opens them.
+func (c *cli) openSessions(ctx context.Context, fs *flag.FlagSet, config, section string) (*beaker.Beaker, error) {
+	if config == "" {
+		fmt.Fprintf(c.stderr, "beaker %s: -config FILE is required\n", fs.Name())
+		fs.Usage()
+		return nil, errUsage
+	}
+	s, err := settings.Load(config, section)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.open(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (c *cli) sessions(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, "beaker sessions: want list, show, delete or purge\n\n"+usage)
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	synopsis := map[string]string{
+		"list":   "sessions list -config FILE [-section S]\n\nLists the stored sessions: store key (a hash of the session id), created, expires.",
+		"show":   "sessions show -config FILE [-section S] REF\n\nPrints one stored session as JSON. REF is a store key from \"sessions list\" or a session cookie value.",
+		"delete": "sessions delete -config FILE [-section S] REF\n\nDeletes one stored session: its user is logged out. REF as for show.",
+		"purge":  "sessions purge -config FILE [-section S]\n\nRemoves expired sessions from stores that keep them (files, SQL) and prints how many.",
+	}[sub]
+	if synopsis == "" {
+		fmt.Fprintf(c.stderr, "beaker sessions: unknown subcommand %q; want list, show, delete or purge\n", sub)
+		return errUsage
+	}
+	fs := newFlags("sessions "+sub, synopsis)
+	config := fs.String("config", "", "INI file with the application's Beaker settings (required)")
+	section := fs.String("section", settings.DefaultSection, "INI section to read")
+	want, names := 0, "no arguments"
+	if sub == "show" || sub == "delete" {
+		want, names = 1, "one REF"
+	}
+	pos, err := c.parse(fs, args, want, names)
+	if err != nil {
+		return err
+	}
+	b, err := c.openSessions(ctx, fs, *config, *section)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if b.SessionType == "memory" && !c.inProcess {
+		return errMemory
+	}
+	m := b.Sessions
+	switch sub {
+	case "list":
+		return c.list(ctx, m)
+	case "show":
+		r, found, err := m.Lookup(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("no session %q", pos[0])
+		}
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case "delete":
+		if _, found, err := m.Lookup(ctx, pos[0]); err != nil {
+			return err
+		} else if !found {
+			return fmt.Errorf("no session %q", pos[0])
+		}
+		if err := m.Remove(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, "deleted")
+		return nil
+	default: // purge
+		stop := c.progress("purging expired sessions")
+		n, err := m.Purge(ctx)
+		stop()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "removed %d expired sessions\n", n)
+		return nil
+	}
+}
+
+func (c *cli) list(ctx context.Context, m *session.Manager) error {
+	count := 0
+	stop := c.progress("listing sessions")
+	defer stop()
+	fmt.Fprintf(c.stdout, "%-52s  %-20s  %s\n", "KEY", "CREATED", "EXPIRES")
+	err := m.Scan(ctx, func(key string) error {
+		r, found, err := m.Lookup(ctx, key)
+		if err != nil || !found {
+			return err
+		}
+		count++
+		exp := "-"
+		if !r.Expires.IsZero() {
+			exp = r.Expires.UTC().Format(time.DateTime)
+		}
+		fmt.Fprintf(c.stdout, "%-52s  %-20s  %s\n", r.Key, r.Created.UTC().Format(time.DateTime), exp)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	stop()
+	fmt.Fprintf(c.stderr, "%d sessions\n", count)
+	return nil
+}
+
+// progress draws "what… N s" on a terminal until the returned stop is
+// called. On anything else it draws nothing.
+func (c *cli) progress(what string) (stop func()) {
+	if !c.terminal {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(c.stderr, "\r\033[K")
+				return
+			case <-t.C:
+				fmt.Fprintf(c.stderr, "\r\033[K%s… %ds", what, int(time.Since(start).Seconds()))
+			}
+		}
+	}()
+	stopped := false
+	return func() {
+		if !stopped {
+			stopped = true
+			close(done)
+			<-finished
+		}
+	}
+}
+
+// printSettings prints the resolved settings, secrets masked.
+func printSettings(w io.Writer, s *settings.Settings, b *beaker.Beaker, section string) error {
+	fmt.Fprintf(w, "settings: %s [%s]: OK\n\nsession:\n", s.Source(), section)
+	row := func(key, value, note string) {
+		if note != "" {
+			value += "  (" + note + ")"
+		}
+		fmt.Fprintf(w, "  %-20s %s\n", key, value)
+	}
+	str := func(key, def, note string) {
+		if v, ok := s.Lookup(key); ok {
+			row(strings.TrimPrefix(key, "session."), settings.Mask(key, v), "")
+		} else if def != "" {
+			row(strings.TrimPrefix(key, "session."), def, note)
+		}
+	}
+	row("type", b.SessionType, "")
+	str("session.key", session.DefaultCookieName, "default")
+	secrets := s.Fields("session.secret")
+	masked := make([]string, len(secrets))
+	for i, sec := range secrets {
+		masked[i] = settings.Mask("session.secret", sec)
+	}
+	row("secret", strings.Join(masked, " "), fmt.Sprintf("%d secret(s); the first signs", len(secrets)))
+	str("session.timeout", "none", "no idle timeout")
+	str("session.lifetime", fmt.Sprint(int(session.DefaultLifetime.Seconds())), "default: 14 days")
+	str("session.cookie_expires", "true", "default: browser-session cookie")
+	str("session.cookie_domain", "", "")
+	str("session.cookie_path", "/", "default")
+	str("session.secure", "auto", "default: Secure over TLS")
+	str("session.httponly", "true", "default")
+	str("session.samesite", "Lax", "default")
+	str("session.save_accessed_time", "true", "default")
+	str("session.store_timeout", fmt.Sprint(int(session.DefaultStoreTimeout.Seconds())), "default, seconds")
+	for _, k := range []string{"session.url", "session.urls", "session.data_dir", "session.lock_dir", "session.table_name", "session.max_entries"} {
+		str(k, "", "")
+	}
+	if o := s.Fields(settings.CSRFTrustedOriginsKey); len(o) > 0 {
+		fmt.Fprintf(w, "\ncsrf trusted origins:\n  %s\n", strings.Join(o, "\n  "))
+	}
+	regions := s.Regions()
+	if len(regions) == 0 {
+		fmt.Fprintln(w, "\ncache regions: none")
+		return nil
+	}
+	fmt.Fprintln(w, "\ncache regions:")
+	for _, name := range regions {
+		r := s.Region(name)
+		typ := r.String("cache.type", "memory")
+		expire, err := r.Seconds("cache.expire", 60*time.Second)
+		if err != nil {
+			return err
+		}
+		enabled, err := r.Bool("cache.enabled", true)
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("  %-14s type %-10s expire %ds", name, typ, int(expire.Seconds()))
+		if !enabled {
+			line += "  disabled"
+		}
+		if u, ok := r.Lookup("cache.url"); ok {
+			line += "  url " + settings.Mask("cache.url", u)
+		}
+		fmt.Fprintln(w, line)
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+// Command beaker is the operators' tool for beaker for Go: it checks Beaker
+// settings, makes secrets, and lists, shows, deletes and purges stored
+// sessions.
+//
+//	beaker check-config [-section S] FILE
+//	beaker gen-secret [-bytes N]
+//	beaker sessions list   -config FILE [-section S]
+//	beaker sessions show   -config FILE [-section S] KEY|COOKIE
+//	beaker sessions delete -config FILE [-section S] KEY|COOKIE
+//	beaker sessions purge  -config FILE [-section S]
+//
+// Flags may come before or after the positional arguments. Each command
+// has -help.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := newCLI(os.Stdout, os.Stderr).run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
