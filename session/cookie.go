@@ -9,6 +9,7 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 const (
@@ -22,27 +23,35 @@ const (
 // is 24 random bytes and mac is HMAC-SHA256 over the exact id text, both in
 // unpadded base64url. The first secret signs; every secret verifies.
 type signer struct {
-	pools []sync.Pool // one pool of HMAC states per secret
+	pools []sync.Pool // one pool of *macState per secret
+}
+
+// macState is an HMAC and buffers reused across requests.
+type macState struct {
+	h   hash.Hash
+	in  []byte
+	sum [sha256.Size]byte
 }
 
 func newSigner(secrets []string) *signer {
 	s := &signer{pools: make([]sync.Pool, len(secrets))}
 	for i, sec := range secrets {
 		key := []byte(sec)
-		s.pools[i].New = func() any { return hmac.New(sha256.New, key) }
+		s.pools[i].New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	}
 	return s
 }
 
 // mac appends the MAC of id under secret i, as base64url, to dst.
 func (s *signer) mac(dst []byte, i int, id string) []byte {
-	h := s.pools[i].Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(id))
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	s.pools[i].Put(h)
-	return base64.RawURLEncoding.AppendEncode(dst, sum[:])
+	st := s.pools[i].Get().(*macState)
+	st.h.Reset()
+	st.in = append(st.in[:0], id...)
+	st.h.Write(st.in)
+	st.h.Sum(st.sum[:0])
+	dst = base64.RawURLEncoding.AppendEncode(dst, st.sum[:])
+	s.pools[i].Put(st)
+	return dst
 }
 
 // newID returns a fresh random session id.
@@ -74,11 +83,24 @@ func (s *signer) verify(value string) (id string, ok bool) {
 	var buf [macLen]byte
 	for i := range s.pools {
 		want := s.mac(buf[:0], i, id)
-		if subtle.ConstantTimeCompare(want, []byte(got)) == 1 {
+		if equalConstantTime(want, got) {
 			return id, true
 		}
 	}
 	return "", false
+}
+
+// equalConstantTime compares a and b in time that depends only on their
+// lengths.
+func equalConstantTime(a []byte, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := range a {
+		v |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeByteEq(v, 0) == 1
 }
 
 func notB64URL(r rune) bool {
@@ -89,7 +111,10 @@ func notB64URL(r rune) bool {
 // dump of the store does not hand out live session ids.
 func storeKey(prefix, id string) string {
 	sum := sha256.Sum256([]byte(id))
-	return prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+	b := make([]byte, 0, len(prefix)+base64.RawURLEncoding.EncodedLen(len(sum)))
+	b = append(b, prefix...)
+	b = base64.RawURLEncoding.AppendEncode(b, sum[:])
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
 }
 
 // logID is what logs show for a session: a short hash, never the id.

@@ -132,6 +132,7 @@ type Manager struct {
 	store   store.Store
 	updater store.Updater
 	toucher store.Toucher
+	local   bool // the store is in-process: no per-operation time limit
 	signer  *signer
 	log     *slog.Logger
 	now     func() time.Time
@@ -226,6 +227,7 @@ func New(opts Options) (*Manager, error) {
 		onError: opts.ErrorHandler,
 	}
 	m.toucher, _ = opts.Store.(store.Toucher)
+	_, m.local = opts.Store.(store.InProcess)
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -291,6 +293,9 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 
 // storeCtx bounds one store operation by the store timeout.
 func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.local {
+		return ctx, func() {}
+	}
 	return context.WithTimeout(ctx, m.opts.StoreTimeout)
 }
 

@@ -2,7 +2,6 @@ package session
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 )
 
@@ -29,29 +28,45 @@ type flashMessage struct {
 	Msg string `json:"m"`
 }
 
-func decodeRecord(b []byte) (record, error) {
-	var r record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return record{}, err
-	}
-	if r.Format != recordFormat {
-		return record{}, fmt.Errorf("record format %d, want %d", r.Format, recordFormat)
-	}
-	return r, nil
-}
-
 // delta is what one request changed. It is applied to the record as stored
 // at commit time, not to the copy the request loaded, so concurrent requests
 // keep each other's changes.
 type delta struct {
 	cleared   bool
-	set       map[string]json.RawMessage
-	del       map[string]struct{}
+	ops       []valueOp // at most one per key
+
 	flashAdd  map[string][]flashAdd
 	flashPop  map[string][]uint64
 	csrf      string
 	csrfSet   bool
 	anyChange bool
+}
+
+// valueOp sets or deletes one key.
+type valueOp struct {
+	key string
+	val json.RawMessage
+	del bool
+}
+
+// op returns the operation on key, or nil.
+func (d *delta) op(key string) *valueOp {
+	for i := range d.ops {
+		if d.ops[i].key == key {
+			return &d.ops[i]
+		}
+	}
+	return nil
+}
+
+// put records that key is set to val, or deleted.
+func (d *delta) put(key string, val json.RawMessage, del bool) {
+	if o := d.op(key); o != nil {
+		o.val, o.del = val, del
+	} else {
+		d.ops = append(d.ops, valueOp{key: key, val: val, del: del})
+	}
+	d.anyChange = true
 }
 
 type flashAdd struct {
@@ -65,21 +80,22 @@ func (d *delta) empty() bool { return !d.anyChange }
 // gets fresh ones where it changes them, so apply can run again on the
 // same input (Updater retries).
 func (d *delta) apply(r record) record {
-	if d.cleared || len(d.set) > 0 || len(d.del) > 0 {
+	if d.cleared || len(d.ops) > 0 {
 		var vals map[string]json.RawMessage
 		if d.cleared {
-			vals = make(map[string]json.RawMessage, len(d.set))
+			vals = make(map[string]json.RawMessage, len(d.ops))
 		} else {
-			vals = make(map[string]json.RawMessage, len(r.Values)+len(d.set))
+			vals = make(map[string]json.RawMessage, len(r.Values)+len(d.ops))
 			for k, v := range r.Values {
 				vals[k] = v
 			}
 		}
-		for k := range d.del {
-			delete(vals, k)
-		}
-		for k, v := range d.set {
-			vals[k] = v
+		for _, o := range d.ops {
+			if o.del {
+				delete(vals, o.key)
+			} else {
+				vals[o.key] = o.val
+			}
 		}
 		r.Values = vals
 	}

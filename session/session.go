@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,8 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gobeaker/beaker/store"
 )
@@ -51,6 +56,8 @@ type Session struct {
 	oldID   string // record to delete at commit
 	regen   bool
 	dropped bool // an Invalidate without a new session yet: clear the cookie
+
+	keyID, keyVal string // the last store key computed, and its id
 }
 
 // errGone aborts an update of a record that another request deleted.
@@ -63,17 +70,35 @@ func (s *Session) identify() {
 		return
 	}
 	s.identified = true
-	cookies := s.req.CookiesNamed(s.m.opts.CookieName)
-	for _, c := range cookies {
-		if id, ok := s.m.signer.verify(c.Value); ok {
-			s.cookieID = id
-			return
+	rejected := 0
+	for _, line := range s.req.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != s.m.opts.CookieName {
+				continue
+			}
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			if id, ok := s.m.signer.verify(value); ok {
+				s.cookieID = id
+				return
+			}
+			rejected++
 		}
 	}
-	if len(cookies) > 0 {
+	if rejected > 0 {
 		s.m.log.LogAttrs(s.req.Context(), slog.LevelDebug, "session: rejected a cookie that does not verify; starting a new session",
-			slog.Int("cookies", len(cookies)))
+			slog.Int("cookies", rejected))
 	}
+}
+
+// key returns the store key of the session id, computed once.
+func (s *Session) key(id string) string {
+	if id != s.keyID {
+		s.keyID, s.keyVal = id, storeKey(s.m.opts.KeyPrefix, id)
+	}
+	return s.keyVal
 }
 
 // load reads the session from the store, once. s.mu is held.
@@ -89,7 +114,7 @@ func (s *Session) load() {
 		return
 	}
 	ctx, cancel := s.m.storeCtx(s.req.Context())
-	e, found, err := s.m.store.Get(ctx, storeKey(s.m.opts.KeyPrefix, s.cookieID))
+	e, found, err := s.m.store.Get(ctx, s.key(s.cookieID))
 	cancel()
 	if err != nil {
 		s.err = &StoreError{Op: "load", Err: err}
@@ -155,7 +180,7 @@ func (s *Session) Created() time.Time {
 // that cannot be encoded fails the request through the error handler with
 // an *EncodeError.
 func (s *Session) Set(key string, value any) {
-	b, err := json.Marshal(value)
+	b, scalar, err := encodeValue(value)
 	s.lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -164,29 +189,48 @@ func (s *Session) Set(key string, value any) {
 		}
 		return
 	}
+	if scalar {
+		value = nil // nothing to re-encode on Changed
+	}
 	s.setEncoded(key, b, value)
 }
 
+// encodeValue encodes v as JSON, without reflection for the common scalar
+// types (scalar is then true).
+func encodeValue(v any) (b []byte, scalar bool, err error) {
+	switch x := v.(type) {
+	case int:
+		return strconv.AppendInt(nil, int64(x), 10), true, nil
+	case int64:
+		return strconv.AppendInt(nil, x, 10), true, nil
+	case string:
+		return appendString(nil, x), true, nil
+	case bool:
+		return strconv.AppendBool(nil, x), true, nil
+	}
+	b, err = json.Marshal(v)
+	return b, false, err
+}
+
 func (s *Session) setEncoded(key string, b []byte, value any) {
-	if s.d.set == nil {
-		s.d.set = make(map[string]json.RawMessage)
+	s.d.put(key, b, false)
+	if value != nil {
+		if s.cache == nil {
+			s.cache = make(map[string]any)
+		}
+		s.cache[key] = value
+	} else {
+		delete(s.cache, key)
 	}
-	s.d.set[key] = b
-	delete(s.d.del, key)
-	if s.cache == nil {
-		s.cache = make(map[string]any)
-	}
-	s.cache[key] = value
-	s.d.anyChange = true
 }
 
 // raw returns the encoded value of key as this request sees it. s.mu is
 // held.
 func (s *Session) raw(key string) (json.RawMessage, bool) {
-	if b, ok := s.d.set[key]; ok {
-		return b, true
+	if o := s.d.op(key); o != nil {
+		return o.val, !o.del
 	}
-	if _, ok := s.d.del[key]; ok || s.d.cleared {
+	if s.d.cleared {
 		return nil, false
 	}
 	b, ok := s.rec.Values[key]
@@ -207,6 +251,9 @@ func Get[T any](s *Session, key string) (v T, ok bool) {
 	if !found {
 		return v, false
 	}
+	if decodeScalar(b, &v) {
+		return v, true
+	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return v, false
 	}
@@ -215,6 +262,48 @@ func Get[T any](s *Session, key string) (v T, ok bool) {
 	}
 	s.cache[key] = v
 	return v, true
+}
+
+// decodeScalar decodes b into *p without reflection when T is int, int64,
+// string or bool and b is its plain JSON form, and reports whether it did.
+func decodeScalar[T any](b []byte, p *T) bool {
+	switch any(*p).(type) {
+	case int:
+		n, err := strconv.Atoi(string(b))
+		if err != nil {
+			return false
+		}
+		*(*int)(unsafe.Pointer(p)) = n
+	case int64:
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return false
+		}
+		*(*int64)(unsafe.Pointer(p)) = n
+	case bool:
+		switch string(b) {
+		case "true":
+			*(*bool)(unsafe.Pointer(p)) = true
+		case "false":
+			*(*bool)(unsafe.Pointer(p)) = false
+		default:
+			return false
+		}
+	case string:
+		if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+			return false
+		}
+		in := b[1 : len(b)-1]
+		for _, c := range in {
+			if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+				return false
+			}
+		}
+		*(*string)(unsafe.Pointer(p)) = string(in)
+	default:
+		return false
+	}
+	return true
 }
 
 // Has reports whether key is set.
@@ -232,13 +321,8 @@ func (s *Session) Delete(key string) {
 	if _, ok := s.raw(key); !ok {
 		return
 	}
-	delete(s.d.set, key)
 	delete(s.cache, key)
-	if s.d.del == nil {
-		s.d.del = make(map[string]struct{})
-	}
-	s.d.del[key] = struct{}{}
-	s.d.anyChange = true
+	s.d.put(key, nil, true)
 }
 
 // Keys returns the keys that are set, sorted.
@@ -248,15 +332,15 @@ func (s *Session) Keys() []string {
 	var keys []string
 	if !s.d.cleared {
 		for k := range s.rec.Values {
-			if _, gone := s.d.del[k]; !gone {
-				if _, set := s.d.set[k]; !set {
-					keys = append(keys, k)
-				}
+			if s.d.op(k) == nil {
+				keys = append(keys, k)
 			}
 		}
 	}
-	for k := range s.d.set {
-		keys = append(keys, k)
+	for _, o := range s.d.ops {
+		if !o.del {
+			keys = append(keys, o.key)
+		}
 	}
 	slices.Sort(keys)
 	return keys
@@ -267,7 +351,7 @@ func (s *Session) Keys() []string {
 func (s *Session) Clear() {
 	s.lock()
 	defer s.mu.Unlock()
-	s.d.cleared, s.d.set, s.d.del, s.cache = true, nil, nil, nil
+	s.d.cleared, s.d.ops, s.cache = true, nil, nil
 	s.d.anyChange = true
 }
 
@@ -448,7 +532,7 @@ func (s *Session) commit(ctx context.Context, h http.Header) error {
 	}
 	m := s.m
 	now := m.now()
-	key := func(id string) string { return storeKey(m.opts.KeyPrefix, id) }
+	key := s.key
 	var newCookie string
 	clearCookie := false
 
@@ -470,10 +554,7 @@ func (s *Session) commit(ctx context.Context, h http.Header) error {
 		}
 		id := newID()
 		rec := s.d.apply(s.rec)
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
+		b := encodeRecord(nil, &rec)
 		ttl := s.ttl(now)
 		if err := s.storeDo(ctx, "save", func(c context.Context) error { return m.store.Set(c, key(id), b, ttl) }); err != nil {
 			return err
@@ -500,10 +581,7 @@ func (s *Session) commit(ctx context.Context, h http.Header) error {
 			break
 		}
 		rec = s.d.apply(rec)
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
+		b := encodeRecord(nil, &rec)
 		id := newID()
 		ttl := s.ttl(now)
 		if err := s.storeDo(ctx, "save", func(c context.Context) error { return m.store.Set(c, key(id), b, ttl) }); err != nil {
@@ -516,19 +594,7 @@ func (s *Session) commit(ctx context.Context, h http.Header) error {
 		s.id, s.rec, s.entry, s.regen = id, rec, store.Entry{}, false
 		newCookie = id
 	case !s.d.empty():
-		d := &s.d
-		err := s.storeDo(ctx, "save", func(c context.Context) error {
-			return m.updater.Update(c, key(s.id), s.entry, s.ttl(now), func(cur []byte, found bool) ([]byte, error) {
-				if !found {
-					return nil, errGone
-				}
-				r, err := decodeRecord(cur)
-				if err != nil {
-					return nil, errGone
-				}
-				return json.Marshal(d.apply(r))
-			})
-		})
+		err := s.update(ctx, now)
 		if errors.Is(err, errGone) {
 			m.log.LogAttrs(ctx, slog.LevelDebug, "session: not saving changes to a session that another request ended",
 				slog.String("session", logID(s.id)))
@@ -539,7 +605,6 @@ func (s *Session) commit(ctx context.Context, h http.Header) error {
 		if err != nil {
 			return err
 		}
-		s.rec, s.entry = s.d.apply(s.rec), store.Entry{}
 	case m.opts.Timeout == 0 || m.opts.NoTouch:
 		// No idle timeout to extend.
 	case !s.entry.Expires.IsZero() && s.entry.Expires.Sub(now) >= m.opts.Timeout-m.opts.Timeout/10:
@@ -579,6 +644,49 @@ func (s *Session) commit(ctx context.Context, h http.Header) error {
 		}
 	}
 	return nil
+}
+
+// update applies the delta to the stored record with one atomic update.
+// On success s.rec is the record as written. s.mu is held.
+func (s *Session) update(ctx context.Context, now time.Time) error {
+	u := updater{d: &s.d, loaded: s.entry.Value, base: s.rec}
+	c, cancel := s.m.storeCtx(ctx)
+	err := s.m.updater.Update(c, s.key(s.id), s.entry, s.ttl(now), u.apply)
+	cancel()
+	switch {
+	case err == nil:
+		s.rec, s.entry = u.result, store.Entry{}
+		return nil
+	case errors.Is(err, errGone):
+		return err
+	default:
+		return &StoreError{Op: "save", Err: err}
+	}
+}
+
+// updater is the store.UpdateFunc of a save: it applies the delta to the
+// record as stored, decoding it only when another request changed it
+// since this one loaded it.
+type updater struct {
+	d      *delta
+	loaded []byte
+	base   record
+	result record
+}
+
+func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
+	if !found {
+		return nil, errGone
+	}
+	r := u.base
+	if !bytes.Equal(cur, u.loaded) {
+		var err error
+		if r, err = decodeRecord(cur); err != nil {
+			return nil, errGone
+		}
+	}
+	u.result = u.d.apply(r)
+	return encodeRecord(make([]byte, 0, len(cur)+64), &u.result), nil
 }
 
 // storeDo runs one store operation under the store timeout, wrapping its

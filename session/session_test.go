@@ -27,9 +27,10 @@ import (
 const secret = "0cb243f53ad865a0f70099c0414ffe9cfcfe03ac"
 
 // countingStore wraps a real memstore, counting calls and able to fail or
-// stall them, to check what the session layer asks of its store.
+// stall them, to check what the session layer asks of its store. It does
+// not pass on memstore's store.InProcess: it can stall.
 type countingStore struct {
-	*memstore.Store
+	ms                                    *memstore.Store
 	gets, sets, updates, touches, deletes atomic.Int64
 	fail                                  atomic.Bool
 	stall                                 atomic.Bool
@@ -53,7 +54,7 @@ func (c *countingStore) Get(ctx context.Context, key string) (store.Entry, bool,
 	if err := c.check(ctx); err != nil {
 		return store.Entry{}, false, err
 	}
-	return c.Store.Get(ctx, key)
+	return c.ms.Get(ctx, key)
 }
 
 func (c *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
@@ -61,7 +62,7 @@ func (c *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	return c.Store.Set(ctx, key, v, ttl)
+	return c.ms.Set(ctx, key, v, ttl)
 }
 
 func (c *countingStore) Update(ctx context.Context, key string, last store.Entry, ttl time.Duration, fn store.UpdateFunc) error {
@@ -69,7 +70,7 @@ func (c *countingStore) Update(ctx context.Context, key string, last store.Entry
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	return c.Store.Update(ctx, key, last, ttl, fn)
+	return c.ms.Update(ctx, key, last, ttl, fn)
 }
 
 func (c *countingStore) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
@@ -77,7 +78,7 @@ func (c *countingStore) Touch(ctx context.Context, key string, ttl time.Duration
 	if err := c.check(ctx); err != nil {
 		return false, err
 	}
-	return c.Store.Touch(ctx, key, ttl)
+	return c.ms.Touch(ctx, key, ttl)
 }
 
 func (c *countingStore) Delete(ctx context.Context, key string) error {
@@ -85,8 +86,16 @@ func (c *countingStore) Delete(ctx context.Context, key string) error {
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	return c.Store.Delete(ctx, key)
+	return c.ms.Delete(ctx, key)
 }
+
+func (c *countingStore) Scan(ctx context.Context, prefix string, fn func(string) error) error {
+	return c.ms.Scan(ctx, prefix, fn)
+}
+
+func (c *countingStore) PurgeExpired(ctx context.Context) (int, error) { return c.ms.PurgeExpired(ctx) }
+
+func (c *countingStore) Len() int { return c.ms.Len() }
 
 func (c *countingStore) writes() int64 {
 	return c.sets.Load() + c.updates.Load() + c.touches.Load() + c.deletes.Load()
@@ -121,7 +130,7 @@ func newApp(t *testing.T, opts session.Options) *app {
 	c := &clock{now: time.Unix(1_700_000_000, 0)}
 	ms := memstore.New(memstore.Options{Now: c.Now, JanitorInterval: -1})
 	t.Cleanup(func() { ms.Close() })
-	a := &app{t: t, store: &countingStore{Store: ms}, clock: c,
+	a := &app{t: t, store: &countingStore{ms: ms}, clock: c,
 		block: make(chan struct{}), entered: make(chan struct{}, 100), errs: make(chan error, 100)}
 	opts.Store = a.store
 	if opts.Secrets == nil {

@@ -70,6 +70,9 @@ type Store interface {
 // called more than once for one Update (each time with a newer current
 // value), so it must not have side effects beyond its return values.
 //
+// fn must not modify cur. The slice fn returns belongs to the store from
+// then on: fn's caller must not change it.
+//
 // Returning a non-nil error aborts the update: nothing is written, and
 // Update returns that error unchanged (so callers can use their own
 // sentinels, for example to refuse to recreate a record that a concurrent
@@ -152,6 +155,13 @@ type Purger interface {
 	// PurgeExpired removes every expired entry and reports how many it
 	// removed.
 	PurgeExpired(ctx context.Context) (removed int, err error)
+}
+
+// InProcess is implemented by stores whose operations run in the calling
+// process and never wait on I/O or on other processes (memstore). Callers
+// may skip per-operation time limits for them.
+type InProcess interface {
+	InProcess()
 }
 
 // ErrLeaseLost is returned by [Lease.Release] when the lease had expired

@@ -1,0 +1,126 @@
+package session
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func FuzzRecordCodec(f *testing.F) {
+	f.Add([]byte(`{"v":1,"c":1700000000000,"d":{"counter":5,"user":"ann","n":{"a":[1,"}"]}},"f":{"":[{"i":1,"m":"hi"}]},"t":"abc","n":1}`))
+	f.Add([]byte(`{"v":1,"c":0}`))
+	f.Add([]byte(` { "v" : 1 , "c" : 2 , "d" : { "k\u00e9y" : "va\"l" , "x": null } } `))
+	f.Add([]byte(`{"v":2,"c":0}`))
+	f.Add([]byte(`[1]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if ambiguous(b) {
+			return
+		}
+		got, err := decodeRecord(b)
+		var want record
+		werr := json.Unmarshal(b, &want)
+		if werr == nil && want.Format != recordFormat {
+			werr = errRecord
+		}
+		if err != nil {
+			if werr == nil && json.Valid(b) && validShape(b) {
+				t.Fatalf("decodeRecord(%q) failed (%v) where encoding/json succeeds", b, err)
+			}
+			return
+		}
+		if werr != nil {
+			t.Fatalf("decodeRecord(%q) succeeded where encoding/json fails: %v", b, werr)
+		}
+		if !sameRecord(got, want) {
+			t.Fatalf("decodeRecord(%q) = %+v, encoding/json = %+v", b, got, want)
+		}
+		// Round trip through the hand-written encoder.
+		enc := encodeRecord(nil, &got)
+		if !json.Valid(enc) {
+			t.Fatalf("encodeRecord gave invalid JSON %q", enc)
+		}
+		again, err := decodeRecord(enc)
+		if err != nil || !sameRecord(again, got) {
+			t.Fatalf("round trip of %+v: %q → %+v, %v", got, enc, again, err)
+		}
+	})
+}
+
+// ambiguous reports input on which the two decoders differ by design:
+// encoding/json matches member names case-insensitively and merges
+// repeated objects; decodeRecord matches exactly, as the writer writes.
+func ambiguous(b []byte) bool {
+	if !json.Valid(b) {
+		return false
+	}
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	seen := map[string]bool{}
+	amb := false
+	_ = eachMember(b, i, func(k, _ []byte) error {
+		key := string(k)
+		for _, known := range []string{"v", "c", "d", "f", "t", "n"} {
+			if key != known && strings.EqualFold(key, known) {
+				amb = true
+			}
+		}
+		if seen[strings.ToLower(key)] {
+			amb = true
+		}
+		seen[strings.ToLower(key)] = true
+		return nil
+	})
+	return amb
+}
+
+// validShape reports whether b's members have the types record declares,
+// which encoding/json checks and decodeRecord checks too, with different
+// words for it.
+func validShape(b []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil
+}
+
+// sameRecord compares records, values as decoded JSON (encoding/json keeps
+// a value's bytes as they were; so does decodeRecord, but compare the
+// meaning to be safe about whitespace).
+func sameRecord(a, b record) bool {
+	if a.Format != b.Format || a.Created != b.Created || a.CSRF != b.CSRF || a.Seq != b.Seq {
+		return false
+	}
+	if len(a.Flash) != len(b.Flash) || len(a.Flash) > 0 && !reflect.DeepEqual(a.Flash, b.Flash) {
+		return false
+	}
+	if len(a.Values) != len(b.Values) {
+		return false
+	}
+	for k, av := range a.Values {
+		bv, ok := b.Values[k]
+		if !ok {
+			return false
+		}
+		var x, y any
+		if json.Unmarshal(av, &x) != nil || json.Unmarshal(bv, &y) != nil || !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+// eachMember calls fn with each key and raw value of the object at b[i].
+func eachMember(b []byte, i int, fn func(key, val []byte) error) error {
+	m := members{b: b, i: i}
+	for {
+		k, v, ok := m.next()
+		if !ok {
+			return m.err
+		}
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+}
+
