@@ -123,4 +123,3 @@ func eachMember(b []byte, i int, fn func(key, val []byte) error) error {
 		}
 	}
 }
-

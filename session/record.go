@@ -32,8 +32,8 @@ type flashMessage struct {
 // at commit time, not to the copy the request loaded, so concurrent requests
 // keep each other's changes.
 type delta struct {
-	cleared   bool
-	ops       []valueOp // at most one per key
+	cleared bool
+	ops     []valueOp // at most one per key
 
 	flashAdd  map[string][]flashAdd
 	flashPop  map[string][]uint64
