@@ -48,7 +48,7 @@ type Options struct {
 const DefaultMaxEntries = 100000
 
 // Store is an in-process store. It implements store.Store, store.Updater,
-// store.Toucher, store.Scanner and store.Purger. Its methods are safe for
+// store.Toucher, store.Scanner, store.Purger and store.Locker. Its methods are safe for
 // concurrent use. Create it with New and stop it with Close.
 type Store struct {
 	max    int
@@ -64,6 +64,8 @@ type Store struct {
 	expiry  expiryHeap
 	version uint64
 	evicted uint64
+
+	locks lockTable // named locks (lock.go), apart from the values
 }
 
 type entry struct {
@@ -81,6 +83,7 @@ var (
 	_ store.Toucher = (*Store)(nil)
 	_ store.Scanner = (*Store)(nil)
 	_ store.Purger  = (*Store)(nil)
+	_ store.Locker  = (*Store)(nil)
 )
 
 // New returns a Store configured by opts and starts its janitor.
@@ -114,6 +117,9 @@ func New(opts Options) *Store {
 	go s.janitor(interval)
 	return s
 }
+
+// InProcess implements store.InProcess: operations never wait on I/O.
+func (s *Store) InProcess() {}
 
 // Close stops the janitor. The store stays usable; Close is idempotent.
 func (s *Store) Close() error {
@@ -215,7 +221,10 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 	if err != nil {
 		return err
 	}
-	s.put(key, append([]byte(nil), next...), ttl, now)
+	if next == nil {
+		next = []byte{}
+	}
+	s.put(key, next, ttl, now) // the store owns what fn returns
 	return nil
 }
 

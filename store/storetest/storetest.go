@@ -10,9 +10,9 @@
 //
 // The cases a store gets depend on the capabilities it offers: the core
 // store.Store cases always run; the store.Updater, store.Toucher,
-// store.Scanner and store.Purger cases run when the store implements them.
-// Each Run uses its own random key prefix, so test packages may run in
-// parallel against one shared server.
+// store.Scanner, store.Purger and store.Locker cases run when the store
+// implements them. Each Run uses its own random key prefix, so test packages
+// may run in parallel against one shared server.
 package storetest
 
 import (
@@ -46,6 +46,13 @@ type Options struct {
 	// Prefix is prepended to every key the suite writes, before the suite's
 	// own random part. Optional.
 	Prefix string
+
+	// Abandon stops the renewal of a lease without releasing it, as if the
+	// holder's process had died (memstore: (*memstore.Lease).Abandon). The
+	// lock cases use it to check that a dead holder's lock frees itself once
+	// its lease runs out. When nil, that case is skipped: the store cannot
+	// simulate a dead holder in-process.
+	Abandon func(l store.Lease)
 }
 
 type suite struct {
@@ -91,6 +98,15 @@ func Run(t *testing.T, s store.Store, opts Options) {
 		{"TouchKeepsValue", st.touchKeepsValue, isToucher(s)},
 		{"Scan", st.scan, isScanner(s)},
 		{"PurgeExpired", st.purgeExpired, isPurger(s)},
+		{"LockExclusive", st.lockExclusive, isLocker(s)},
+		{"LockMutualExclusion", st.lockMutualExclusion, isLocker(s)},
+		{"LockReleaseByHolderOnly", st.lockReleaseByHolderOnly, isLocker(s)},
+		{"LockWaitsForRelease", st.lockWaitsForRelease, isLocker(s)},
+		{"LockContextCanceled", st.lockContextCanceled, isLocker(s)},
+		{"LockDeadHolderExpires", st.lockDeadHolderExpires, isLocker(s)},
+		{"LockLiveHolderKeeps", st.lockLiveHolderKeeps, isLocker(s)},
+		{"LockLostOnRelease", st.lockLostOnRelease, isLocker(s)},
+		{"LockNamespace", st.lockNamespace, isLocker(s)},
 	}
 	for _, c := range cases {
 		if !c.ok {

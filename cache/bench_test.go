@@ -1,0 +1,116 @@
+package cache_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gobeaker/beaker/cache"
+	"github.com/gobeaker/beaker/store/memstore"
+)
+
+func benchRegion(b *testing.B, ro cache.RegionOptions) *cache.Region {
+	b.Helper()
+	ro.Name = "bench"
+	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{ro}, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	r, _ := m.Region("bench")
+	return r
+}
+
+// load is a creator bound once: no closure is built per call.
+func load(context.Context) (string, error) { return "value", nil }
+
+// BenchmarkGetOrCreateHit is the memory region's hit path.
+func BenchmarkGetOrCreateHit(b *testing.B) {
+	r := benchRegion(b, cache.RegionOptions{Expire: time.Hour})
+	ctx := context.Background()
+	if _, err := cache.GetOrCreate(ctx, r, "key", load); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cache.GetOrCreate(ctx, r, "key", load); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetOrCreateHitParallel reads 1024 keys from every P.
+func BenchmarkGetOrCreateHitParallel(b *testing.B) {
+	r := benchRegion(b, cache.RegionOptions{Expire: time.Hour})
+	ctx := context.Background()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "key:" + strconv.Itoa(i)
+		if _, err := cache.GetOrCreate(ctx, r, keys[i], load); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(257))
+		for pb.Next() {
+			if _, err := cache.GetOrCreate(ctx, r, keys[i&1023], load); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkRemoteHit is a hit through the store interface (one Get and one
+// JSON decode), on a memstore.Store.
+func BenchmarkRemoteHit(b *testing.B) {
+	st := memstore.New(memstore.Options{})
+	b.Cleanup(func() { st.Close() })
+	r := benchRegion(b, cache.RegionOptions{Store: st, Expire: time.Hour})
+	ctx := context.Background()
+	if _, err := cache.GetOrCreate(ctx, r, "key", load); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cache.GetOrCreate(ctx, r, "key", load); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetOrCreateMissConcurrent has 1000 callers ask for one missing
+// key at once, per iteration; creator-runs/op should be 1.
+func BenchmarkGetOrCreateMissConcurrent(b *testing.B) {
+	const callers = 1000
+	r := benchRegion(b, cache.RegionOptions{Expire: time.Hour})
+	ctx := context.Background()
+	var runs atomic.Int64
+	creator := func(context.Context) (int, error) { runs.Add(1); return 1, nil }
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		key := "miss:" + strconv.Itoa(i)
+		i++
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range callers {
+			wg.Go(func() {
+				<-start
+				if _, err := cache.GetOrCreate(ctx, r, key, creator); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+	}
+	b.ReportMetric(float64(runs.Load())/float64(b.N), "creator-runs/op")
+}

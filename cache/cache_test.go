@@ -1,0 +1,713 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gobeaker/beaker/cache"
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/memstore"
+)
+
+// clock is a fake clock shared by a test's managers and store.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// quiet discards the log of failures that tests provoke.
+var quiet = slog.New(slog.DiscardHandler)
+
+// env is a region under test, with its manager, clock and (for a remote
+// region) store.
+type env struct {
+	m   *cache.Manager
+	r   *cache.Region
+	clk *clock
+	st  *memstore.Store
+}
+
+const expire = time.Minute // default Grace: 30s
+
+func newManager(t *testing.T, clk *clock, ro cache.RegionOptions) (*cache.Manager, *cache.Region) {
+	t.Helper()
+	if ro.Name == "" {
+		ro.Name = "r"
+	}
+	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{ro}, Now: clk.Now, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	r, ok := m.Region(ro.Name)
+	if !ok {
+		t.Fatalf("Region(%q) not found", ro.Name)
+	}
+	return m, r
+}
+
+func newEnv(t *testing.T, remote bool, ro cache.RegionOptions) *env {
+	t.Helper()
+	e := &env{clk: newClock()}
+	if remote {
+		e.st = memstore.New(memstore.Options{Now: e.clk.Now, JanitorInterval: -1})
+		t.Cleanup(func() { e.st.Close() })
+		ro.Store = e.st
+	}
+	if ro.Expire == 0 {
+		ro.Expire = expire
+	}
+	e.m, e.r = newManager(t, e.clk, ro)
+	return e
+}
+
+// kinds runs f for a memory region and a remote one (on a memstore).
+func kinds(t *testing.T, ro cache.RegionOptions, f func(t *testing.T, e *env)) {
+	t.Helper()
+	t.Run("memory", func(t *testing.T) { f(t, newEnv(t, false, ro)) })
+	t.Run("remote", func(t *testing.T) { f(t, newEnv(t, true, ro)) })
+}
+
+func value(v string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return v, nil }
+}
+
+func mustNotRun(t *testing.T) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) {
+		t.Error("creator called, want a cached value")
+		return "unexpected", nil
+	}
+}
+
+func want(t *testing.T, r *cache.Region, key string, creator func(context.Context) (string, error), wantV string) {
+	t.Helper()
+	v, err := cache.GetOrCreate(context.Background(), r, key, creator)
+	if err != nil || v != wantV {
+		t.Fatalf("GetOrCreate(%q) = %q, %v; want %q", key, v, err, wantV)
+	}
+}
+
+// blocker is a creator that reports it started and returns v once released.
+type blocker struct {
+	started chan struct{}
+	release chan struct{}
+	runs    atomic.Int32
+	v       string
+}
+
+func newBlocker(v string) *blocker {
+	return &blocker{started: make(chan struct{}, 100), release: make(chan struct{}), v: v}
+}
+
+func (b *blocker) create(ctx context.Context) (string, error) {
+	b.runs.Add(1)
+	b.started <- struct{}{}
+	select {
+	case <-b.release:
+		return b.v, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+type result struct {
+	v   string
+	err error
+}
+
+func goGet(r *cache.Region, ctx context.Context, key string, creator func(context.Context) (string, error)) <-chan result {
+	c := make(chan result, 1)
+	go func() {
+		v, err := cache.GetOrCreate(ctx, r, key, creator)
+		c <- result{v, err}
+	}()
+	return c
+}
+
+func TestGetOrCreateOneCreatorFor1000Callers(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		const callers = 1000
+		var entered, runs atomic.Int32
+		all := make(chan struct{})
+		creator := func(context.Context) (int, error) {
+			runs.Add(1)
+			<-all // every caller has called GetOrCreate
+			return 42, nil
+		}
+		var wg sync.WaitGroup
+		var bad atomic.Int32
+		for range callers {
+			wg.Go(func() {
+				if entered.Add(1) == callers {
+					close(all)
+				}
+				v, err := cache.GetOrCreate(context.Background(), e.r, "answer", creator)
+				if err != nil || v != 42 {
+					bad.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("creator ran %d times for %d concurrent callers, want 1", n, callers)
+		}
+		if n := bad.Load(); n != 0 {
+			t.Fatalf("%d callers did not get the created value", n)
+		}
+		s := e.r.Stats()
+		if s.CreatorRuns != 1 || s.Hits+s.Misses != callers {
+			t.Fatalf("Stats = %+v, want 1 creator run and %d hits+misses", s, callers)
+		}
+	})
+}
+
+func TestStaleServedWhileOneRegenerates(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		want(t, e.r, "k", value("v1"), "v1")
+		e.clk.Advance(expire + time.Second) // stale, within the grace period
+		b := newBlocker("v2")
+		regen := goGet(e.r, context.Background(), "k", b.create)
+		<-b.started
+		for range 10 {
+			want(t, e.r, "k", mustNotRun(t), "v1") // at once, while the creator is blocked
+		}
+		close(b.release)
+		if r := <-regen; r.err != nil || r.v != "v2" {
+			t.Fatalf("the regenerating caller got %q, %v; want v2", r.v, r.err)
+		}
+		want(t, e.r, "k", mustNotRun(t), "v2")
+		if s := e.r.Stats(); s.StaleServed != 10 || s.CreatorRuns != 2 {
+			t.Fatalf("Stats = %+v, want 10 stale served and 2 creator runs", s)
+		}
+
+		// Past the grace period the stale value is gone: callers wait.
+		e.clk.Advance(expire + expire/2)
+		b3 := newBlocker("v3")
+		first := goGet(e.r, context.Background(), "k", b3.create)
+		<-b3.started
+		second := goGet(e.r, context.Background(), "k", mustNotRun(t))
+		select {
+		case r := <-second:
+			t.Fatalf("a caller got %q, %v without waiting for the creator of an expired value", r.v, r.err)
+		default:
+		}
+		close(b3.release)
+		for _, c := range []<-chan result{first, second} {
+			if r := <-c; r.err != nil || r.v != "v3" {
+				t.Fatalf("got %q, %v; want v3", r.v, r.err)
+			}
+		}
+	})
+}
+
+func TestInvalidateHard(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		want(t, e.r, "k", value("v1"), "v1")
+		if err := e.r.Invalidate(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := cache.Get[string](ctx, e.r, "k"); found || err != nil {
+			t.Fatalf("Get after a hard invalidation: found=%v, %v; want a miss", found, err)
+		}
+		b := newBlocker("v2")
+		first := goGet(e.r, ctx, "k", b.create)
+		<-b.started
+		second := goGet(e.r, ctx, "k", mustNotRun(t))
+		select {
+		case r := <-second:
+			t.Fatalf("a caller got %q, %v without waiting after a hard invalidation", r.v, r.err)
+		default:
+		}
+		close(b.release)
+		for _, c := range []<-chan result{first, second} {
+			if r := <-c; r.err != nil || r.v != "v2" {
+				t.Fatalf("got %q, %v; want v2", r.v, r.err)
+			}
+		}
+		want(t, e.r, "k", mustNotRun(t), "v2") // made after the invalidation: fresh
+	})
+}
+
+func TestInvalidateSoft(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		want(t, e.r, "k", value("v1"), "v1")
+		if err := e.r.Invalidate(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+		b := newBlocker("v2")
+		regen := goGet(e.r, ctx, "k", b.create)
+		<-b.started
+		want(t, e.r, "k", mustNotRun(t), "v1")
+		close(b.release)
+		if r := <-regen; r.err != nil || r.v != "v2" {
+			t.Fatalf("got %q, %v; want v2", r.v, r.err)
+		}
+		want(t, e.r, "k", mustNotRun(t), "v2")
+	})
+}
+
+var errBoom = errors.New("boom")
+
+// TestCreatorError runs in a synctest bubble: the creator fails only once
+// every caller waits for it (synctest.Wait), so that all of them share the
+// failed run.
+func TestCreatorError(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(kindName[remote], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { testCreatorError(t, newEnv(t, remote, cache.RegionOptions{})) })
+		})
+	}
+}
+
+var kindName = map[bool]string{false: "memory", true: "remote"}
+
+func testCreatorError(t *testing.T, e *env) {
+	const callers = 50
+	var runs atomic.Int32
+	fail := make(chan struct{})
+	failing := func(context.Context) (string, error) {
+		runs.Add(1)
+		<-fail
+		return "", errBoom
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Go(func() {
+			_, err := cache.GetOrCreate(context.Background(), e.r, "k", failing)
+			errs <- err
+		})
+	}
+	synctest.Wait() // every caller waits for the one run
+	close(fail)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, errBoom) {
+			t.Fatalf("a waiter got %v, want an error wrapping the creator's", err)
+		}
+	}
+	if runs.Load() != 1 {
+		t.Fatalf("failing creator ran %d times, want 1", runs.Load())
+	}
+	if _, found, _ := cache.Get[string](context.Background(), e.r, "k"); found {
+		t.Fatal("a failed creation cached something")
+	}
+	want(t, e.r, "k", value("ok"), "ok") // the next call runs the creator again
+	if s := e.r.Stats(); s.CreatorErrors != 1 || s.CreatorRuns != 2 || s.LockWaits != callers-1 {
+		t.Fatalf("Stats = %+v, want 1 creator error in 2 runs, %d lock waits", s, callers-1)
+	}
+}
+
+func TestCreatorPanic(t *testing.T) {
+	e := newEnv(t, false, cache.RegionOptions{})
+	_, err := cache.GetOrCreate(context.Background(), e.r, "k", func(context.Context) (int, error) { panic("oops") })
+	if !errors.Is(err, cache.ErrCreatorPanic) || !strings.Contains(err.Error(), "oops") {
+		t.Fatalf("GetOrCreate with a panicking creator: %v, want ErrCreatorPanic", err)
+	}
+}
+
+// TestWaiterCancel runs in a synctest bubble, so that synctest.Wait tells
+// when every caller is blocked waiting for the creator.
+func TestWaiterCancel(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(kindName[remote], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { testWaiterCancel(t, remote) })
+		})
+	}
+}
+
+func testWaiterCancel(t *testing.T, remote bool) {
+	var st store.Store
+	if remote {
+		ms := memstore.New(memstore.Options{JanitorInterval: -1})
+		defer ms.Close()
+		st = ms
+	}
+	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r", Store: st, Expire: time.Minute}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	r, _ := m.Region("r")
+
+	// One of two waiters cancels: it returns at once, the creator goes on.
+	b := newBlocker("v")
+	c1, cancel1 := context.WithCancel(context.Background())
+	w1 := goGet(r, c1, "k", b.create)
+	<-b.started
+	w2 := goGet(r, context.Background(), "k", mustNotRun(t))
+	synctest.Wait()
+	cancel1()
+	if res := <-w1; !errors.Is(res.err, context.Canceled) {
+		t.Fatalf("the canceled waiter got %q, %v; want context.Canceled", res.v, res.err)
+	}
+	synctest.Wait()
+	select {
+	case res := <-w2:
+		t.Fatalf("the other waiter returned %q, %v before the creator finished", res.v, res.err)
+	default:
+	}
+	close(b.release)
+	if res := <-w2; res.err != nil || res.v != "v" {
+		t.Fatalf("the remaining waiter got %q, %v; want v", res.v, res.err)
+	}
+
+	// Every waiter cancels: the creator's context is cancelled.
+	ctxDone := make(chan struct{})
+	started := make(chan struct{})
+	creator := func(ctx context.Context) (string, error) {
+		close(started)
+		<-ctx.Done()
+		close(ctxDone)
+		return "", ctx.Err()
+	}
+	ca, cancelA := context.WithCancel(context.Background())
+	cb, cancelB := context.WithCancel(context.Background())
+	wa := goGet(r, ca, "k2", creator)
+	<-started
+	wb := goGet(r, cb, "k2", mustNotRun(t))
+	synctest.Wait()
+	cancelA()
+	<-wa
+	synctest.Wait()
+	select {
+	case <-ctxDone:
+		t.Fatal("the creator's context was cancelled while a waiter remained")
+	default:
+	}
+	cancelB()
+	if res := <-wb; !errors.Is(res.err, context.Canceled) {
+		t.Fatalf("waiter got %v, want context.Canceled", res.err)
+	}
+	<-ctxDone
+	want(t, r, "k2", value("again"), "again") // nothing was cached
+}
+
+// TestTwoManagers has two Managers (standing in for two processes) share
+// one memstore.Store, whose Locker gives one creator between them.
+func TestTwoManagers(t *testing.T) {
+	clk := newClock()
+	st := memstore.New(memstore.Options{Now: clk.Now, JanitorInterval: -1})
+	defer st.Close()
+	ro := cache.RegionOptions{Name: "r", Store: st, Expire: time.Hour, GenerationInterval: 5 * time.Second}
+	_, r1 := newManager(t, clk, ro)
+	_, r2 := newManager(t, clk, ro)
+
+	const perManager = 100
+	var entered, runs atomic.Int32
+	all := make(chan struct{})
+	creator := func(context.Context) (string, error) {
+		runs.Add(1)
+		<-all
+		return "v1", nil
+	}
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for i := range 2 * perManager {
+		r := []*cache.Region{r1, r2}[i%2]
+		wg.Go(func() {
+			if entered.Add(1) == 2*perManager {
+				close(all)
+			}
+			if v, err := cache.GetOrCreate(context.Background(), r, "k", creator); err != nil || v != "v1" {
+				bad.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if runs.Load() != 1 || bad.Load() != 0 {
+		t.Fatalf("creator ran %d times (want 1); %d callers failed", runs.Load(), bad.Load())
+	}
+
+	// A hard invalidation in one is seen by the other within GenerationInterval.
+	if err := r1.Invalidate(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	want(t, r1, "k", value("v2"), "v2")
+	clk.Advance(5 * time.Second)
+	want(t, r2, "k", mustNotRun(t), "v2")
+
+	// r2 had read the record at the start: it sees r1's next invalidation
+	// only once it re-reads it.
+	if err := r1.Invalidate(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(5 * time.Second)
+	want(t, r2, "k", value("v3"), "v3")
+	want(t, r1, "k", mustNotRun(t), "v3")
+}
+
+func TestGenerationWithinInterval(t *testing.T) {
+	clk := newClock()
+	st := memstore.New(memstore.Options{Now: clk.Now, JanitorInterval: -1})
+	defer st.Close()
+	ro := cache.RegionOptions{Name: "r", Store: st, Expire: time.Hour, GenerationInterval: 5 * time.Second}
+	_, r1 := newManager(t, clk, ro)
+	_, r2 := newManager(t, clk, ro)
+	want(t, r1, "k", value("v1"), "v1")
+	want(t, r2, "k", mustNotRun(t), "v1")
+	clk.Advance(time.Second)
+	if err := r1.Invalidate(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	want(t, r2, "k", mustNotRun(t), "v1") // r2 has not re-read the record yet
+	clk.Advance(4 * time.Second)
+	want(t, r2, "k", value("v2"), "v2")
+}
+
+func TestGenerationRecordMissing(t *testing.T) {
+	e := newEnv(t, true, cache.RegionOptions{GenerationInterval: time.Second})
+	ctx := context.Background()
+	want(t, e.r, "k", value("v1"), "v1")
+	const genKey = "cache:r:__generation__"
+	if _, found, _ := e.st.Get(ctx, genKey); !found {
+		t.Fatalf("no generation record under %q", genKey)
+	}
+	e.clk.Advance(time.Second)
+	if err := e.st.Delete(ctx, genKey); err != nil { // evicted, or the server flushed
+		t.Fatal(err)
+	}
+	e.clk.Advance(time.Second)
+	want(t, e.r, "k", value("v2"), "v2") // missing counts as invalidated now
+	if _, found, _ := e.st.Get(ctx, genKey); !found {
+		t.Fatal("the generation record was not written again")
+	}
+	e.clk.Advance(time.Second)
+	want(t, e.r, "k", mustNotRun(t), "v2")
+}
+
+func TestUndecodableIsMiss(t *testing.T) {
+	e := newEnv(t, true, cache.RegionOptions{})
+	ctx := context.Background()
+	want(t, e.r, "k", value("v1"), "v1")
+	if err := e.st.Set(ctx, "cache:r:k", []byte("garbage"), 0); err != nil {
+		t.Fatal(err)
+	}
+	want(t, e.r, "k", value("v2"), "v2")
+	// A value of another type does not decode into T: a miss too.
+	v, err := cache.GetOrCreate(ctx, e.r, "k", func(context.Context) (int, error) { return 7, nil })
+	if err != nil || v != 7 {
+		t.Fatalf("GetOrCreate[int] over a string = %v, %v; want 7", v, err)
+	}
+}
+
+func TestGetSetDelete(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		type point struct{ X, Y int }
+		if err := e.r.Set(ctx, "p", point{1, 2}); err != nil {
+			t.Fatal(err)
+		}
+		p, found, err := cache.Get[point](ctx, e.r, "p")
+		if err != nil || !found || p != (point{1, 2}) {
+			t.Fatalf("Get = %v, %v, %v", p, found, err)
+		}
+		e.clk.Advance(expire + time.Millisecond)
+		if _, found, _ := cache.Get[point](ctx, e.r, "p"); found {
+			t.Fatal("Get returned an expired value")
+		}
+		if err := e.r.Set(ctx, "p", point{3, 4}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.r.Delete(ctx, "p"); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := cache.Get[point](ctx, e.r, "p"); found {
+			t.Fatal("Get found a deleted value")
+		}
+	})
+}
+
+func TestLongKeysHashed(t *testing.T) {
+	e := newEnv(t, true, cache.RegionOptions{KeyLength: 40})
+	ctx := context.Background()
+	long := strings.Repeat("x", 100)
+	want(t, e.r, long, value("long"), "long")
+	want(t, e.r, long, mustNotRun(t), "long")
+	want(t, e.r, "short", value("short"), "short")
+	want(t, e.r, "__generation__", value("user"), "user") // hashed: no clash with the record
+	var keys []string
+	_ = e.st.Scan(ctx, "cache:r:", func(k string) error { keys = append(keys, k); return nil })
+	seen := map[string]bool{}
+	for _, k := range keys {
+		seen[k] = true
+		if strings.Contains(k, long) {
+			t.Errorf("key %q stored unhashed past KeyLength", k)
+		}
+	}
+	if !seen["cache:r:short"] || !seen["cache:r:__generation__"] || len(keys) != 4 {
+		t.Fatalf("stored keys %q", keys)
+	}
+	e.clk.Advance(2 * time.Second) // re-read the record: the user's value did not replace it
+	want(t, e.r, "short", mustNotRun(t), "short")
+}
+
+func TestDisabled(t *testing.T) {
+	kinds(t, cache.RegionOptions{Disabled: true}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		var runs atomic.Int32
+		creator := func(context.Context) (int, error) { return int(runs.Add(1)), nil }
+		for i := 1; i <= 3; i++ {
+			if v, err := cache.GetOrCreate(ctx, e.r, "k", creator); err != nil || v != i {
+				t.Fatalf("GetOrCreate on a disabled region = %v, %v; want %d", v, err, i)
+			}
+		}
+		if err := e.r.Set(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := cache.Get[int](ctx, e.r, "k"); found {
+			t.Fatal("Get on a disabled region found a value")
+		}
+		if e.st != nil && e.st.Len() != 0 {
+			t.Fatalf("a disabled region wrote %d entries to its store", e.st.Len())
+		}
+	})
+}
+
+func TestMemoize(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		calls := map[string]int{}
+		var mu sync.Mutex
+		join := cache.Memoize2(e.r, "join", func(_ context.Context, a, b string) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[a+"|"+b]++
+			return fmt.Sprintf("%s|%s#%d", a, b, calls[a+"|"+b]), nil
+		})
+		get := func(a, b, wantV string) {
+			t.Helper()
+			if v, err := join.Get(ctx, a, b); err != nil || v != wantV {
+				t.Fatalf("join(%q, %q) = %q, %v; want %q", a, b, v, err, wantV)
+			}
+		}
+		get("a b", "c", "a b|c#1")
+		get("a", "b c", "a|b c#1") // not the same key as ("a b", "c")
+		get("a b", "c", "a b|c#1")
+		k1, _ := join.Key("a b", "c")
+		k2, _ := join.Key("a", "b c")
+		if k1 == k2 {
+			t.Fatalf("keys of different arguments collide: %q", k1)
+		}
+		if err := join.Invalidate(ctx, "a b", "c"); err != nil {
+			t.Fatal(err)
+		}
+		get("a b", "c", "a b|c#2")
+		get("a", "b c", "a|b c#1")
+		if v, err := join.Refresh(ctx, "a", "b c"); err != nil || v != "a|b c#2" {
+			t.Fatalf("Refresh = %q, %v", v, err)
+		}
+		get("a", "b c", "a|b c#2")
+
+		square := cache.Memoize1(e.r, "square", func(_ context.Context, n int) (int, error) { return n * n, nil })
+		if v, err := square.Get(ctx, 7); err != nil || v != 49 {
+			t.Fatalf("square(7) = %v, %v", v, err)
+		}
+	})
+}
+
+func TestMemoizeDisabled(t *testing.T) {
+	e := newEnv(t, false, cache.RegionOptions{Disabled: true})
+	var runs atomic.Int32
+	f := cache.Memoize1(e.r, "f", func(_ context.Context, s string) (int, error) { return int(runs.Add(1)), nil })
+	for i := 1; i <= 3; i++ {
+		if v, err := f.Get(context.Background(), "x"); err != nil || v != i {
+			t.Fatalf("memoized call on a disabled region = %v, %v; want %d (called through)", v, err, i)
+		}
+	}
+}
+
+func TestMaxEntries(t *testing.T) {
+	e := newEnv(t, false, cache.RegionOptions{MaxEntries: 64})
+	ctx := context.Background()
+	for i := range 1000 {
+		if err := e.r.Set(ctx, fmt.Sprint(i), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for i := range 1000 {
+		if _, found, _ := cache.Get[int](ctx, e.r, fmt.Sprint(i)); found {
+			n++
+		}
+	}
+	if n == 0 || n > 64 {
+		t.Fatalf("%d of 1000 values kept with MaxEntries 64", n)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	for _, regions := range [][]cache.RegionOptions{
+		{{Name: ""}},
+		{{Name: "a"}, {Name: "a"}},
+		{{Name: "a", Expire: -time.Second}},
+	} {
+		if _, err := cache.New(cache.Options{Regions: regions}); !errors.Is(err, cache.ErrInvalidOptions) {
+			t.Errorf("New(%+v) = %v, want ErrInvalidOptions", regions, err)
+		}
+	}
+	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "b"}, {Name: "a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if got := m.Regions(); strings.Join(got, ",") != "b,a" {
+		t.Fatalf("Regions() = %q, want configuration order", got)
+	}
+	if _, ok := m.Region("c"); ok {
+		t.Fatal("Region of an unknown name found")
+	}
+}
+
+// TestCloseStopsGoroutines leaves a synctest bubble after Close: a goroutine
+// still running (the coarse clock) would fail the test.
+func TestCloseStopsGoroutines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r", Expire: time.Second}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := m.Region("r")
+		want(t, r, "k", value("v1"), "v1")
+		time.Sleep(500 * time.Millisecond) // fake time: the coarse clock ticks
+		want(t, r, "k", mustNotRun(t), "v1")
+		time.Sleep(700 * time.Millisecond) // stale, in the 500ms grace period
+		b := newBlocker("v2")
+		run := goGet(r, context.Background(), "k", b.create)
+		<-b.started
+		want(t, r, "k", mustNotRun(t), "v1") // stale: the coarse clock moved
+		m.Close()                            // cancels the creator
+		if res := <-run; !errors.Is(res.err, context.Canceled) {
+			t.Fatalf("creator run during Close: %q, %v; want context.Canceled", res.v, res.err)
+		}
+		if _, err := cache.GetOrCreate(context.Background(), r, "other", value("x")); !errors.Is(err, cache.ErrClosed) {
+			t.Fatalf("GetOrCreate miss after Close: %v, want ErrClosed", err)
+		}
+		m.Close()
+	})
+}

@@ -1,0 +1,80 @@
+// Package cache provides Beaker cache regions with dogpile.cache semantics:
+// named regions over any beaker store, a get-or-create that computes each
+// value once under concurrency, serving of stale values while one caller
+// regenerates, cluster-wide invalidation and typed memoization.
+//
+// # Regions and Beaker's INI keys
+//
+// A Manager holds named regions, each a RegionOptions. The settings package
+// maps Beaker's keys onto them; every key may be set for all regions as
+// cache.<key> or for one as cache.<region>.<key>:
+//
+//	cache.regions     the region names                 Options.Regions
+//	cache.type        memory, file, ext:redis, …       RegionOptions.Store (nil for memory)
+//	cache.url         server address(es)               the Store's own options
+//	cache.data_dir    file backend directory           the Store's own options
+//	cache.lock_dir    file backend lock directory      the Store's own options
+//	cache.expire      seconds a value stays fresh      RegionOptions.Expire
+//	cache.enabled     false turns the region off       RegionOptions.Disabled
+//	cache.key_length  longest key before hashing       RegionOptions.KeyLength
+//
+// # Values and expiry
+//
+// Values are Go values of any type. A remote region (one with a Store)
+// stores them as JSON inside an envelope that records their creation time
+// and a format version; a value that does not decode into the type asked
+// for, or that has another version, is a miss. Expiry is logical: a value
+// is fresh until Expire after its creation, then stale; the backend keeps it
+// for Expire+Grace (its physical TTL), so that a stale value can be served
+// by any process while one caller regenerates it.
+//
+// # GetOrCreate: the dogpile state machine
+//
+// GetOrCreate (and Memo1/Memo2, built on it) does, for a key:
+//
+//   - fresh: return it.
+//   - missing or hard-invalidated: exactly one creator runs and every caller
+//     waits for its result. In-process, callers of one key share one run; a
+//     caller's context ends only its own wait, and the run's context is
+//     cancelled when all its callers have gone. Across processes, when the
+//     Store implements store.Locker (memstore, and the network stores that
+//     provide it), the run takes the lock <prefix><key> (with Lock, waiting,
+//     and a lease the store renews while the creator runs), then reads the
+//     store again, since another process may have created the value
+//     meanwhile. A Store without a Locker gets in-process deduplication
+//     only: each process may then run its own creator for a key.
+//   - stale or soft-invalidated: one caller regenerates (the in-process run,
+//     plus TryLock across processes) and the others, here and elsewhere, are
+//     served the stale value at once.
+//   - creator error: nothing is cached; the error, wrapped so that errors.Is
+//     sees it, goes to the callers waiting for that run, and the next call
+//     runs the creator again.
+//
+// # Invalidation
+//
+// Delete (or a Memo's Invalidate) removes one key. Region.Invalidate
+// invalidates a whole region: hard makes every existing value missing, soft
+// makes it stale. A remote region keeps these times in its backend under
+// <prefix>__generation__ and re-reads the record at most every
+// GenerationInterval, so an invalidation reaches every process sharing the
+// backend within that interval. A record that is missing (never written, or
+// evicted, or flushed) counts as an invalidation at the time it is found
+// missing, never as "never invalidated": the region then writes a new record
+// with that time. A brand-new region therefore starts by invalidating
+// whatever older values the backend holds under its prefix.
+//
+// # Memory regions
+//
+// A region without a Store is a memory region (Beaker's type = memory): a
+// sharded map in this process, bounded by MaxEntries, that keeps values
+// decoded. A hit costs a map lookup under a read lock and no allocation: the
+// time is read from a coarse clock, an atomic updated every millisecond by a
+// goroutine that Manager.Close stops (a test's Options.Now replaces it).
+// Values are shared between callers and must not be modified. A memory
+// region lives in one process, so its invalidations are local too.
+//
+// # Statistics
+//
+// Region.Stats returns counters of hits, misses, stale values served,
+// creator runs and errors, and waits for another caller's creator.
+package cache

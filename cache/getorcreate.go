@@ -1,0 +1,276 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+)
+
+// ErrCreatorPanic is wrapped by the error that callers of GetOrCreate get
+// when the creator panicked. The panic is logged with its stack.
+var ErrCreatorPanic = errors.New("cache: creator panicked")
+
+// GetOrCreate returns the value of key in r, calling creator to make it
+// when needed, following dogpile's state machine:
+//
+//   - fresh: returned at once.
+//   - missing, hard-invalidated or undecodable: one creator runs (one per
+//     key in this process and, when r's store implements store.Locker, one
+//     across every process sharing the store); every caller waits for its
+//     result.
+//   - stale (expired within the grace period, or soft-invalidated): one
+//     caller regenerates it and waits; every other caller is served the
+//     stale value at once.
+//
+// A creator error caches nothing and goes, wrapped, to every caller waiting
+// for that run. A caller whose ctx is done stops waiting and gets ctx's
+// error; the creator goes on for the others, with a context (carrying the
+// first caller's values) that is cancelled only when every caller waiting
+// for it has gone, or the Manager is closed.
+//
+// Backend failures do not fail the call: they are logged and treated as a
+// miss (a failed read) or leave the value uncached (a failed write), so a
+// cache outage degrades to calling creator. On a disabled region creator
+// is called every time.
+//
+// A memory region returns the very value creator returned, to every
+// caller: do not modify it. Pass a creator built once (a method value or a
+// function) rather than a new closure per call to keep hits free of
+// allocations.
+func GetOrCreate[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (T, error) {
+	if l := r.local; l != nil {
+		s := l.shard(key)
+		s.mu.RLock()
+		e := s.m[key]
+		s.mu.RUnlock()
+		if e != nil && r.isFresh(e.created, r.m.now()) {
+			if v, ok := e.value.(T); ok {
+				s.hits.Add(1)
+				return v, nil
+			}
+		}
+	}
+	return getOrCreate(ctx, r, key, creator)
+}
+
+// flight is one run of a creator for a key, shared by the callers waiting
+// for it.
+type flight struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+
+	// Guarded by Region.fmu.
+	waiters  int
+	finished bool
+
+	// Set before done is closed.
+	val any   // the value, when ok
+	ok  bool  // false: a stale run that left regeneration to another process
+	err error // the creator's error, wrapped
+}
+
+func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if r.disabled {
+		return callThrough(ctx, r, key, creator)
+	}
+	retried, counted := false, false
+	for {
+		seq := r.seq.Load()
+		v, st, err := lookup[T](ctx, r, key)
+		if err != nil {
+			if ctx.Err() != nil {
+				return zero, err
+			}
+			r.m.log.Warn("cache: backend read failed; treating it as a miss",
+				slog.String("region", r.name), slog.Any("err", err))
+			st = missing
+		}
+		if st == fresh {
+			if !counted {
+				r.hits.Add(1)
+			}
+			return v, nil
+		}
+
+		r.fmu.Lock()
+		f := r.flights[key]
+		switch {
+		case f == nil && r.seq.Load() != seq && !retried:
+			// A run ended since our read: it may have stored the value.
+			r.fmu.Unlock()
+			retried = true
+			continue
+		case f == nil:
+			if f, err = startFlight(ctx, r, key, st == stale, creator); err != nil {
+				r.fmu.Unlock()
+				if st == stale {
+					r.staleServed.Add(1)
+					return v, nil // closed: no regeneration, but the stale value is better than nothing
+				}
+				return zero, fmt.Errorf("cache: region %q: %q: %w", r.name, key, err)
+			}
+		case st == stale:
+			r.fmu.Unlock()
+			r.staleServed.Add(1)
+			return v, nil
+		default:
+			r.lockWaits.Add(1)
+		}
+		f.waiters++
+		r.fmu.Unlock()
+		if st == missing && !counted {
+			r.misses.Add(1) // counted once per call, when it waits for a creator
+			counted = true
+		}
+
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			r.leave(key, f)
+			return zero, fmt.Errorf("cache: region %q: waiting for %q: %w", r.name, key, ctx.Err())
+		}
+		if f.err != nil {
+			return zero, f.err
+		}
+		if !f.ok {
+			if st == stale {
+				r.staleServed.Add(1)
+				return v, nil
+			}
+			continue // we have nothing to serve: look again, and wait this time
+		}
+		tv, ok := f.val.(T)
+		if !ok {
+			return zero, fmt.Errorf("cache: region %q: %q: a concurrent call created a %T, not a %T", r.name, key, f.val, zero)
+		}
+		return tv, nil
+	}
+}
+
+// leave removes a waiter that gave up; the last one to leave cancels the
+// creator's context.
+func (r *Region) leave(key string, f *flight) {
+	r.fmu.Lock()
+	defer r.fmu.Unlock()
+	f.waiters--
+	if f.waiters == 0 && !f.finished {
+		f.cancel()
+		if r.flights[key] == f {
+			delete(r.flights, key) // the next caller starts afresh
+		}
+	}
+}
+
+// startFlight registers and starts a creator run for key. r.fmu is held.
+func startFlight[T any](ctx context.Context, r *Region, key string, stale bool, creator func(context.Context) (T, error)) (*flight, error) {
+	if err := r.m.startRun(); err != nil {
+		return nil, err
+	}
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(r.m.closeCtx, cancel)
+	f := &flight{done: make(chan struct{}), cancel: func() { stop(); cancel() }}
+	r.flights[key] = f
+	go runFlight(fctx, r, f, key, stale, creator)
+	return f, nil
+}
+
+func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, stale bool, creator func(context.Context) (T, error)) {
+	defer r.m.wg.Done()
+	val, ok, err := r.create(ctx, key, stale, func(ctx context.Context) (any, int64, bool, error) {
+		if r.local == nil && r.locker != nil {
+			// We hold the cross-process lock: another process may have
+			// stored the value while we waited for it.
+			if v, st, err := lookup[T](ctx, r, key); err == nil && st == fresh {
+				return v, 0, false, nil
+			}
+		}
+		created := r.stamp()
+		v, err := callCreator(ctx, r, key, creator)
+		return v, created, true, err
+	})
+	r.fmu.Lock()
+	f.val, f.ok, f.err = val, ok, err
+	f.finished = true
+	if r.flights[key] == f {
+		delete(r.flights, key)
+	}
+	r.seq.Add(1)
+	r.fmu.Unlock()
+	f.cancel()
+	close(f.done)
+}
+
+// create runs produce under the cross-process lock when the region has one,
+// and stores a value that produce created. For a stale value it only tries the
+// lock: ok=false means another process holds it and is regenerating.
+func (r *Region) create(ctx context.Context, key string, stale bool, produce func(context.Context) (v any, created int64, isNew bool, err error)) (v any, ok bool, err error) {
+	if r.local == nil && r.locker != nil {
+		lk := r.storeKey(key)
+		lease, got, err := r.locker.TryLock(ctx, lk, r.lease)
+		if err == nil && !got {
+			if stale {
+				return nil, false, nil
+			}
+			r.lockWaits.Add(1)
+			lease, err = r.locker.Lock(ctx, lk, r.lease)
+		}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil, false, fmt.Errorf("cache: region %q: locking %q: %w", r.name, key, err)
+		case err != nil:
+			r.m.log.Warn("cache: creation lock failed; creating without it",
+				slog.String("region", r.name), slog.Any("err", err))
+		default:
+			defer func() {
+				if err := lease.Release(context.WithoutCancel(ctx)); err != nil {
+					r.m.log.Warn("cache: releasing the creation lock failed",
+						slog.String("region", r.name), slog.Any("err", err))
+				}
+			}()
+		}
+	}
+	v, created, isNew, err := produce(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if isNew {
+		if err := r.write(context.WithoutCancel(ctx), key, v, created); err != nil {
+			r.m.log.Warn("cache: storing a created value failed",
+				slog.String("region", r.name), slog.Any("err", err))
+		}
+	}
+	return v, true, nil
+}
+
+// callCreator runs creator, counting it and turning a panic into an error.
+func callCreator[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (v any, err error) {
+	r.creatorRuns.Add(1)
+	defer func() {
+		if p := recover(); p != nil {
+			r.m.log.Error("cache: creator panicked", slog.String("region", r.name),
+				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			err = fmt.Errorf("cache: region %q: creating %q: %w: %v", r.name, key, ErrCreatorPanic, p)
+		}
+		if err != nil {
+			r.creatorErrors.Add(1)
+		}
+	}()
+	tv, err := creator(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cache: region %q: creating %q: %w", r.name, key, err)
+	}
+	return tv, nil
+}
+
+// callThrough serves a disabled region: the creator runs every time.
+func callThrough[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (T, error) {
+	v, err := callCreator(ctx, r, key, creator)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.(T), nil
+}

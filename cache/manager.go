@@ -1,0 +1,240 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobeaker/beaker/store"
+)
+
+// Options configures a Manager. The zero value is a Manager without
+// regions.
+type Options struct {
+	// Regions lists the regions (INI cache.regions, in that order), each
+	// with its settings. Names must be unique.
+	Regions []RegionOptions
+
+	// Logger receives backend failures that a region works around (logged
+	// at warning level) and generation records found missing. The default
+	// is slog.Default().
+	Logger *slog.Logger
+
+	// Now returns the current time. The default is time.Now, read through a
+	// coarse clock (see the package documentation); tests inject a fake
+	// clock, which is then called on every read.
+	Now func() time.Time
+}
+
+// RegionOptions configures one region. Only Name is required; the zero
+// value of every other field selects its default. Each field names the
+// Beaker INI key it comes from, as cache.<key> for every region or
+// cache.<region>.<key> for one.
+type RegionOptions struct {
+	// Name is the region's name (an entry of INI cache.regions).
+	Name string
+
+	// Store is the backend (INI type, with url, data_dir and lock_dir
+	// configuring it). nil makes a memory region (type = memory): values
+	// stay decoded in this process, see the package documentation. A
+	// store.Store that also implements store.Locker gives cross-process
+	// creation locks; without it, creators are deduplicated in-process only.
+	Store store.Store
+
+	// Expire is how long a value stays fresh after it was created (INI
+	// expire, in seconds). The default, 0, is never: values then go stale
+	// only through a soft invalidation.
+	Expire time.Duration
+
+	// Disabled turns the region off (INI enabled = false): GetOrCreate and
+	// memoized functions call their creator every time, Get misses and Set
+	// and Delete do nothing. The default is enabled.
+	Disabled bool
+
+	// KeyLength is the longest backend key (prefix included) stored as is;
+	// a longer key is replaced by prefix + the SHA-256 hex of the key (INI
+	// key_length). The default is 250, memcached's limit. Memory regions
+	// keep their keys as they are.
+	KeyLength int
+
+	// Prefix is prepended to every key the region writes to its Store (no
+	// INI key). The default is "cache:<Name>:".
+	Prefix string
+
+	// Grace is how long a stale value stays in the backend after it
+	// expired, so that it can be served while one caller regenerates it:
+	// the physical TTL is Expire+Grace (no INI key). The default is Expire/2,
+	// at most one hour; a negative Grace keeps no stale values. It is unused
+	// when Expire is 0 (values are then kept without TTL).
+	Grace time.Duration
+
+	// LockLease is the lease of the cross-process creation lock, which the
+	// store renews while the creator runs and which frees itself this long
+	// after a holder died (no INI key). The default is 30 seconds.
+	LockLease time.Duration
+
+	// GenerationInterval is how often a region with a Store re-reads its
+	// invalidation record from the backend, so an Invalidate in another
+	// process takes effect here within this interval (no INI key). The
+	// default is one second.
+	GenerationInterval time.Duration
+
+	// MaxEntries bounds a memory region (INI max_entries, a beaker-go
+	// addition). When it is full, a write drops one of a few sampled
+	// entries, preferring dead ones, else the oldest. The default is 100000.
+	MaxEntries int
+}
+
+// Defaults for RegionOptions fields left zero.
+const (
+	DefaultKeyLength          = 250
+	DefaultLockLease          = 30 * time.Second
+	DefaultGenerationInterval = time.Second
+	DefaultMaxEntries         = 100000
+	maxDefaultGrace           = time.Hour
+)
+
+// ErrInvalidOptions is wrapped by the error New returns for a bad
+// configuration.
+var ErrInvalidOptions = errors.New("cache: invalid options")
+
+// ErrClosed is returned by GetOrCreate (and memoized functions) when a miss
+// would start a creator run in a region whose Manager has been closed.
+var ErrClosed = errors.New("cache: manager closed")
+
+// tick is the resolution of the coarse clock.
+const tick = time.Millisecond
+
+// Manager holds a set of named regions. Create it with New and stop it with
+// Close. Its methods are safe for concurrent use.
+type Manager struct {
+	regions map[string]*Region
+	names   []string
+	log     *slog.Logger
+	nowFn   func() time.Time
+
+	// coarse is the coarse clock in unix nanoseconds, updated every tick by
+	// a goroutine; 0 means "no coarse clock: call nowFn".
+	coarse atomic.Int64
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu          sync.Mutex // guards closed and wg.Add
+	closed      bool
+	wg          sync.WaitGroup  // creator runs
+	closeCtx    context.Context // cancelled by Close: cancels creator runs
+	closeCancel context.CancelFunc
+	once        sync.Once
+}
+
+// New returns a Manager with the regions of opts, and starts its coarse
+// clock (unless opts.Now is set). It does no I/O: a region reads its
+// backend on first use.
+func New(opts Options) (*Manager, error) {
+	m := &Manager{
+		regions: make(map[string]*Region, len(opts.Regions)),
+		log:     opts.Logger,
+		nowFn:   opts.Now,
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	m.closeCtx, m.closeCancel = context.WithCancel(context.Background())
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	for _, ro := range opts.Regions {
+		if ro.Name == "" {
+			m.closeCancel()
+			return nil, fmt.Errorf("%w: a region has no name", ErrInvalidOptions)
+		}
+		if m.regions[ro.Name] != nil {
+			m.closeCancel()
+			return nil, fmt.Errorf("%w: region %q configured twice", ErrInvalidOptions, ro.Name)
+		}
+		r, err := newRegion(m, ro)
+		if err != nil {
+			m.closeCancel()
+			return nil, err
+		}
+		m.regions[ro.Name] = r
+		m.names = append(m.names, ro.Name)
+	}
+	if m.nowFn == nil {
+		m.nowFn = time.Now
+		m.coarse.Store(time.Now().UnixNano())
+		go m.runClock()
+	} else {
+		close(m.done)
+	}
+	return m, nil
+}
+
+// Region returns the region named name.
+func (m *Manager) Region(name string) (*Region, bool) {
+	r, ok := m.regions[name]
+	return r, ok
+}
+
+// Regions returns the names of the regions, in configuration order.
+func (m *Manager) Regions() []string {
+	return append([]string(nil), m.names...)
+}
+
+// Close stops the coarse clock, cancels the context of every creator that
+// is running and waits for them to return. Afterwards hits are still
+// served, but a miss returns ErrClosed. Close is idempotent.
+func (m *Manager) Close() error {
+	m.once.Do(func() {
+		m.mu.Lock()
+		m.closed = true
+		m.mu.Unlock()
+		m.closeCancel()
+		close(m.stop)
+	})
+	<-m.done
+	m.coarse.Store(0)
+	m.wg.Wait()
+	return nil
+}
+
+func (m *Manager) runClock() {
+	defer close(m.done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case now := <-t.C:
+			m.coarse.Store(now.UnixNano())
+		}
+	}
+}
+
+// now returns the current time in unix nanoseconds, to within a tick: the
+// read path's clock.
+func (m *Manager) now() int64 {
+	if n := m.coarse.Load(); n != 0 {
+		return n
+	}
+	return m.nowFn().UnixNano()
+}
+
+// preciseNow returns the current time in unix nanoseconds, for creation and
+// invalidation stamps.
+func (m *Manager) preciseNow() int64 { return m.nowFn().UnixNano() }
+
+// startRun registers a creator run, unless the Manager is closed.
+func (m *Manager) startRun() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.wg.Add(1)
+	return nil
+}

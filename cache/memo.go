@@ -1,0 +1,134 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// Memo1 is a function of one argument whose results are cached in a
+// region, like Beaker's @cache_region or dogpile's cache_on_arguments.
+// Create it with Memoize1.
+type Memo1[A, T any] struct {
+	r    *Region
+	name string
+	fn   func(context.Context, A) (T, error)
+}
+
+// Memoize1 wraps fn so that its results are cached in r, under keys made of
+// name and the JSON encoding of the argument: name + ":" + `[a]`. The
+// encoding keeps distinct arguments apart ("a b" is not "a","b"), provided
+// that A's JSON form identifies it (unexported struct fields are not
+// encoded). name must be unique in the region.
+func Memoize1[A, T any](r *Region, name string, fn func(context.Context, A) (T, error)) *Memo1[A, T] {
+	return &Memo1[A, T]{r: r, name: name, fn: fn}
+}
+
+// Get returns fn(a), from the cache when it holds it (see GetOrCreate).
+func (m *Memo1[A, T]) Get(ctx context.Context, a A) (T, error) {
+	key, err := memoKey(m.name, a)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return GetOrCreate(ctx, m.r, key, func(ctx context.Context) (T, error) { return m.fn(ctx, a) })
+}
+
+// Invalidate removes the cached result of fn(a).
+func (m *Memo1[A, T]) Invalidate(ctx context.Context, a A) error {
+	key, err := memoKey(m.name, a)
+	if err != nil {
+		return err
+	}
+	return m.r.Delete(ctx, key)
+}
+
+// Refresh calls fn(a) now, stores its result and returns it.
+func (m *Memo1[A, T]) Refresh(ctx context.Context, a A) (T, error) {
+	key, err := memoKey(m.name, a)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return refresh(ctx, m.r, key, func(ctx context.Context) (T, error) { return m.fn(ctx, a) })
+}
+
+// Key returns the region key under which fn(a) is cached (before the
+// region's prefix and hashing).
+func (m *Memo1[A, T]) Key(a A) (string, error) { return memoKey(m.name, a) }
+
+// Memo2 is a function of two arguments whose results are cached in a
+// region. Create it with Memoize2.
+type Memo2[A, B, T any] struct {
+	r    *Region
+	name string
+	fn   func(context.Context, A, B) (T, error)
+}
+
+// Memoize2 is Memoize1 for a function of two arguments; the key is name +
+// ":" + `[a,b]` in JSON.
+func Memoize2[A, B, T any](r *Region, name string, fn func(context.Context, A, B) (T, error)) *Memo2[A, B, T] {
+	return &Memo2[A, B, T]{r: r, name: name, fn: fn}
+}
+
+// Get returns fn(a, b), from the cache when it holds it (see GetOrCreate).
+func (m *Memo2[A, B, T]) Get(ctx context.Context, a A, b B) (T, error) {
+	key, err := memoKey(m.name, a, b)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return GetOrCreate(ctx, m.r, key, func(ctx context.Context) (T, error) { return m.fn(ctx, a, b) })
+}
+
+// Invalidate removes the cached result of fn(a, b).
+func (m *Memo2[A, B, T]) Invalidate(ctx context.Context, a A, b B) error {
+	key, err := memoKey(m.name, a, b)
+	if err != nil {
+		return err
+	}
+	return m.r.Delete(ctx, key)
+}
+
+// Refresh calls fn(a, b) now, stores its result and returns it.
+func (m *Memo2[A, B, T]) Refresh(ctx context.Context, a A, b B) (T, error) {
+	key, err := memoKey(m.name, a, b)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return refresh(ctx, m.r, key, func(ctx context.Context) (T, error) { return m.fn(ctx, a, b) })
+}
+
+// Key returns the region key under which fn(a, b) is cached (before the
+// region's prefix and hashing).
+func (m *Memo2[A, B, T]) Key(a A, b B) (string, error) { return memoKey(m.name, a, b) }
+
+func memoKey(name string, args ...any) (string, error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return "", fmt.Errorf("cache: memoized %q: encoding arguments: %w", name, err)
+	}
+	return name + ":" + string(b), nil
+}
+
+// refresh runs creator and stores its value, whatever the cache holds.
+func refresh[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (T, error) {
+	var zero T
+	if !r.disabled {
+		if err := r.ready(ctx); err != nil {
+			return zero, err
+		}
+	}
+	created := r.stamp()
+	v, err := callCreator(ctx, r, key, creator)
+	if err != nil {
+		return zero, err
+	}
+	if !r.disabled {
+		if err := r.write(ctx, key, v, created); err != nil {
+			return v.(T), err
+		}
+	}
+	return v.(T), nil
+}
