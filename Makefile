@@ -1,10 +1,15 @@
 # make test: everything CI runs (installs and starts the servers the tests need).
-.PHONY: test demo bench
+.PHONY: test demo bench load
 test:
 	bash scripts/test.sh
 
 demo:
 	go run ./cmd/beaker-demo
 
+# make bench: beaker vs scs, gorilla/sessions, otter, ristretto (bench/ module; COUNT, BENCHTIME, BENCH)
 bench:
-	go test -run XXX -bench . -benchmem -count 6 ./session/
+	bash scripts/bench.sh
+
+# make load: wrk on loopback against bench/cmd/loadserver (/bare, /beaker, /scs)
+load:
+	bash scripts/load.sh

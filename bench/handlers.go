@@ -1,0 +1,144 @@
+// Package bench compares beaker's sessions and caches with peer libraries
+// (alexedwards/scs, gorilla/sessions, otter, ristretto), side by side in one
+// process. It is its own module so that the peers never enter the main
+// module's go.mod.
+//
+// The benchmarks live in this package's tests; run them with make bench
+// (scripts/bench.sh), which prints the benchstat table and the ratios of
+// beaker to each peer. The handlers below are shared by the benchmarks and by
+// cmd/loadserver (make load).
+package bench
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/alexedwards/scs/v2"
+	scsmem "github.com/alexedwards/scs/v2/memstore"
+	"github.com/gobeaker/beaker/session"
+	"github.com/gobeaker/beaker/store/memstore"
+	"github.com/gorilla/sessions"
+)
+
+// Mode is what a benchmark handler does with the session.
+type Mode int
+
+const (
+	// Counter loads the session, reads the int "counter", stores counter+1
+	// and writes it in the body.
+	Counter Mode = iota
+	// ReadOnly reads "counter" and writes it in the body; it stores 1 only
+	// when the session has no counter yet (the seed request).
+	ReadOnly
+	// Counter2K is Counter on a session that also holds BigValue under
+	// "big", stored by the seed request, so that every request decodes and
+	// re-encodes 2000 more bytes.
+	Counter2K
+)
+
+// CounterKey is the session key of the counter.
+const CounterKey = "counter"
+
+// BigKey is the session key of BigValue in Counter2K mode.
+const BigKey = "big"
+
+// BigValue is the 2000-byte string stored in Counter2K mode.
+var BigValue = strings.Repeat("0123456789", 200)
+
+// Secret signs beaker's session cookie in the benchmarks (not a real secret).
+const Secret = "bench-secret-0123456789abcdef"
+
+// GorillaHashKey and GorillaBlockKey are the gorilla CookieStore keys: a
+// 64-byte HMAC-SHA256 key and a 32-byte AES-256 key (signed and encrypted).
+var (
+	GorillaHashKey  = []byte(strings.Repeat("h", 64))
+	GorillaBlockKey = []byte(strings.Repeat("b", 32))
+)
+
+// writeInt writes n as the response body.
+func writeInt(w http.ResponseWriter, n int) {
+	var buf [20]byte
+	_, _ = w.Write(strconv.AppendInt(buf[:0], int64(n), 10))
+}
+
+// Bare returns a handler that uses no session: the cost of the HTTP cycle
+// itself, to subtract from the other cases.
+func Bare() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeInt(w, 1)
+	})
+}
+
+// Beaker returns beaker's session middleware over a memstore with a handler
+// for mode, and a function that releases the store.
+func Beaker(mode Mode) (http.Handler, func(), error) {
+	st := memstore.New(memstore.Options{})
+	m, err := session.New(session.Options{Store: st, Secrets: []string{Secret}})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromRequest(r)
+		n, ok := session.Get[int](s, CounterKey)
+		switch {
+		case mode == ReadOnly && ok:
+		case mode == Counter2K && !ok:
+			s.Set(BigKey, BigValue)
+			fallthrough
+		default:
+			n++
+			s.Set(CounterKey, n)
+		}
+		writeInt(w, n)
+	})
+	return m.Middleware(h), func() { st.Close() }, nil
+}
+
+// SCS returns alexedwards/scs's LoadAndSave middleware over its memstore with
+// a handler for mode. The store runs no cleanup goroutine (its StopCleanup
+// races with the goroutine's start in v2.9.0).
+func SCS(mode Mode) http.Handler {
+	sm := scs.New()
+	sm.Store = scsmem.NewWithCleanupInterval(0)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		n, ok := sm.Get(ctx, CounterKey).(int)
+		switch {
+		case mode == ReadOnly && ok:
+		case mode == Counter2K && !ok:
+			sm.Put(ctx, BigKey, BigValue)
+			fallthrough
+		default:
+			n++
+			sm.Put(ctx, CounterKey, n)
+		}
+		writeInt(w, n)
+	})
+	return sm.LoadAndSave(h)
+}
+
+// Gorilla returns a handler for mode on a gorilla/sessions CookieStore
+// (signed and encrypted): Get, then Save when something changed.
+func Gorilla(mode Mode) http.Handler {
+	st := sessions.NewCookieStore(GorillaHashKey, GorillaBlockKey)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := st.Get(r, "session") // a bad cookie gives a new session and an error
+		n, ok := s.Values[CounterKey].(int)
+		switch {
+		case mode == ReadOnly && ok:
+		case mode == Counter2K && !ok:
+			s.Values[BigKey] = BigValue
+			fallthrough
+		default:
+			n++
+			s.Values[CounterKey] = n
+			if err := s.Save(r, w); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		writeInt(w, n)
+	})
+}

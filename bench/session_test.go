@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// benchCase is one library under test: it builds a handler for a mode.
+type benchCase struct {
+	name string
+	// ours is true for beaker: a loaded session sends no Set-Cookie.
+	ours bool
+	make func(tb testing.TB, mode Mode) http.Handler
+}
+
+var cases = []benchCase{
+	{name: "bare", make: func(tb testing.TB, mode Mode) http.Handler { return Bare() }},
+	{name: "beaker-mem", ours: true, make: func(tb testing.TB, mode Mode) http.Handler {
+		h, done, err := Beaker(mode)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(done)
+		return h
+	}},
+	{name: "scs-mem", make: func(tb testing.TB, mode Mode) http.Handler {
+		return SCS(mode)
+	}},
+	{name: "gorilla-cookie", make: func(tb testing.TB, mode Mode) http.Handler { return Gorilla(mode) }},
+}
+
+// serve runs one request through h with the given Cookie header.
+func serve(h http.Handler, cookie string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// cookieHeader turns a response's Set-Cookie headers into a request's
+// Cookie header.
+func cookieHeader(rec *httptest.ResponseRecorder) string {
+	var parts []string
+	for _, c := range rec.Result().Cookies() {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// seed makes a session on h and returns the Cookie header that loads it.
+func seed(tb testing.TB, h http.Handler) string {
+	tb.Helper()
+	rec := serve(h, "")
+	if rec.Code != http.StatusOK || rec.Body.String() != "1" {
+		tb.Fatalf("seed: status %d, body %q", rec.Code, rec.Body.String())
+	}
+	return cookieHeader(rec)
+}
+
+func TestSanity(t *testing.T) {
+	modes := []struct {
+		name string
+		mode Mode
+	}{{"counter", Counter}, {"readonly", ReadOnly}, {"2k", Counter2K}}
+	for _, c := range cases {
+		for _, m := range modes {
+			t.Run(c.name+"/"+m.name, func(t *testing.T) {
+				h := c.make(t, m.mode)
+				first := serve(h, "")
+				if first.Code != http.StatusOK || first.Body.String() != "1" {
+					t.Fatalf("first request: status %d, body %q, want 200 and 1", first.Code, first.Body.String())
+				}
+				cookie := cookieHeader(first)
+				if c.name == "bare" {
+					if cookie != "" {
+						t.Fatalf("bare sets a cookie: %q", cookie)
+					}
+					return
+				}
+				if cookie == "" {
+					t.Fatal("first request: no Set-Cookie")
+				}
+				if m.mode == Counter2K && c.name == "gorilla-cookie" && len(cookie) < len(BigValue) {
+					t.Fatalf("gorilla 2k cookie is %d bytes: the big value is missing", len(cookie))
+				}
+				for i := 2; i <= 4; i++ {
+					want := i
+					if m.mode == ReadOnly {
+						want = 1
+					}
+					// gorilla keeps the data in the cookie: resend the latest one.
+					if next := cookieHeader(first); c.name == "gorilla-cookie" && next != "" {
+						cookie = next
+					}
+					rec := serve(h, cookie)
+					if got := rec.Body.String(); rec.Code != http.StatusOK || got != strconv.Itoa(want) {
+						t.Fatalf("request %d: status %d, body %q, want 200 and %d (session not loaded)", i, rec.Code, got, want)
+					}
+					setCookie := rec.Header().Values("Set-Cookie")
+					if (c.ours || m.mode == ReadOnly) && len(setCookie) != 0 {
+						t.Fatalf("request %d on a loaded session: Set-Cookie %q", i, setCookie)
+					}
+					first = rec
+				}
+			})
+		}
+	}
+}
+
+// benchCycles runs the HTTP cycle of every case for mode as sub-benchmarks
+// named case=NAME, so that benchstat lines them up.
+func benchCycles(b *testing.B, mode Mode) {
+	for _, c := range cases {
+		b.Run("case="+c.name, func(b *testing.B) {
+			h := c.make(b, mode)
+			cookie := seed(b, h)
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				if cookie != "" {
+					req.Header.Set("Cookie", cookie)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCycle is one request that loads a session, increments an int and
+// saves it.
+func BenchmarkCycle(b *testing.B) { benchCycles(b, Counter) }
+
+// BenchmarkCycleReadOnly is one request that loads a session and reads an
+// int.
+func BenchmarkCycleReadOnly(b *testing.B) { benchCycles(b, ReadOnly) }
+
+// BenchmarkCycle2K is BenchmarkCycle on a session that also holds a
+// 2000-byte string.
+func BenchmarkCycle2K(b *testing.B) { benchCycles(b, Counter2K) }
+
+// BenchmarkCycleParallel is BenchmarkCycle with b.RunParallel: each
+// goroutine takes its own session out of 64 seeded ones.
+func BenchmarkCycleParallel(b *testing.B) {
+	for _, c := range cases {
+		b.Run("case="+c.name, func(b *testing.B) {
+			h := c.make(b, Counter)
+			cookies := make([]string, 64)
+			for i := range cookies {
+				cookies[i] = seed(b, h)
+			}
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				cookie := cookies[int(next.Add(1)-1)%len(cookies)]
+				for pb.Next() {
+					req := httptest.NewRequest(http.MethodGet, "/", nil)
+					if cookie != "" {
+						req.Header.Set("Cookie", cookie)
+					}
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Errorf("status %d", rec.Code)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# make load: a wrk load test on loopback against bench/cmd/loadserver:
+# /bare (no session), /beaker, /scs and /gorilla, each with the Cookie of a
+# session seeded first (so every request loads, increments and saves it).
+# ROUNDS interleaved rounds (default 3) of `wrk -t1 -c32 -d${DURATION}`
+# (default 3s) per route; prints requests/s per round, the median and the
+# share of /bare. Installs wrk with apt-get when missing (as root). The
+# server is stopped on exit. Takes about ROUNDS x 4 x DURATION (~40 s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-3s}
+ROUTES=(bare beaker scs gorilla)
+
+if ! command -v wrk >/dev/null; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "load.sh: wrk is missing; install it (apt-get install wrk)" >&2
+		exit 1
+	fi
+	echo "== installing wrk"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; then
+		apt-get update -qq >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+	fi
+fi
+
+WORK=$(mktemp -d /tmp/beaker-load.XXXXXX)
+SRV_PID=
+cleanup() {
+	if [ -n "$SRV_PID" ]; then
+		kill "$SRV_PID" 2>/dev/null || true
+		wait "$SRV_PID" 2>/dev/null || true
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== building bench/cmd/loadserver"
+(cd bench && go build -o "$WORK/loadserver" ./cmd/loadserver)
+
+# The server prints its URL on stdout once it listens.
+mkfifo "$WORK/url"
+"$WORK/loadserver" >"$WORK/url" 2>"$WORK/server.log" &
+SRV_PID=$!
+if ! read -r -t 20 URL <"$WORK/url"; then
+	echo "load.sh: the server printed no URL" >&2
+	cat "$WORK/server.log" >&2
+	exit 1
+fi
+echo "   server $URL (pid $SRV_PID)"
+
+declare -A COOKIE
+for r in "${ROUTES[@]}"; do
+	curl -sS --max-time 5 -o /dev/null -D "$WORK/seed-$r" "$URL/$r"
+	COOKIE[$r]=$(grep -i '^set-cookie:' "$WORK/seed-$r" | head -1 | sed -e 's/^[^:]*: *//' -e 's/;.*//' | tr -d '\r' || true)
+	if [ "$r" != bare ] && [ -z "${COOKIE[$r]}" ]; then
+		echo "load.sh: /$r set no cookie" >&2
+		exit 1
+	fi
+done
+
+declare -A RPS
+for round in $(seq 1 "$ROUNDS"); do
+	for r in "${ROUTES[@]}"; do
+		args=(-t1 -c32 -d"$DURATION")
+		[ -n "${COOKIE[$r]}" ] && args+=(-H "Cookie: ${COOKIE[$r]}")
+		timeout 60 wrk "${args[@]}" "$URL/$r" >"$WORK/wrk-$r-$round"
+		rps=$(sed -n 's/^Requests\/sec: *//p' "$WORK/wrk-$r-$round")
+		bad=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$WORK/wrk-$r-$round")
+		lat=$(awk '$1 == "Latency" {print $2; exit}' "$WORK/wrk-$r-$round")
+		RPS[$r]="${RPS[$r]:-} $rps"
+		printf '   round %d  /%-8s %10s req/s  avg latency %-8s%s\n' "$round" "$r" "$rps" "$lat" "${bad:+  NON-2xx: $bad}"
+	done
+done
+
+median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+echo
+echo "== wrk -t1 -c32 -d$DURATION, $ROUNDS interleaved rounds (median; share of /bare per round)"
+bare_med=$(median "${RPS[bare]}")
+read -r -a bare_rounds <<<"${RPS[bare]}"
+for r in "${ROUTES[@]}"; do
+	read -r -a rounds <<<"${RPS[$r]}"
+	med=$(median "${RPS[$r]}")
+	shares=""
+	for i in "${!rounds[@]}"; do
+		shares+=$(awk -v a="${rounds[$i]}" -v b="${bare_rounds[$i]}" 'BEGIN {printf " %.2f", a / b}')
+	done
+	printf '/%-8s %-36s median %10.0f  share of bare %.2f  (per round:%s)\n' \
+		"$r" "${RPS[$r]}" "$med" "$(awk -v a="$med" -v b="$bare_med" 'BEGIN {print a / b}')" "$shares"
+done
