@@ -22,7 +22,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/csrf"
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
@@ -45,6 +47,9 @@ type Beaker struct {
 	CSRF *csrf.Protection
 	// SessionType is the resolved session.type, in Beaker's spelling.
 	SessionType string
+	// Cache holds the cache regions of cache.regions (none when the
+	// settings list no regions).
+	Cache *cache.Manager
 
 	closers []io.Closer
 }
@@ -71,8 +76,8 @@ const (
 var ErrNotAvailable = errors.New("not available in this version")
 
 // Open checks s against Beaker's key catalogue (logging warnings for keys
-// that are accepted but not implemented) and builds the session manager
-// and CSRF protection it describes. Every error locates the setting at
+// that are accepted but not implemented) and builds the session manager,
+// CSRF protection and cache regions it describes. Every error locates the setting at
 // fault (*settings.Error: file, line, key).
 func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, error) {
 	log := opts.Logger
@@ -96,6 +101,14 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 	if b.Sessions, err = session.New(so); err != nil {
 		return nil, err
 	}
+	co, err := cacheOptions(s, log)
+	if err != nil {
+		return nil, err
+	}
+	if b.Cache, err = cache.New(co); err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, b.Cache)
 	origins := s.Fields(settings.CSRFTrustedOriginsKey)
 	if b.CSRF, err = csrf.New(csrf.Options{TrustedOrigins: origins}); err != nil {
 		return nil, settingError(s, settings.CSRFTrustedOriginsKey, err.Error(), err)
@@ -258,4 +271,53 @@ func (b *Beaker) openSessionStore(_ context.Context, s *settings.Settings, typ s
 	default:
 		return nil, settingError(s, "session.type", fmt.Sprintf("%q is not a Beaker session type; use memory, file, ext:database, ext:redis, ext:memcached or cookie", typ), settings.ErrBadValue)
 	}
+}
+
+// DefaultCacheExpire is the expiry of a region without cache.expire nor
+// cache.<region>.expire: pyramid_beaker's 60 seconds.
+const DefaultCacheExpire = 60 * time.Second
+
+// cacheOptions builds the regions of cache.regions, each from the global
+// cache.<key> values overridden by cache.<region>.<key>.
+func cacheOptions(s *settings.Settings, log *slog.Logger) (cache.Options, error) {
+	o := cache.Options{Logger: log}
+	seen := map[string]bool{}
+	for _, name := range s.Regions() {
+		if seen[name] {
+			return o, settingError(s, "cache.regions", fmt.Sprintf("region %q is listed twice", name), settings.ErrDuplicate)
+		}
+		seen[name] = true
+		r := s.Region(name)
+		ro := cache.RegionOptions{Name: name}
+		var err error
+		if ro.Expire, err = r.Seconds("cache.expire", DefaultCacheExpire); err != nil {
+			return o, err
+		}
+		enabled, err := r.Bool("cache.enabled", true)
+		if err != nil {
+			return o, err
+		}
+		ro.Disabled = !enabled
+		if ro.KeyLength, err = r.Int("cache.key_length", cache.DefaultKeyLength); err != nil {
+			return o, err
+		}
+		if ro.MaxEntries, err = r.Int("cache.max_entries", 0); err != nil {
+			return o, err
+		}
+		// The key that set the region's type, for error positions.
+		typeKey := "cache." + name + ".type"
+		if !s.Has(typeKey) {
+			typeKey = "cache.type"
+		}
+		switch typ := canonicalType(r.String("cache.type", "memory")); typ {
+		case "memory":
+			ro.Store = nil // values stay decoded in this process
+		case "file", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster":
+			return o, settingError(s, typeKey, fmt.Sprintf("region %s: %q caches are not available yet in this version; use memory", name, typ), ErrNotAvailable)
+		default:
+			return o, settingError(s, typeKey, fmt.Sprintf("region %s: %q is not a cache type; use memory, file, ext:database, ext:redis or ext:memcached", name, typ), settings.ErrBadValue)
+		}
+		o.Regions = append(o.Regions, ro)
+	}
+	return o, nil
 }

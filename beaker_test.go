@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
 )
@@ -165,5 +166,57 @@ func TestShortSecretWarns(t *testing.T) {
 	b.Close()
 	if !strings.Contains(logs.String(), "shorter than recommended") {
 		t.Fatalf("no warning for a 20-byte secret: %q", logs.String())
+	}
+}
+
+func TestOpenSeedCacheRegions(t *testing.T) {
+	b, err := beaker.Open(context.Background(), parse(t, seed), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := strings.Join(b.Cache.Regions(), ","); got != "default_term,second,short_term,long_term" {
+		t.Fatalf("regions %s", got)
+	}
+	r, ok := b.Cache.Region("short_term")
+	if !ok {
+		t.Fatal("no short_term region")
+	}
+	calls := 0
+	create := func(context.Context) (string, error) { calls++; return "made", nil }
+	for range 3 {
+		v, err := cache.GetOrCreate(context.Background(), r, "k", create)
+		if err != nil || v != "made" {
+			t.Fatalf("GetOrCreate = %q, %v", v, err)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("creator ran %d times in a 60 s region", calls)
+	}
+}
+
+func TestOpenCacheErrors(t *testing.T) {
+	good := "[app:main]\nsession.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\ncache.regions = a, b\n"
+	for name, c := range map[string]struct {
+		extra, key string
+		line       int
+		sentinel   error
+	}{
+		"region type not yet": {"cache.b.type = ext:redis\n", "cache.b.type", 4, beaker.ErrNotAvailable},
+		"global type unknown": {"cache.type = floppy\n", "cache.type", 4, settings.ErrBadValue},
+		"bad expire":          {"cache.a.expire = soon\n", "cache.a.expire", 4, settings.ErrBadValue},
+		"bad enabled":         {"cache.enabled = maybe\n", "cache.enabled", 4, settings.ErrBadValue},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := beaker.Open(context.Background(), parse(t, good+c.extra), quiet())
+			if err == nil {
+				b.Close()
+				t.Fatal("no error")
+			}
+			var se *settings.Error
+			if !errors.As(err, &se) || se.Key != c.key || se.Line != c.line || !errors.Is(err, c.sentinel) {
+				t.Fatalf("error %v: want %s at line %d wrapping %v", err, c.key, c.line, c.sentinel)
+			}
+		})
 	}
 }

@@ -83,6 +83,7 @@ func cacheKeys() []keyDef {
 		{"urls", kindString},
 		{"enabled", kindBool},
 		{"key_length", kindPositiveInt},
+		{"max_entries", kindInt},
 		{"memcache_module", kindUnimplemented},
 		{"table_name", kindUnimplemented},
 		{"schema_name", kindUnimplemented},

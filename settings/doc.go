@@ -101,6 +101,7 @@
 //	urls        String      redis cluster addresses
 //	enabled     Bool        false disables caching
 //	key_length  Int (>= 1)  longest key before it is hashed
+//	max_entries Int (>= 0)  ours: bound on a memory region's entries
 //
 // The "read with" column is what Check validates: Bool, Int and Seconds
 // values must parse (as the getters of the same name parse them),
