@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"html/template"
@@ -8,8 +9,11 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/csrf"
 	"github.com/gobeaker/beaker/session"
 )
@@ -22,8 +26,10 @@ const notePrefix = "note:"
 // app is the Akhet demo: a visit counter, flash messages, a login, notes
 // kept in the session, all protected against CSRF.
 type app struct {
-	tmpl *template.Template
-	log  *slog.Logger
+	tmpl  *template.Template
+	log   *slog.Logger
+	cache *cache.Region // the short_term region, or nil
+	runs  atomic.Int64  // how often the cached report was made
 }
 
 // newHandler returns the demo's handler: routes, wrapped in CSRF protection
@@ -33,6 +39,9 @@ func newHandler(b *beaker.Beaker, log *slog.Logger) http.Handler {
 		tmpl: template.Must(template.ParseFS(templateFS, "templates/*.html")),
 		log:  log,
 	}
+	if b.Cache != nil {
+		a.cache, _ = b.Cache.Region("short_term")
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("POST /flash", a.flash)
@@ -40,6 +49,8 @@ func newHandler(b *beaker.Beaker, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.HandleFunc("POST /notes", a.notes)
 	mux.HandleFunc("GET /api/session", a.api)
+	mux.HandleFunc("GET /cached", a.cached)
+	mux.HandleFunc("POST /cached/invalidate", a.invalidate)
 	return b.Sessions.Middleware(b.CSRF.Middleware(mux))
 }
 
@@ -155,4 +166,71 @@ func (a *app) api(w http.ResponseWriter, r *http.Request) {
 		"csrf_token": s.PeekCSRFToken(),
 		"new":        s.IsNew(),
 	})
+}
+
+// report is the demo's "expensive" value, cached in the short_term region.
+type report struct {
+	Run  int64     `json:"run"`
+	Made time.Time `json:"made"`
+}
+
+// makeReport is the creator: it runs once per expiry of the region, however
+// many requests ask at once.
+func (a *app) makeReport(ctx context.Context) (report, error) {
+	return report{Run: a.runs.Add(1), Made: time.Now().UTC()}, nil
+}
+
+type cachedPage struct {
+	Region    string
+	Expire    string
+	Report    report
+	Age       string
+	Stats     cache.Stats
+	CSRFField template.HTML
+	Flash     []string
+	User      string
+}
+
+// cached shows a value made through the short_term region, when it was
+// made, and the region's statistics.
+func (a *app) cached(w http.ResponseWriter, r *http.Request) {
+	s := session.FromRequest(r)
+	user, _ := session.Get[string](s, "user")
+	p := cachedPage{CSRFField: csrf.Field(r), Flash: s.PopFlash(""), User: user}
+	if a.cache == nil {
+		http.Error(w, "no short_term cache region in the settings (cache.regions)", http.StatusNotFound)
+		return
+	}
+	rep, err := cache.GetOrCreate(r.Context(), a.cache, "report", a.makeReport)
+	if err != nil {
+		a.log.Error("demo: cached report", "error", err)
+		http.Error(w, "the cached report could not be made", http.StatusInternalServerError)
+		return
+	}
+	p.Region, p.Report, p.Stats = a.cache.Name(), rep, a.cache.Stats()
+	p.Age = time.Since(rep.Made).Round(time.Second).String()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := a.tmpl.ExecuteTemplate(w, "cached.html", p); err != nil {
+		a.log.Error("demo: rendering cached", "error", err)
+	}
+}
+
+// invalidate invalidates the short_term region, hard or soft.
+func (a *app) invalidate(w http.ResponseWriter, r *http.Request) {
+	if a.cache == nil {
+		http.NotFound(w, r)
+		return
+	}
+	hard := r.FormValue("mode") != "soft"
+	if err := a.cache.Invalidate(r.Context(), hard); err != nil {
+		a.log.Error("demo: invalidating", "error", err)
+		http.Error(w, "invalidation failed", http.StatusServiceUnavailable)
+		return
+	}
+	mode := "soft"
+	if hard {
+		mode = "hard"
+	}
+	session.FromRequest(r).Flash("Region "+a.cache.Name()+" invalidated ("+mode+")", "", true)
+	http.Redirect(w, r, "/cached", http.StatusSeeOther)
 }
