@@ -117,6 +117,10 @@ func newRegion(m *Manager, o RegionOptions) (*Region, error) {
 // Name returns the region's name.
 func (r *Region) Name() string { return r.name }
 
+// Local reports whether r is a memory region, whose values live in this
+// process only (RegionOptions.Store was nil).
+func (r *Region) Local() bool { return r.local != nil }
+
 // Stats are a region's counters since its Manager was created.
 type Stats struct {
 	Hits          uint64 // fresh values served

@@ -62,6 +62,8 @@ Usage:
   beaker sessions show   -config FILE REF   print one session as JSON
   beaker sessions delete -config FILE REF   delete one session (log the user out)
   beaker sessions purge  -config FILE       remove expired sessions and print how many
+  beaker cache invalidate -config FILE [-soft] REGION
+                                            invalidate a cache region in every process sharing its store
 
 REF is a store key as "sessions list" prints it, or the value of a session cookie.
 Flags may come before or after the arguments; "beaker COMMAND -help" describes each command.
@@ -91,6 +93,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.genSecret(args[1:])
 	case "sessions":
 		err = c.sessions(ctx, args[1:])
+	case "cache":
+		err = c.cache(ctx, args[1:])
 	default:
 		fmt.Fprintf(c.stderr, "beaker: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -178,7 +182,8 @@ func (c *cli) checkConfig(args []string) error {
 	return printSettings(c.stdout, s, b, *section)
 }
 
-// openSessions loads the settings named by -config and opens them.
+// openSessions loads the settings named by -config and opens them (for
+// the sessions and cache commands).
 func (c *cli) openSessions(ctx context.Context, fs *flag.FlagSet, config, section string) (*beaker.Beaker, error) {
 	if config == "" {
 		fmt.Fprintf(c.stderr, "beaker %s: -config FILE is required\n", fs.Name())
@@ -394,5 +399,48 @@ func printSettings(w io.Writer, s *settings.Settings, b *beaker.Beaker, section 
 		}
 		fmt.Fprintln(w, line)
 	}
+	return nil
+}
+
+// errMemoryCache explains why cache invalidate cannot reach memory regions.
+var errMemoryCache = errors.New("a memory cache region lives inside each application process, out of this tool's reach; " +
+	"invalidation across processes works for regions on shared stores (file, ext:database, ext:redis, ext:memcached)")
+
+func (c *cli) cache(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "invalidate" {
+		fmt.Fprint(c.stderr, "beaker cache: want invalidate\n\n"+usage)
+		return errUsage
+	}
+	fs := newFlags("cache invalidate", "cache invalidate -config FILE [-section S] [-soft] REGION\n\n"+
+		"Invalidates every value of the cache region REGION, in every process that shares its store.\n"+
+		"Hard (the default): values are gone, the next caller makes them again.\n"+
+		"Soft: values are stale, served while one caller makes them again.")
+	config := fs.String("config", "", "INI file with the application's Beaker settings (required)")
+	section := fs.String("section", settings.DefaultSection, "INI section to read")
+	soft := fs.Bool("soft", false, "soft invalidation: keep serving stale values while one caller regenerates")
+	pos, err := c.parse(fs, args[1:], 1, "one REGION")
+	if err != nil {
+		return err
+	}
+	b, err := c.openSessions(ctx, fs, *config, *section)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	r, ok := b.Cache.Region(pos[0])
+	if !ok {
+		return fmt.Errorf("no cache region %q in %s (cache.regions = %s)", pos[0], *config, strings.Join(b.Cache.Regions(), ", "))
+	}
+	if r.Local() && !c.inProcess {
+		return errMemoryCache
+	}
+	if err := r.Invalidate(ctx, !*soft); err != nil {
+		return err
+	}
+	mode := "hard"
+	if *soft {
+		mode = "soft"
+	}
+	fmt.Fprintf(c.stdout, "invalidated region %s (%s)\n", r.Name(), mode)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
 )
@@ -177,5 +178,43 @@ func TestSessionsInProcess(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, c, "sessions", "purge", "-config", ini); code != 0 || !strings.Contains(out, "removed 0 expired sessions") {
 		t.Fatalf("purge: exit %d %s", code, out)
+	}
+}
+
+func TestCacheInvalidate(t *testing.T) {
+	ini := writeFile(t, "development.ini", seed)
+	if code, _, errs := runCLI(t, newCLI(nil, nil), "cache", "invalidate", "-config", ini, "short_term"); code != 1 || !strings.Contains(errs, "inside each application process") {
+		t.Fatalf("memory region from another process: exit %d %q", code, errs)
+	}
+	s, err := settings.Load(ini, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := beaker.Open(context.Background(), s, beaker.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	r, _ := b.Cache.Region("long_term")
+	runs := 0
+	create := func(context.Context) (int, error) { runs++; return runs, nil }
+	if v, _ := cache.GetOrCreate(context.Background(), r, "k", create); v != 1 {
+		t.Fatal(v)
+	}
+	c := newCLI(nil, nil)
+	c.inProcess = true
+	c.open = func(context.Context, *settings.Settings) (*beaker.Beaker, error) {
+		// The same regions, in a Beaker whose Close (by the command) leaves them open.
+		return &beaker.Beaker{Sessions: b.Sessions, CSRF: b.CSRF, Cache: b.Cache, SessionType: b.SessionType}, nil
+	}
+	code, out, errs := runCLI(t, c, "cache", "invalidate", "long_term", "-config", ini)
+	if code != 0 || !strings.Contains(out, "invalidated region long_term (hard)") {
+		t.Fatalf("exit %d %q %q", code, out, errs)
+	}
+	if v, err := cache.GetOrCreate(context.Background(), r, "k", create); v != 2 {
+		t.Fatalf("after invalidate GetOrCreate gave %d (%v), want a new value 2", v, err)
+	}
+	if code, _, errs := runCLI(t, c, "cache", "invalidate", "-config", ini, "nope"); code != 1 || !strings.Contains(errs, "no cache region") {
+		t.Fatalf("unknown region: exit %d %q", code, errs)
 	}
 }

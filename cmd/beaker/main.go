@@ -8,6 +8,7 @@
 //	beaker sessions show   -config FILE [-section S] KEY|COOKIE
 //	beaker sessions delete -config FILE [-section S] KEY|COOKIE
 //	beaker sessions purge  -config FILE [-section S]
+//	beaker cache invalidate -config FILE [-section S] [-soft] REGION
 //
 // Flags may come before or after the positional arguments. Each command
 // has -help.
