@@ -31,6 +31,10 @@ go vet ./...
 
 step "staticcheck"
 go run "$STATICCHECK" ./...
+(cd bench && go run "$STATICCHECK" ./...)
 
 step "go test -race"
 go test -race -count=1 ./...
+
+step "bench module: go vet, go test -race (sanity checks; the benchmarks run with make bench)"
+(cd bench && go vet ./... && go test -race -count=1 ./...)
