@@ -5,9 +5,9 @@
 //
 // # Regions and Beaker's INI keys
 //
-// A Manager holds named regions, each a RegionOptions. The settings package
-// maps Beaker's keys onto them; every key may be set for all regions as
-// cache.<key> or for one as cache.<region>.<key>:
+// A Manager holds named regions, each a RegionOptions. beaker.Open maps
+// Beaker's keys (read by the settings package) onto them; every key may be
+// set for all regions as cache.<key> or for one as cache.<region>.<key>:
 //
 //	cache.regions     the region names                 Options.Regions
 //	cache.type        memory, file, ext:redis, …       RegionOptions.Store (nil for memory)
@@ -17,6 +17,7 @@
 //	cache.expire      seconds a value stays fresh      RegionOptions.Expire
 //	cache.enabled     false turns the region off       RegionOptions.Disabled
 //	cache.key_length  longest key before hashing       RegionOptions.KeyLength
+//	cache.max_entries bound on a memory region         RegionOptions.MaxEntries
 //
 // # Values and expiry
 //
