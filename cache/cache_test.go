@@ -711,3 +711,46 @@ func TestCloseStopsGoroutines(t *testing.T) {
 		m.Close()
 	})
 }
+
+// countingStore counts the round trips a region makes to its store.
+type countingStore struct {
+	*memstore.Store
+	gets, writes atomic.Int64
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (store.Entry, bool, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, key)
+}
+
+func (c *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	c.writes.Add(1)
+	return c.Store.Set(ctx, key, v, ttl)
+}
+
+func TestRemoteHitIsOneRoundTrip(t *testing.T) {
+	clk := newClock()
+	ms := memstore.New(memstore.Options{Now: clk.Now, JanitorInterval: -1})
+	t.Cleanup(func() { ms.Close() })
+	cs := &countingStore{Store: ms}
+	_, r := newManager(t, clk, cache.RegionOptions{Store: cs, Expire: expire, GenerationInterval: time.Second})
+	want(t, r, "k", value("v"), "v") // reads the generation record, misses, creates
+	clk.Advance(10 * time.Millisecond)
+	gets, writes := cs.gets.Load(), cs.writes.Load()
+	for range 5 {
+		want(t, r, "k", mustNotRun(t), "v")
+	}
+	if n := cs.gets.Load() - gets; n != 5 {
+		t.Fatalf("5 hits within the generation interval made %d store reads, want 5 (one round trip each)", n)
+	}
+	if cs.writes.Load() != writes {
+		t.Fatal("hits wrote to the store")
+	}
+	// Past the interval, one more read refreshes the generation record.
+	clk.Advance(2 * time.Second)
+	gets = cs.gets.Load()
+	want(t, r, "k", mustNotRun(t), "v")
+	if n := cs.gets.Load() - gets; n != 2 {
+		t.Fatalf("a hit after the generation interval made %d reads, want 2 (generation record + value)", n)
+	}
+}
