@@ -214,6 +214,9 @@ func (b *Beaker) sessionOptions(ctx context.Context, s *settings.Settings, log *
 			return o, settingError(s, "session.samesite", fmt.Sprintf("%q is not Lax, Strict or None", v), settings.ErrBadValue)
 		}
 	}
+	if o.SameSite == http.SameSiteNoneMode && o.Secure == session.SecureNever {
+		return o, settingError(s, "session.samesite", "browsers drop a SameSite=None cookie that is not Secure; set session.secure = true (or auto behind TLS)", settings.ErrBadValue)
+	}
 	save, err := s.Bool("session.save_accessed_time", true)
 	if err != nil {
 		return o, err

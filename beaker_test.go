@@ -127,6 +127,7 @@ func TestOpenErrors(t *testing.T) {
 		{"encrypt_key", base + good + "session.encrypt_key = abc\n", "session.encrypt_key", 4, beaker.ErrNotAvailable, "encryption"},
 		{"beaker format", base + good + "session.format = beaker\n", "session.format", 4, beaker.ErrNotAvailable, "not available yet"},
 		{"bad trusted origin", base + good + "pyramid.csrf_trusted_origins = a.example/x\n", "pyramid.csrf_trusted_origins", 4, nil, "a.example/x"},
+		{"samesite none without secure", base + good + "session.secure = false\nsession.samesite = None\n", "session.samesite", 5, settings.ErrBadValue, "Secure"},
 		{"typo", base + good + "session.timout = 10\n", "session.timout", 4, settings.ErrUnknownKey, "session.timeout"},
 	}
 	for _, c := range cases {
