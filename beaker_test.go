@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -15,20 +16,15 @@ import (
 	"github.com/gobeaker/beaker/settings"
 )
 
-const seed = `[app:main]
-cache.regions = default_term, second, short_term, long_term
-cache.type = memory
-cache.second.expire = 1
-cache.short_term.expire = 60
-cache.default_term.expire = 300
-cache.long_term.expire = 3600
-#session.type = file
-#session.data_dir = %(here)s/data/sessions/data
-#session.lock_dir = %(here)s/data/sessions/lock
-session.type = memory
-session.key = akhet_demo
-session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac
-`
+// seedINI returns the seed's settings verbatim (the Akhet demo's).
+func seedINI(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("settings/testdata/seed.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 func quiet() beaker.Options { return beaker.Options{Logger: slog.New(slog.DiscardHandler)} }
 
@@ -42,7 +38,7 @@ func parse(t *testing.T, text string) *settings.Settings {
 }
 
 func TestOpenSeed(t *testing.T) {
-	b, err := beaker.Open(context.Background(), parse(t, seed), quiet())
+	b, err := beaker.Open(context.Background(), parse(t, seedINI(t)), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +167,7 @@ func TestShortSecretWarns(t *testing.T) {
 }
 
 func TestOpenSeedCacheRegions(t *testing.T) {
-	b, err := beaker.Open(context.Background(), parse(t, seed), quiet())
+	b, err := beaker.Open(context.Background(), parse(t, seedINI(t)), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

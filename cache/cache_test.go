@@ -13,29 +13,10 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker/cache"
+	"github.com/gobeaker/beaker/internal/fakeclock"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/memstore"
 )
-
-// clock is a fake clock shared by a test's managers and store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // quiet discards the log of failures that tests provoke.
 var quiet = slog.New(slog.DiscardHandler)
@@ -45,13 +26,13 @@ var quiet = slog.New(slog.DiscardHandler)
 type env struct {
 	m   *cache.Manager
 	r   *cache.Region
-	clk *clock
+	clk *fakeclock.Clock
 	st  *memstore.Store
 }
 
 const expire = time.Minute // default Grace: 30s
 
-func newManager(t *testing.T, clk *clock, ro cache.RegionOptions) (*cache.Manager, *cache.Region) {
+func newManager(t *testing.T, clk *fakeclock.Clock, ro cache.RegionOptions) (*cache.Manager, *cache.Region) {
 	t.Helper()
 	if ro.Name == "" {
 		ro.Name = "r"
@@ -70,7 +51,7 @@ func newManager(t *testing.T, clk *clock, ro cache.RegionOptions) (*cache.Manage
 
 func newEnv(t *testing.T, remote bool, ro cache.RegionOptions) *env {
 	t.Helper()
-	e := &env{clk: newClock()}
+	e := &env{clk: fakeclock.New()}
 	if remote {
 		e.st = memstore.New(memstore.Options{Now: e.clk.Now, JanitorInterval: -1})
 		t.Cleanup(func() { e.st.Close() })
@@ -411,7 +392,7 @@ func testWaiterCancel(t *testing.T, remote bool) {
 // TestTwoManagers has two Managers (standing in for two processes) share
 // one memstore.Store, whose Locker gives one creator between them.
 func TestTwoManagers(t *testing.T) {
-	clk := newClock()
+	clk := fakeclock.New()
 	st := memstore.New(memstore.Options{Now: clk.Now, JanitorInterval: -1})
 	defer st.Close()
 	ro := cache.RegionOptions{Name: "r", Store: st, Expire: time.Hour, GenerationInterval: 5 * time.Second}
@@ -463,7 +444,7 @@ func TestTwoManagers(t *testing.T) {
 }
 
 func TestGenerationWithinInterval(t *testing.T) {
-	clk := newClock()
+	clk := fakeclock.New()
 	st := memstore.New(memstore.Options{Now: clk.Now, JanitorInterval: -1})
 	defer st.Close()
 	ro := cache.RegionOptions{Name: "r", Store: st, Expire: time.Hour, GenerationInterval: 5 * time.Second}
@@ -729,7 +710,7 @@ func (c *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.
 }
 
 func TestRemoteHitIsOneRoundTrip(t *testing.T) {
-	clk := newClock()
+	clk := fakeclock.New()
 	ms := memstore.New(memstore.Options{Now: clk.Now, JanitorInterval: -1})
 	t.Cleanup(func() { ms.Close() })
 	cs := &countingStore{Store: ms}

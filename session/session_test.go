@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobeaker/beaker/internal/fakeclock"
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/memstore"
@@ -101,23 +102,11 @@ func (c *countingStore) writes() int64 {
 	return c.sets.Load() + c.updates.Load() + c.touches.Load() + c.deletes.Load()
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // app is a small test application over a session manager.
 type app struct {
 	t       *testing.T
 	store   *countingStore
-	clock   *clock
+	clock   *fakeclock.Clock
 	m       *session.Manager
 	srv     *httptest.Server
 	block   chan struct{} // /block waits on it
@@ -127,7 +116,7 @@ type app struct {
 
 func newApp(t *testing.T, opts session.Options) *app {
 	t.Helper()
-	c := &clock{now: time.Unix(1_700_000_000, 0)}
+	c := fakeclock.New()
 	ms := memstore.New(memstore.Options{Now: c.Now, JanitorInterval: -1})
 	t.Cleanup(func() { ms.Close() })
 	a := &app{t: t, store: &countingStore{ms: ms}, clock: c,

@@ -182,9 +182,17 @@ func (c *cli) checkConfig(args []string) error {
 	return printSettings(c.stdout, s, b, *section)
 }
 
-// openSessions loads the settings named by -config and opens them (for
-// the sessions and cache commands).
-func (c *cli) openSessions(ctx context.Context, fs *flag.FlagSet, config, section string) (*beaker.Beaker, error) {
+// configFlags adds the -config and -section flags of the commands that
+// open an application's settings.
+func configFlags(fs *flag.FlagSet) (config, section *string) {
+	config = fs.String("config", "", "INI file with the application's Beaker settings (required)")
+	section = fs.String("section", settings.DefaultSection, "INI section to read")
+	return config, section
+}
+
+// openConfig loads the settings named by -config and opens them (for the
+// sessions and cache commands).
+func (c *cli) openConfig(ctx context.Context, fs *flag.FlagSet, config, section string) (*beaker.Beaker, error) {
 	if config == "" {
 		fmt.Fprintf(c.stderr, "beaker %s: -config FILE is required\n", fs.Name())
 		fs.Usage()
@@ -218,8 +226,7 @@ func (c *cli) sessions(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	fs := newFlags("sessions "+sub, synopsis)
-	config := fs.String("config", "", "INI file with the application's Beaker settings (required)")
-	section := fs.String("section", settings.DefaultSection, "INI section to read")
+	config, section := configFlags(fs)
 	want, names := 0, "no arguments"
 	if sub == "show" || sub == "delete" {
 		want, names = 1, "one REF"
@@ -228,7 +235,7 @@ func (c *cli) sessions(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := c.openSessions(ctx, fs, *config, *section)
+	b, err := c.openConfig(ctx, fs, *config, *section)
 	if err != nil {
 		return err
 	}
@@ -415,14 +422,13 @@ func (c *cli) cache(ctx context.Context, args []string) error {
 		"Invalidates every value of the cache region REGION, in every process that shares its store.\n"+
 		"Hard (the default): values are gone, the next caller makes them again.\n"+
 		"Soft: values are stale, served while one caller makes them again.")
-	config := fs.String("config", "", "INI file with the application's Beaker settings (required)")
-	section := fs.String("section", settings.DefaultSection, "INI section to read")
+	config, section := configFlags(fs)
 	soft := fs.Bool("soft", false, "soft invalidation: keep serving stale values while one caller regenerates")
 	pos, err := c.parse(fs, args[1:], 1, "one REGION")
 	if err != nil {
 		return err
 	}
-	b, err := c.openSessions(ctx, fs, *config, *section)
+	b, err := c.openConfig(ctx, fs, *config, *section)
 	if err != nil {
 		return err
 	}

@@ -18,20 +18,15 @@ import (
 	"github.com/gobeaker/beaker/settings"
 )
 
-const seed = `[app:main]
-cache.regions = default_term, second, short_term, long_term
-cache.type = memory
-cache.second.expire = 1
-cache.short_term.expire = 60
-cache.default_term.expire = 300
-cache.long_term.expire = 3600
-#session.type = file
-#session.data_dir = %(here)s/data/sessions/data
-#session.lock_dir = %(here)s/data/sessions/lock
-session.type = memory
-session.key = akhet_demo
-session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac
-`
+// seedINI returns the seed's settings verbatim (the Akhet demo's).
+func seedINI(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../settings/testdata/seed.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 func writeFile(t *testing.T, name, text string) string {
 	t.Helper()
@@ -51,7 +46,7 @@ func runCLI(t *testing.T, c *cli, args ...string) (code int, stdout, stderr stri
 }
 
 func TestCheckConfigSeed(t *testing.T) {
-	ini := writeFile(t, "development.ini", seed)
+	ini := writeFile(t, "development.ini", seedINI(t))
 	for _, args := range [][]string{{"check-config", ini}, {"check-config", ini, "-section", "app:main"}, {"check-config", "-section=app:main", ini}} {
 		code, out, errs := runCLI(t, newCLI(nil, nil), args...)
 		if code != 0 {
@@ -76,7 +71,7 @@ func TestCheckConfigSeed(t *testing.T) {
 }
 
 func TestCheckConfigErrors(t *testing.T) {
-	bad := writeFile(t, "bad.ini", strings.Replace(seed, "session.key = akhet_demo", "session.timout = 10", 1))
+	bad := writeFile(t, "bad.ini", strings.Replace(seedINI(t), "session.key = akhet_demo", "session.timout = 10", 1))
 	code, _, errs := runCLI(t, newCLI(nil, nil), "check-config", bad)
 	if code != 1 || !strings.Contains(errs, "bad.ini:12: session.timout") || !strings.Contains(errs, "session.timeout") {
 		t.Fatalf("exit %d, stderr %q: want exit 1 naming bad.ini:12 and suggesting session.timeout", code, errs)
@@ -114,7 +109,7 @@ func TestHelp(t *testing.T) {
 }
 
 func TestSessionsMemoryIsOutOfReach(t *testing.T) {
-	ini := writeFile(t, "development.ini", seed)
+	ini := writeFile(t, "development.ini", seedINI(t))
 	code, _, errs := runCLI(t, newCLI(nil, nil), "sessions", "list", "-config", ini)
 	if code != 1 || !strings.Contains(errs, "inside the application's process") {
 		t.Fatalf("exit %d, %q", code, errs)
@@ -127,7 +122,7 @@ func TestSessionsMemoryIsOutOfReach(t *testing.T) {
 // TestSessionsInProcess runs the sessions commands on the memory store of
 // an application in the same process.
 func TestSessionsInProcess(t *testing.T) {
-	ini := writeFile(t, "development.ini", seed)
+	ini := writeFile(t, "development.ini", seedINI(t))
 	s, err := settings.Load(ini, "")
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +177,7 @@ func TestSessionsInProcess(t *testing.T) {
 }
 
 func TestCacheInvalidate(t *testing.T) {
-	ini := writeFile(t, "development.ini", seed)
+	ini := writeFile(t, "development.ini", seedINI(t))
 	if code, _, errs := runCLI(t, newCLI(nil, nil), "cache", "invalidate", "-config", ini, "short_term"); code != 1 || !strings.Contains(errs, "inside each application process") {
 		t.Fatalf("memory region from another process: exit %d %q", code, errs)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gobeaker/beaker/internal/fakeclock"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/memstore"
 	"github.com/gobeaker/beaker/store/storetest"
@@ -19,7 +20,7 @@ func abandon(l store.Lease) { l.(*memstore.Lease).Abandon() }
 // cases include a dead holder, on a fake clock and in real time.
 func TestLockConformance(t *testing.T) {
 	t.Run("FakeClock", func(t *testing.T) {
-		c := &clock{now: time.Unix(1_700_000_000, 0)}
+		c := fakeclock.New()
 		s := memstore.New(memstore.Options{Now: c.Now, JanitorInterval: -1})
 		t.Cleanup(func() { s.Close() })
 		storetest.Run(t, s, storetest.Options{Advance: c.Advance, Abandon: abandon})

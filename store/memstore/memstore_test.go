@@ -5,35 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/gobeaker/beaker/internal/fakeclock"
 	"github.com/gobeaker/beaker/store/memstore"
 	"github.com/gobeaker/beaker/store/storetest"
 )
 
-// clock is a fake clock for the store under test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestConformance(t *testing.T) {
-	c := &clock{now: time.Unix(1_700_000_000, 0)}
+	c := fakeclock.New()
 	s := memstore.New(memstore.Options{Now: c.Now, JanitorInterval: -1})
 	t.Cleanup(func() { s.Close() })
 	storetest.Run(t, s, storetest.Options{Advance: c.Advance})
@@ -46,7 +28,7 @@ func TestConformanceRealClock(t *testing.T) {
 }
 
 func TestEvictionPrefersExpired(t *testing.T) {
-	c := &clock{now: time.Unix(1_700_000_000, 0)}
+	c := fakeclock.New()
 	var logs strings.Builder
 	s := memstore.New(memstore.Options{
 		MaxEntries: 3, JanitorInterval: -1, Now: c.Now,
