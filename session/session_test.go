@@ -915,3 +915,53 @@ func TestNoTouch(t *testing.T) {
 		t.Fatalf("NoTouch: reads kept the session alive (counter %s)", got)
 	}
 }
+
+func TestTouchNeverPastLifetime(t *testing.T) {
+	a := newApp(t, session.Options{Timeout: time.Hour, Lifetime: 90 * time.Minute})
+	c := a.client()
+	c.mustGet("/counter")
+	created := a.clock.Now()
+	a.clock.Advance(50 * time.Minute)
+	c.mustGet("/keys") // touches: 40 minutes of lifetime left, not the hour of the timeout
+	var keys []string
+	_ = a.store.Scan(context.Background(), "", func(k string) error { keys = append(keys, k); return nil })
+	if len(keys) != 1 {
+		t.Fatalf("store keys %v", keys)
+	}
+	e, found, err := a.store.ms.Get(context.Background(), keys[0])
+	if err != nil || !found {
+		t.Fatalf("Get = %v, %v", found, err)
+	}
+	if end := created.Add(90 * time.Minute); e.Expires.After(end) {
+		t.Fatalf("the record expires at %v, past the session's lifetime end %v", e.Expires, end)
+	}
+	if a.store.touches.Load() == 0 {
+		t.Fatal("no Touch")
+	}
+}
+
+func TestHijackSaves(t *testing.T) {
+	a := newApp(t, session.Options{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		session.FromRequest(r).Set("k", "hijacked")
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		buf.Flush()
+	})
+	srv := httptest.NewServer(a.m.Middleware(mux))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if a.store.Len() != 1 {
+		t.Fatalf("a hijacking handler's change was not saved (%d records)", a.store.Len())
+	}
+}
