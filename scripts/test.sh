@@ -20,6 +20,25 @@ trap cleanup EXIT
 
 step() { printf '\n== %s\n' "$*"; }
 
+# apt_install PACKAGE...: installs Debian packages that are missing (as root).
+apt_updated=
+apt_install() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing $*: install it (apt-get install $*) or run as root" >&2
+		exit 1
+	fi
+	if [ -z "$apt_updated" ]; then
+		apt-get update -qq >/dev/null
+		apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+step "installing what the tests need"
+command -v chromium >/dev/null || apt_install chromium
+export BEAKER_TEST_CHROMIUM=$(command -v chromium)
+echo "chromium: $BEAKER_TEST_CHROMIUM"
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
@@ -32,9 +51,13 @@ go vet ./...
 step "staticcheck"
 go run "$STATICCHECK" ./...
 (cd bench && go run "$STATICCHECK" ./...)
+(cd e2e && go run "$STATICCHECK" ./...)
 
 step "go test -race"
 go test -race -count=1 ./...
 
 step "bench module: go vet, go test -race (sanity checks; the benchmarks run with make bench)"
 (cd bench && go vet ./... && go test -race -count=1 ./...)
+
+step "end-to-end: the demo in headless Chromium (e2e module)"
+(cd e2e && go vet ./... && go test -race -count=1 ./...)

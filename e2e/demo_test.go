@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser returns a chromedp context on a fresh headless Chromium.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("BEAKER_TEST_CHROMIUM")
+	if path == "" {
+		if os.Getenv("BEAKER_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("BEAKER_TEST_CHROMIUM is not set (BEAKER_TEST_REQUIRE_SERVICES=1)")
+		}
+		t.Skip("BEAKER_TEST_CHROMIUM is not set: no browser to drive")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1000, 800),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelA)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(cancelB)
+	return bctx
+}
+
+var listenRE = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)/`)
+
+// startDemo builds and runs the demo on a free port, returning its URL.
+func startDemo(t *testing.T, args ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "beaker-demo")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/beaker-demo")
+	build.Dir = ".." // the main module
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		close(found)
+	}()
+	select {
+	case u, ok := <-found:
+		if !ok {
+			t.Fatal("the demo exited before listening")
+		}
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatal("the demo did not listen within 30s")
+	}
+	return ""
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// submit types into fields, clicks button and waits for the next page.
+func submit(t *testing.T, ctx context.Context, fields map[string]string, button string) {
+	t.Helper()
+	var steps []chromedp.Action[chromedp.Void]
+	for id, v := range fields {
+		steps = append(steps, chromedp.SendKeys(chromedp.ID(id), v))
+	}
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("typing: %v", err)
+	}
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID(button)))
+	if err != nil {
+		t.Fatalf("clicking %s: %v", button, err)
+	}
+	if resp.Status != http.StatusOK {
+		t.Fatalf("clicking %s: status %d", button, resp.Status)
+	}
+}
+
+func navigate(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("navigate %s: %v", url, err)
+	}
+}
+
+// TestDemoInChromium walks through the demo as a person would.
+func TestDemoInChromium(t *testing.T) {
+	ctx := browser(t)
+	base := startDemo(t)
+
+	navigate(t, ctx, base+"/")
+	if got := text(t, ctx, "#counter"); got != "1" {
+		t.Fatalf("counter %q on the first visit", got)
+	}
+	navigate(t, ctx, base+"/")
+	if got := text(t, ctx, "#counter"); got != "2" {
+		t.Fatalf("counter %q on the second visit", got)
+	}
+
+	submit(t, ctx, map[string]string{"message": "Hello from Chromium"}, "send-flash")
+	if got := text(t, ctx, "main"); !strings.Contains(got, "Hello from Chromium") {
+		t.Fatalf("flash not shown after the redirect: %q", got)
+	}
+	navigate(t, ctx, base+"/")
+	if got := text(t, ctx, "main"); strings.Contains(got, "Hello from Chromium") {
+		t.Fatal("flash shown twice")
+	}
+
+	submit(t, ctx, map[string]string{"username": "ann"}, "login")
+	if got := text(t, ctx, "#who"); got != "Logged in as ann" {
+		t.Fatalf("header after login: %q", got)
+	}
+	if got := text(t, ctx, "#flash"); got != "Logged in as ann" {
+		t.Fatalf("flash after login: %q", got)
+	}
+
+	submit(t, ctx, map[string]string{"note-key": "colour", "note-value": "green"}, "save-note")
+	if got := text(t, ctx, "#notes"); !strings.Contains(got, "colour") || !strings.Contains(got, "green") {
+		t.Fatalf("notes: %q", got)
+	}
+
+	navigate(t, ctx, base+"/cached")
+	if got := text(t, ctx, "#run"); got != "#1" {
+		t.Fatalf("cached value %q", got)
+	}
+	navigate(t, ctx, base+"/cached")
+	if got := text(t, ctx, "#hits"); got != "1" {
+		t.Fatalf("hits after a second look: %q", got)
+	}
+
+	navigate(t, ctx, base+"/")
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil || len(png) < 1000 {
+		t.Fatalf("screenshot: %d bytes, %v", len(png), err)
+	}
+	if dir := os.Getenv("BEAKER_E2E_SCREENSHOTS"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, "home.png"), png, 0o644)
+	}
+
+	submit(t, ctx, nil, "logout")
+	if got := text(t, ctx, "#who"); got != "Not logged in" {
+		t.Fatalf("header after logout: %q", got)
+	}
+	if got := text(t, ctx, "#counter"); got != "1" {
+		t.Fatalf("counter after logout %q, want a new session's 1", got)
+	}
+}
+
+// TestCrossSiteFormRefused has a page on another origin post a form to the
+// demo, as a CSRF attack would: the browser sends the session cookie
+// (same site), and the demo must refuse.
+func TestCrossSiteFormRefused(t *testing.T) {
+	ctx := browser(t)
+	base := startDemo(t)
+	navigate(t, ctx, base+"/") // the victim has a session
+	if got := text(t, ctx, "#counter"); got != "1" {
+		t.Fatalf("counter %q", got)
+	}
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><form id="f" method="post" action="%s/notes">
+<input name="key" value="pwned"><input name="value" value="yes">
+<input name="csrf_token" value="guess"><button id="go">go</button></form>`, base)
+	}))
+	defer evil.Close()
+	navigate(t, ctx, evil.URL)
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("go")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusForbidden {
+		t.Fatalf("a cross-site form post got status %d, want 403", resp.Status)
+	}
+	if got := text(t, ctx, "body"); !strings.Contains(got, "cross-origin") {
+		t.Fatalf("refusal page: %q", got)
+	}
+	navigate(t, ctx, base+"/api/session")
+	if got := text(t, ctx, "body"); strings.Contains(got, "pwned") {
+		t.Fatalf("the forged request changed the session: %s", got)
+	}
+}
