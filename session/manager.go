@@ -157,9 +157,11 @@ var ErrChangedAfterWrite = errors.New("session: changed after the response start
 // StoreError is a failure of the session store (server down, time-out).
 type StoreError struct {
 	Op  string // "load", "save", "touch" or "delete"
-	Err error
+	Err error  // the store's error
 }
 
+// Error describes the failure with the operation that failed.
+// Error describes the failure with the operation that failed.
 func (e *StoreError) Error() string { return "session: " + e.Op + ": " + e.Err.Error() }
 
 // Unwrap returns the store's error.
@@ -168,10 +170,11 @@ func (e *StoreError) Unwrap() error { return e.Err }
 // EncodeError reports a value given to Session.Set that cannot be encoded
 // as JSON.
 type EncodeError struct {
-	Key string
-	Err error
+	Key string // the key given to Set
+	Err error  // encoding/json's error
 }
 
+// Error names the key whose value could not be encoded.
 func (e *EncodeError) Error() string {
 	return fmt.Sprintf("session: value for key %q cannot be stored as JSON: %v", e.Key, e.Err)
 }
