@@ -1,20 +1,18 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gobeaker/beaker/internal/demotest"
 )
 
 // browser returns a chromedp context on a fresh headless Chromium.
@@ -47,49 +45,10 @@ func browser(t *testing.T) context.Context {
 	return bctx
 }
 
-var listenRE = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)/`)
-
 // startDemo builds and runs the demo on a free port, returning its URL.
 func startDemo(t *testing.T, args ...string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "beaker-demo")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/beaker-demo")
-	build.Dir = ".." // the main module
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 5 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-		close(found)
-	}()
-	select {
-	case u, ok := <-found:
-		if !ok {
-			t.Fatal("the demo exited before listening")
-		}
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatal("the demo did not listen within 30s")
-	}
-	return ""
+	return demotest.Start(t, demotest.Build(t, ".."), args...)
 }
 
 func text(t *testing.T, ctx context.Context, sel string) string {
