@@ -10,27 +10,29 @@ import (
 
 // The record's JSON is read and written by hand: it is on every request's
 // path, and encoding/json's reflection (and its sorting of map keys) cost
-// more than the rest of the request. Input is first checked with
-// json.Valid, so the reader below may assume well-formed JSON; a fuzz test
-// checks that it agrees with encoding/json.
+// more than the rest of the request. The reader validates as it goes:
+// the object structure, strings, numbers and literals by hand (one pass,
+// so a large string value costs little), nested containers with
+// json.Valid. A fuzz test checks that it accepts exactly what
+// encoding/json accepts, and reads the same record.
 
 var errRecord = errors.New("malformed session record")
 
 // decodeRecord parses a stored record. Values alias b.
 func decodeRecord(b []byte) (record, error) {
 	var r record
-	if !json.Valid(b) {
-		return r, errRecord
-	}
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return r, errRecord
 	}
-	it := members{b: b, i: i}
+	it := members{b: b, i: i, shallow: true} // each container is checked below
 	for {
 		key, val, ok := it.next()
 		if !ok {
 			break
+		}
+		if string(val) == "null" {
+			continue // as encoding/json: null leaves the field as it is
 		}
 		switch string(key) {
 		case "v":
@@ -68,17 +70,24 @@ func decodeRecord(b []byte) (record, error) {
 				}
 				r.Values[string(k)] = v
 			}
-			if vals.err != nil {
-				return record{}, vals.err
+			if vals.err != nil || vals.i != len(val) {
+				return record{}, errRecord
 			}
 		case "f":
 			if err := json.Unmarshal(val, &r.Flash); err != nil {
 				return record{}, errRecord
 			}
+		default:
+			if (val[0] == '{' || val[0] == '[') && !json.Valid(val) {
+				return record{}, errRecord // a member we do not read, but it must be valid
+			}
 		}
 	}
 	if it.err != nil {
 		return record{}, it.err
+	}
+	if skipSpace(b, it.i) != len(b) { // only blanks after the object
+		return record{}, errRecord
 	}
 	if r.Format != recordFormat {
 		return record{}, fmt.Errorf("record format %d, want %d", r.Format, recordFormat)
@@ -87,12 +96,16 @@ func decodeRecord(b []byte) (record, error) {
 }
 
 // members iterates over the members of the JSON object that starts at
-// b[i], which must be valid JSON.
+// b[i], checking its syntax: next stops with err set at the first fault.
+// After the last member, i is the index after the closing brace.
 type members struct {
 	b       []byte
 	i       int
 	started bool
 	err     error
+	// shallow leaves the content of object and array values unchecked:
+	// the caller checks each one (it reads it anyway).
+	shallow bool
 }
 
 // next returns the next member's key (unescaped) and raw value.
@@ -101,44 +114,57 @@ func (m *members) next() (key, val []byte, ok bool) {
 	if !m.started {
 		m.started = true
 		i = skipSpace(b, i+1) // past '{'
-	} else {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] == '}' {
+		if i < len(b) && b[i] == '}' {
+			m.i = i + 1
 			return nil, nil, false
 		}
-		i = skipSpace(b, i+1) // past ','
+	} else {
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == '}' {
+			m.i = i + 1
+			return nil, nil, false
+		}
+		if i >= len(b) || b[i] != ',' {
+			return m.fail()
+		}
+		i = skipSpace(b, i+1)
 	}
-	if i >= len(b) || b[i] == '}' {
-		return nil, nil, false
+	if i >= len(b) || b[i] != '"' {
+		return m.fail()
 	}
-	if b[i] != '"' {
-		m.err = errRecord
-		return nil, nil, false
+	end, plain := scanString(b, i)
+	if end < 0 {
+		return m.fail()
 	}
-	end := skipString(b, i)
 	key = b[i+1 : end-1]
-	if containsByte(key, '\\') || !utf8.Valid(key) {
+	if !plain || !utf8.Valid(key) {
 		var s string
 		if err := json.Unmarshal(b[i:end], &s); err != nil {
-			m.err = errRecord
-			return nil, nil, false
+			return m.fail()
 		}
 		key = []byte(s)
 	}
 	i = skipSpace(b, end)
-	i = skipSpace(b, i+1) // past ':'
-	vend := skipValue(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return m.fail()
+	}
+	i = skipSpace(b, i+1)
+	var vend int
+	if m.shallow && i < len(b) && (b[i] == '{' || b[i] == '[') {
+		vend = skipContainer(b, i)
+	} else {
+		vend = scanValue(b, i)
+	}
+	if vend < 0 {
+		return m.fail()
+	}
 	m.i = vend
 	return key, b[i:vend], true
 }
 
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
+func (m *members) fail() ([]byte, []byte, bool) {
+	m.err = errRecord
+	return nil, nil, false
 }
 
 func skipSpace(b []byte, i int) int {
@@ -148,49 +174,145 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string starting at b[i] ('"').
-func skipString(b []byte, i int) int {
+// scanString checks the JSON string that starts at b[i] ('"') and returns
+// the index after it, or -1 if it is not a valid string. plain reports that
+// it holds no escapes.
+func scanString(b []byte, i int) (end int, plain bool) {
+	plain = true
 	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, plain
+		case c < 0x20:
+			return -1, false
+		case c == '\\':
+			plain = false
 			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index after the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
+			if i >= len(b) {
+				return -1, false
+			}
 			switch b[i] {
-			case '"':
-				i = skipString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return -1, false
 				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return -1, false
+					}
+				}
+				i += 4
+			default:
+				return -1, false
 			}
 		}
-		return len(b)
-	default: // number, true, false, null
-		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+	}
+	return -1, false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// scanValue checks the JSON value that starts at b[i] and returns the index
+// after it, or -1 if it is not a valid value.
+func scanValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _ := scanString(b, i)
+		return end
+	case c == '{' || c == '[':
+		end := skipContainer(b, i)
+		if end < 0 || !json.Valid(b[i:end]) {
+			return -1
+		}
+		return end
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	default:
+		return scanNumber(b, i)
+	}
+}
+
+func literal(b []byte, i int, lit string) int {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit)
+	}
+	return -1
+}
+
+// scanNumber checks a JSON number: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?
+func scanNumber(b []byte, i int) int {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		return i
+		j := digits(b, i)
+		if j == i {
+			return -1
+		}
+		i = j
 	}
+	return i
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// skipContainer returns the index after the object or array that starts
+// at b[i], matching brackets outside strings, or -1 if it is unterminated.
+// Its content is checked by the caller.
+func skipContainer(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			end, _ := scanString(b, i)
+			if end < 0 {
+				return -1
+			}
+			i = end - 1
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
 }
 
 // encodeRecord appends r's JSON to dst.

@@ -13,6 +13,9 @@ func FuzzRecordCodec(f *testing.F) {
 	f.Add([]byte(` { "v" : 1 , "c" : 2 , "d" : { "k\u00e9y" : "va\"l" , "x": null } } `))
 	f.Add([]byte(`{"v":2,"c":0}`))
 	f.Add([]byte(`[1]`))
+	f.Add([]byte(`{"v":1,"c":-0,"d":{"a":"\u00e9\n\"x\\","b":-1.5e+10,"c":[true,false,null,{"x":[]}],"d":0.25E-3}}`))
+	f.Add([]byte(`{"v":1,"c":5,"d":{"k":"v"}} `))
+	f.Add([]byte(`{"v":1,"c":null,"t":null,"d":null,"f":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if ambiguous(b) {
 			return
@@ -120,6 +123,25 @@ func eachMember(b []byte, i int, fn func(key, val []byte) error) error {
 		}
 		if err := fn(k, v); err != nil {
 			return err
+		}
+	}
+}
+
+func TestDecodeRecordRejects(t *testing.T) {
+	good := `{"v":1,"c":5,"d":{"k":"v"}}`
+	if _, err := decodeRecord([]byte(good)); err != nil {
+		t.Fatalf("good record: %v", err)
+	}
+	for _, bad := range []string{
+		``, `{`, `{"v":1,"c":5`, `{"v":1,"c":5}x`, `{"v":1,"c":5}}`, `{"v":1,,"c":5}`, `{"v":1,"c":5,}`,
+		`{"v" 1}`, `{v:1}`, `{"v":1,"c":5,"d":{"k":"v}}`, `{"v":1,"c":5,"d":{"k":"\x"}}`,
+		`{"v":1,"c":5,"d":{"k":"\u12"}}`, "{\"v\":1,\"c\":5,\"d\":{\"k\":\"a\tb\"}}", `{"v":1,"c":5,"d":{"k":01}}`,
+		`{"v":1,"c":5,"d":{"k":1.}}`, `{"v":1,"c":5,"d":{"k":-}}`, `{"v":1,"c":5,"d":{"k":tru}}`,
+		`{"v":1,"c":5,"d":{"k":[1,]}}`, `{"v":1,"c":5,"d":{"k":{"a" 1}}}`, `{"v":1,"c":5,"d":{"k":1e}}`,
+		`{"v":1,"c":5,"d":{"k":nul}}`, `{"v":1,"c":5,"d":[]}`, `{"v":2,"c":5}`, `[{"v":1}]`,
+	} {
+		if r, err := decodeRecord([]byte(bad)); err == nil {
+			t.Errorf("decodeRecord(%q) = %+v, want an error", bad, r)
 		}
 	}
 }
