@@ -62,10 +62,10 @@ func (m *Manager) Lookup(ctx context.Context, ref string) (r Record, found bool,
 	if err != nil {
 		return Record{}, false, nil
 	}
-	r = Record{Key: key, Created: time.UnixMilli(rec.Created).UTC(), Expires: e.Expires, Values: rec.Values,
-		HasCSRFToken: rec.CSRF != ""}
-	if r.Values == nil {
-		r.Values = map[string]json.RawMessage{}
+	r = Record{Key: key, Created: time.UnixMilli(rec.Created).UTC(), Expires: e.Expires,
+		Values: make(map[string]json.RawMessage, len(rec.Values)), HasCSRFToken: rec.CSRF != ""}
+	for _, v := range rec.Values {
+		r.Values[v.key] = v.raw
 	}
 	for q, msgs := range rec.Flash {
 		if r.Flash == nil {

@@ -61,14 +61,15 @@ func decodeRecord(b []byte) (record, error) {
 			if val[0] != '{' {
 				return record{}, errRecord
 			}
-			r.Values = make(map[string]json.RawMessage)
+			r.Values = r.Values[:0]
+			var index map[string]int // for large records only
 			vals := members{b: val}
 			for {
 				k, v, ok := vals.next()
 				if !ok {
 					break
 				}
-				r.Values[string(k)] = v
+				r.Values, index = addValue(r.Values, index, string(k), v)
 			}
 			if vals.err != nil || vals.i != len(val) {
 				return record{}, errRecord
@@ -93,6 +94,34 @@ func decodeRecord(b []byte) (record, error) {
 		return record{}, fmt.Errorf("record format %d, want %d", r.Format, recordFormat)
 	}
 	return r, nil
+}
+
+// addValue sets key to v in vals, the last value of a repeated key
+// winning (as encoding/json decides). Small records are searched; large
+// ones get an index.
+func addValue(vals []value, index map[string]int, key string, v json.RawMessage) ([]value, map[string]int) {
+	const indexFrom = 32
+	if index == nil && len(vals) >= indexFrom {
+		index = make(map[string]int, 2*len(vals))
+		for i, x := range vals {
+			index[x.key] = i
+		}
+	}
+	if index != nil {
+		if i, ok := index[key]; ok {
+			vals[i].raw = v
+			return vals, index
+		}
+		index[key] = len(vals)
+		return append(vals, value{key: key, raw: v}), index
+	}
+	for i := range vals {
+		if vals[i].key == key {
+			vals[i].raw = v
+			return vals, index
+		}
+	}
+	return append(vals, value{key: key, raw: v}), index
 }
 
 // members iterates over the members of the JSON object that starts at
@@ -323,15 +352,13 @@ func encodeRecord(dst []byte, r *record) []byte {
 	dst = strconv.AppendInt(dst, r.Created, 10)
 	if len(r.Values) > 0 {
 		dst = append(dst, `,"d":{`...)
-		first := true
-		for k, v := range r.Values {
-			if !first {
+		for i, v := range r.Values {
+			if i > 0 {
 				dst = append(dst, ',')
 			}
-			first = false
-			dst = appendString(dst, k)
+			dst = appendString(dst, v.key)
 			dst = append(dst, ':')
-			dst = append(dst, v...)
+			dst = append(dst, v.raw...)
 		}
 		dst = append(dst, '}')
 	}

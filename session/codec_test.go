@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func FuzzRecordCodec(f *testing.F) {
 			return
 		}
 		got, err := decodeRecord(b)
-		var want record
+		var want jsonRecord
 		werr := json.Unmarshal(b, &want)
 		if werr == nil && want.Format != recordFormat {
 			werr = errRecord
@@ -35,7 +36,7 @@ func FuzzRecordCodec(f *testing.F) {
 		if werr != nil {
 			t.Fatalf("decodeRecord(%q) succeeded where encoding/json fails: %v", b, werr)
 		}
-		if !sameRecord(got, want) {
+		if !sameRecord(got, want.record()) {
 			t.Fatalf("decodeRecord(%q) = %+v, encoding/json = %+v", b, got, want)
 		}
 		// Round trip through the hand-written encoder.
@@ -87,6 +88,25 @@ func validShape(b []byte) bool {
 	return json.Unmarshal(b, &m) == nil
 }
 
+// jsonRecord is record as encoding/json reads it, the oracle of the fuzz
+// test.
+type jsonRecord struct {
+	Format  int                        `json:"v"`
+	Created int64                      `json:"c"`
+	Values  map[string]json.RawMessage `json:"d"`
+	Flash   map[string][]flashMessage  `json:"f"`
+	CSRF    string                     `json:"t"`
+	Seq     uint64                     `json:"n"`
+}
+
+func (j jsonRecord) record() record {
+	r := record{Format: j.Format, Created: j.Created, Flash: j.Flash, CSRF: j.CSRF, Seq: j.Seq}
+	for k, v := range j.Values {
+		r.Values = append(r.Values, value{key: k, raw: v})
+	}
+	return r
+}
+
 // sameRecord compares records, values as decoded JSON (encoding/json keeps
 // a value's bytes as they were; so does decodeRecord, but compare the
 // meaning to be safe about whitespace).
@@ -100,8 +120,9 @@ func sameRecord(a, b record) bool {
 	if len(a.Values) != len(b.Values) {
 		return false
 	}
-	for k, av := range a.Values {
-		bv, ok := b.Values[k]
+	for _, v := range a.Values {
+		av := v.raw
+		bv, ok := b.lookup(v.key)
 		if !ok {
 			return false
 		}
@@ -142,6 +163,27 @@ func TestDecodeRecordRejects(t *testing.T) {
 	} {
 		if r, err := decodeRecord([]byte(bad)); err == nil {
 			t.Errorf("decodeRecord(%q) = %+v, want an error", bad, r)
+		}
+	}
+}
+
+func TestDecodeRecordRepeatedKeys(t *testing.T) {
+	for _, n := range []int{3, 40} { // searched, then indexed
+		var b strings.Builder
+		b.WriteString(`{"v":1,"c":5,"d":{`)
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+		}
+		b.WriteString(`"k1":"last"}}`)
+		r, err := decodeRecord([]byte(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Values) != n {
+			t.Fatalf("%d keys with one repeated: %d values", n, len(r.Values))
+		}
+		if v, _ := r.lookup("k1"); string(v) != `"last"` {
+			t.Fatalf("repeated key: %s, want the last value", v)
 		}
 	}
 }

@@ -14,10 +14,27 @@ const recordFormat = 1
 type record struct {
 	Format  int                        `json:"v"`
 	Created int64                      `json:"c"` // unix milliseconds
-	Values  map[string]json.RawMessage `json:"d,omitempty"`
+	Values  []value                    `json:"-"` // "d": at most one per key
 	Flash   map[string][]flashMessage  `json:"f,omitempty"`
 	CSRF    string                     `json:"t,omitempty"`
 	Seq     uint64                     `json:"n,omitempty"` // last flash message id
+}
+
+// value is one stored key and its JSON. A record holds few, so a slice is
+// cheaper than a map to build, copy and search.
+type value struct {
+	key string
+	raw json.RawMessage
+}
+
+// lookup returns the JSON of key.
+func (r *record) lookup(key string) (json.RawMessage, bool) {
+	for i := range r.Values {
+		if r.Values[i].key == key {
+			return r.Values[i].raw, true
+		}
+	}
+	return nil, false
 }
 
 // flashMessage is one queued flash message. The id lets a request pop
@@ -81,20 +98,21 @@ func (d *delta) empty() bool { return !d.anyChange }
 // same input (Updater retries).
 func (d *delta) apply(r record) record {
 	if d.cleared || len(d.ops) > 0 {
-		var vals map[string]json.RawMessage
-		if d.cleared {
-			vals = make(map[string]json.RawMessage, len(d.ops))
-		} else {
-			vals = make(map[string]json.RawMessage, len(r.Values)+len(d.ops))
-			for k, v := range r.Values {
-				vals[k] = v
+		n := len(d.ops)
+		if !d.cleared {
+			n += len(r.Values)
+		}
+		vals := make([]value, 0, n)
+		if !d.cleared {
+			for _, v := range r.Values {
+				if d.op(v.key) == nil {
+					vals = append(vals, v)
+				}
 			}
 		}
 		for _, o := range d.ops {
-			if o.del {
-				delete(vals, o.key)
-			} else {
-				vals[o.key] = o.val
+			if !o.del {
+				vals = append(vals, value{key: o.key, raw: o.val})
 			}
 		}
 		r.Values = vals

@@ -233,8 +233,7 @@ func (s *Session) raw(key string) (json.RawMessage, bool) {
 	if s.d.cleared {
 		return nil, false
 	}
-	b, ok := s.rec.Values[key]
-	return b, ok
+	return s.rec.lookup(key)
 }
 
 // Get returns the value stored under key, decoded as T. ok is false when
@@ -331,9 +330,9 @@ func (s *Session) Keys() []string {
 	defer s.mu.Unlock()
 	var keys []string
 	if !s.d.cleared {
-		for k := range s.rec.Values {
-			if s.d.op(k) == nil {
-				keys = append(keys, k)
+		for _, v := range s.rec.Values {
+			if s.d.op(v.key) == nil {
+				keys = append(keys, v.key)
 			}
 		}
 	}

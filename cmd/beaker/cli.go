@@ -217,8 +217,8 @@ func (c *cli) sessions(ctx context.Context, args []string) error {
 	sub, args := args[0], args[1:]
 	synopsis := map[string]string{
 		"list":   "sessions list -config FILE [-section S]\n\nLists the stored sessions: store key (a hash of the session id), created, expires.",
-		"show":   "sessions show -config FILE [-section S] REF\n\nPrints one stored session as JSON. REF is a store key from \"sessions list\" or a session cookie value.",
-		"delete": "sessions delete -config FILE [-section S] REF\n\nDeletes one stored session: its user is logged out. REF as for show.",
+		"show":   "sessions show -config FILE [-section S] REF\n\nPrints one stored session as JSON. REF is a store key from \"sessions list\" or a session cookie value;\na REF that starts with \"-\" goes after \"--\" (sessions show -config FILE -- REF).",
+		"delete": "sessions delete -config FILE [-section S] REF\n\nDeletes one stored session: its user is logged out. REF as for show\n(one that starts with \"-\" goes after \"--\").",
 		"purge":  "sessions purge -config FILE [-section S]\n\nRemoves expired sessions from stores that keep them (files, SQL) and prints how many.",
 	}[sub]
 	if synopsis == "" {

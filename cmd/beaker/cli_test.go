@@ -161,14 +161,14 @@ func TestSessionsInProcess(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"user": "ann"`) && !strings.Contains(out, `"user": "bob"`) || !strings.Contains(out, `"hello `) {
 		t.Fatalf("show: exit %d\n%s\n%s", code, out, errs)
 	}
-	code, out, _ = runCLI(t, c, "sessions", "show", "-config", ini, cookies[0])
+	code, out, _ = runCLI(t, c, "sessions", "show", "-config", ini, "--", cookies[0]) // a cookie may start with "-"
 	if code != 0 || !strings.Contains(out, `"user": "ann"`) {
 		t.Fatalf("show by cookie: exit %d\n%s", code, out)
 	}
-	if code, _, errs := runCLI(t, c, "sessions", "delete", "-config", ini, cookies[0]); code != 0 {
+	if code, _, errs := runCLI(t, c, "sessions", "delete", "-config", ini, "--", cookies[0]); code != 0 {
 		t.Fatalf("delete: exit %d %s", code, errs)
 	}
-	if code, _, errs := runCLI(t, c, "sessions", "show", "-config", ini, cookies[0]); code != 1 || !strings.Contains(errs, "no session") {
+	if code, _, errs := runCLI(t, c, "sessions", "show", "-config", ini, "--", cookies[0]); code != 1 || !strings.Contains(errs, "no session") {
 		t.Fatalf("show after delete: exit %d %s", code, errs)
 	}
 	if code, out, _ := runCLI(t, c, "sessions", "purge", "-config", ini); code != 0 || !strings.Contains(out, "removed 0 expired sessions") {
