@@ -10,14 +10,15 @@ import (
 const recordFormat = 1
 
 // record is a session as stored: JSON, so no gob or pickle of untrusted
-// data. Values stay encoded until a handler reads them.
+// data, read and written by codec.go (the comments give each field's member
+// name). Values stay encoded until a handler reads them.
 type record struct {
-	Format  int                        `json:"v"`
-	Created int64                      `json:"c"` // unix milliseconds
-	Values  []value                    `json:"-"` // "d": at most one per key
-	Flash   map[string][]flashMessage  `json:"f,omitempty"`
-	CSRF    string                     `json:"t,omitempty"`
-	Seq     uint64                     `json:"n,omitempty"` // last flash message id
+	Format  int                       // "v"
+	Created int64                     // "c": unix milliseconds
+	Values  []value                   // "d": an object, at most one member per key
+	Flash   map[string][]flashMessage // "f": queue -> messages
+	CSRF    string                    // "t"
+	Seq     uint64                    // "n": the last flash message id
 }
 
 // value is one stored key and its JSON. A record holds few, so a slice is
