@@ -303,13 +303,23 @@ func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.Cancel
 }
 
 // fail logs err and hands it to the error handler.
+// A failure because the client went away (the request's context was
+// cancelled) is logged at debug level and answered by nobody: nothing is
+// wrong with the store, and there is no one to answer.
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, s *Session, err error) {
 	id := s.id
 	if id == "" {
 		id = s.cookieID
 	}
-	m.log.LogAttrs(r.Context(), slog.LevelError, "session error",
+	level, msg := slog.LevelError, "session error"
+	clientGone := errors.Is(err, context.Canceled) && r.Context().Err() != nil
+	if clientGone {
+		level, msg = slog.LevelDebug, "session not saved: the client went away"
+	}
+	m.log.LogAttrs(context.WithoutCancel(r.Context()), level, msg,
 		slog.String("session", logID(id)), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Any("error", err))
-	m.onError(w, r, err)
+	if !clientGone {
+		m.onError(w, r, err)
+	}
 }

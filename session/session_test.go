@@ -965,3 +965,21 @@ func TestHijackSaves(t *testing.T) {
 		t.Fatalf("a hijacking handler's change was not saved (%d records)", a.store.Len())
 	}
 }
+
+func TestClientGoneIsNotAnError(t *testing.T) {
+	var logs strings.Builder
+	a := newApp(t, session.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/counter", nil).WithContext(ctx)
+	cancel() // the client hung up before the session was loaded
+	rec := httptest.NewRecorder()
+	a.srv.Config.Handler.ServeHTTP(rec, req)
+	select {
+	case err := <-a.errs:
+		t.Fatalf("the error handler got %v for a client that went away", err)
+	default:
+	}
+	if strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "the client went away") {
+		t.Fatalf("log: %s", logs.String())
+	}
+}
