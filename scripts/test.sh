@@ -39,6 +39,32 @@ command -v chromium >/dev/null || apt_install chromium
 export BEAKER_TEST_CHROMIUM=$(command -v chromium)
 echo "chromium: $BEAKER_TEST_CHROMIUM"
 
+# Servers the tests need. Each scripts/services/NAME.sh is sourced here, in
+# name order: it installs what it needs (apt_install), starts its server on
+# 127.0.0.1 with its files under $WORK, appends the server's pid to PIDS (so
+# that cleanup stops it) and exports the BEAKER_TEST_* variables its tests
+# read.
+for svc in scripts/services/*.sh; do
+	[ -e "$svc" ] || continue
+	step "starting $(basename "$svc" .sh)"
+	# shellcheck source=/dev/null
+	source "$svc"
+done
+
+step "no compiled binaries in git"
+binaries=""
+while IFS= read -r f; do
+	[ -f "$f" ] || continue
+	case "$(head -c 4 "$f" | od -An -tx1 | tr -d ' ')" in
+	7f454c46 | 4d5a* | cffaedfe | cefaedfe | cafebabe) binaries+="$f"$'\n' ;;
+	esac
+done < <(git ls-files 2>/dev/null)
+if [ -n "$binaries" ]; then
+	echo "compiled binaries are tracked by git (remove them; build outputs belong in .gitignore):"
+	printf '%s' "$binaries"
+	exit 1
+fi
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

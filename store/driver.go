@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Driver links one backend into beaker.Open. The root package links the
+// backends that need nothing beyond the standard library (memory, file);
+// a program links the others (SQL, Redis, memcached) by passing their
+// drivers in beaker.Options.Drivers, so that it pays only for what it names:
+//
+//	b, err := beaker.Open(ctx, s, beaker.Options{
+//		Drivers: []store.Driver{redisstore.Driver()},
+//	})
+//
+// A Driver is a plain value: nothing is registered globally.
+type Driver struct {
+	// Name names the backend in messages ("Redis").
+	Name string
+
+	// Types are the session.type and cache.type values the driver serves,
+	// in Beaker's spelling and the short one ("ext:redis", "redis").
+	Types []string
+
+	// Open opens a store from the settings of one session manager or cache
+	// region. The store it returns is closed by the caller when it
+	// implements io.Closer.
+	Open func(ctx context.Context, c Config) (Store, error)
+}
+
+// Config is what beaker.Open hands a [Driver]: the resolved store settings
+// of one session manager (session.*) or cache region (cache.*, overridden
+// by cache.<region>.*).
+type Config struct {
+	// Use is "session" or "cache", for messages and defaults.
+	Use string
+
+	// Type is the type as the settings spell it ("ext:redis").
+	Type string
+
+	// URL is session.url / cache.url: a connection URL or address list.
+	URL string
+
+	// DataDir and LockDir are session.data_dir / session.lock_dir (and the
+	// cache.* keys of the same names).
+	DataDir, LockDir string
+
+	// TableName is session.table_name / cache.table_name.
+	TableName string
+
+	// Timeout bounds one store operation (session.store_timeout); zero
+	// means the driver's default.
+	Timeout time.Duration
+
+	// Params holds the backend-specific settings of the section, by their
+	// key without the "session." or "cache." prefix ("redis.pool_size").
+	// beaker.Open only passes keys that its catalogue knows.
+	Params map[string]string
+
+	// Logger receives the store's logs; never nil.
+	Logger *slog.Logger
+}
