@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/memstore"
 )
 
 // SecureMode says when the session cookie gets the Secure attribute.
@@ -230,7 +231,9 @@ func New(opts Options) (*Manager, error) {
 		onError: opts.ErrorHandler,
 	}
 	m.toucher, _ = opts.Store.(store.Toucher)
-	_, m.local = opts.Store.(store.InProcess)
+	// Skipping the per-call timer is safe only for memstore itself, whose
+	// calls never wait on I/O: a type that wraps or embeds it may stall.
+	_, m.local = opts.Store.(*memstore.Store)
 	if m.log == nil {
 		m.log = slog.Default()
 	}

@@ -28,8 +28,8 @@ import (
 const secret = "0cb243f53ad865a0f70099c0414ffe9cfcfe03ac"
 
 // countingStore wraps a real memstore, counting calls and able to fail or
-// stall them, to check what the session layer asks of its store. It does
-// not pass on memstore's store.InProcess: it can stall.
+// stall them, to check what the session layer asks of its store. Being a
+// wrapper, it gets the store timeout on every call: it can stall.
 type countingStore struct {
 	ms                                    *memstore.Store
 	gets, sets, updates, touches, deletes atomic.Int64

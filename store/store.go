@@ -157,13 +157,6 @@ type Purger interface {
 	PurgeExpired(ctx context.Context) (removed int, err error)
 }
 
-// InProcess is implemented by stores whose operations run in the calling
-// process and never wait on I/O or on other processes (memstore). Callers
-// may skip per-operation time limits for them.
-type InProcess interface {
-	InProcess()
-}
-
 // ErrLeaseLost is returned by [Lease.Release] when the lease had expired
 // before it was released.
 var ErrLeaseLost = errors.New("store: lease lost")

@@ -118,9 +118,6 @@ func New(opts Options) *Store {
 	return s
 }
 
-// InProcess implements store.InProcess: operations never wait on I/O.
-func (s *Store) InProcess() {}
-
 // Close stops the janitor. The store stays usable; Close is idempotent.
 func (s *Store) Close() error {
 	s.closer.Do(func() { close(s.stop) })
