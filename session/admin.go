@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gobeaker/beaker/store"
@@ -27,38 +26,38 @@ type Record struct {
 // or purge its keys.
 var ErrCannotScan = errors.New("session: the store cannot list its sessions")
 
-// storeKeyOf turns what an operator gives into a store key: a store key as
-// Scan lists it, the part of it after the prefix, or a cookie value.
-func (m *Manager) storeKeyOf(ref string) string {
-	if strings.HasPrefix(ref, m.opts.KeyPrefix) {
-		return ref
-	}
-	if id, ok := m.signer.verify(ref); ok {
-		return storeKey(m.opts.KeyPrefix, id)
-	}
-	return m.opts.KeyPrefix + ref
-}
+// ErrClientSide is returned by the operator methods of a Manager whose
+// sessions live in the cookie: there is nothing on the server to list,
+// show or remove.
+var ErrClientSide = errors.New("session: sessions live in the client's cookie; the server holds none")
 
 // Scan calls fn with the store key of each stored session, for stores that
 // implement store.Scanner.
 func (m *Manager) Scan(ctx context.Context, fn func(key string) error) error {
-	sc, ok := m.store.(store.Scanner)
+	if m.server == nil {
+		return ErrClientSide
+	}
+	sc, ok := m.server.store.(store.Scanner)
 	if !ok {
 		return ErrCannotScan
 	}
-	return sc.Scan(ctx, m.opts.KeyPrefix, fn)
+	return sc.Scan(ctx, m.server.f.keyPrefix(), fn)
 }
 
 // Lookup returns the stored session that ref names: a store key as Scan
 // gives it, or the value of a session cookie. found is false when there is
 // no such session, or its record does not decode.
 func (m *Manager) Lookup(ctx context.Context, ref string) (r Record, found bool, err error) {
-	key := m.storeKeyOf(ref)
-	e, found, err := m.store.Get(ctx, key)
-	if err != nil || !found {
+	if m.server == nil {
+		return Record{}, false, ErrClientSide
+	}
+	f := m.server.f
+	key := f.refKey(ref)
+	e, found, err := m.server.store.Get(ctx, key)
+	if err != nil || !found || f.markOf(e.Value) != markNone {
 		return Record{}, false, err
 	}
-	rec, err := decodeRecord(e.Value)
+	rec, err := f.decode(e.Value)
 	if err != nil {
 		return Record{}, false, nil
 	}
@@ -81,7 +80,10 @@ func (m *Manager) Lookup(ctx context.Context, ref string) (r Record, found bool,
 // Remove deletes the stored session that ref names (see Lookup): the user
 // is logged out.
 func (m *Manager) Remove(ctx context.Context, ref string) error {
-	if err := m.store.Delete(ctx, m.storeKeyOf(ref)); err != nil {
+	if m.server == nil {
+		return ErrClientSide
+	}
+	if err := m.server.store.Delete(ctx, m.server.f.refKey(ref)); err != nil {
 		return fmt.Errorf("session: remove: %w", err)
 	}
 	return nil
@@ -90,7 +92,10 @@ func (m *Manager) Remove(ctx context.Context, ref string) error {
 // Purge removes expired sessions from stores that keep them until purged
 // (store.Purger), and reports how many it removed.
 func (m *Manager) Purge(ctx context.Context) (int, error) {
-	p, ok := m.store.(store.Purger)
+	if m.server == nil {
+		return 0, ErrClientSide
+	}
+	p, ok := m.server.store.(store.Purger)
 	if !ok {
 		return 0, ErrCannotScan
 	}

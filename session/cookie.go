@@ -69,25 +69,26 @@ func (s *signer) sign(id string) string {
 	return string(s.mac(buf, 0, id))
 }
 
-// verify returns the id in a cookie value, or ok=false when the value is not
-// one that sign produced with one of the secrets. Any change to any
-// character fails: the MAC is compared as text, in constant time.
-func (s *signer) verify(value string) (id string, ok bool) {
+// verify returns the id in a cookie value and the index of the secret
+// that signed it, or ok=false when the value is not one that sign produced
+// with one of the secrets. Any change to any character fails: the MAC is
+// compared as text, in constant time.
+func (s *signer) verify(value string) (id string, secret int, ok bool) {
 	if len(value) != valueLen || value[idLen] != '.' {
-		return "", false
+		return "", 0, false
 	}
 	id, got := value[:idLen], value[idLen+1:]
 	if strings.IndexFunc(id, notB64URL) >= 0 {
-		return "", false
+		return "", 0, false
 	}
 	var buf [macLen]byte
 	for i := range s.pools {
 		want := s.mac(buf[:0], i, id)
 		if equalConstantTime(want, got) {
-			return id, true
+			return id, i, true
 		}
 	}
-	return "", false
+	return "", 0, false
 }
 
 // equalConstantTime compares a and b in time that depends only on their

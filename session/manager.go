@@ -31,6 +31,11 @@ const (
 	DefaultLifetime     = 14 * 24 * time.Hour
 	DefaultStoreTimeout = 2 * time.Second
 	DefaultKeyPrefix    = "session:"
+	// DefaultMaxSize is the default largest record, in bytes (256 KiB).
+	// A session holds what identifies a user and a few small values; a
+	// session of megabytes is a bug or an attack, and every request that
+	// saves it pays for it.
+	DefaultMaxSize = 256 << 10
 	// MinSecretLen is the shortest secret New accepts, in bytes.
 	MinSecretLen = 16
 )
@@ -105,8 +110,16 @@ type Options struct {
 	// seconds). The default is 2 seconds.
 	StoreTimeout time.Duration
 
-	// KeyPrefix is prepended to store keys. The default is "session:".
+	// KeyPrefix is prepended to store keys (INI: session.key_prefix). The
+	// default is "session:".
 	KeyPrefix string
+
+	// MaxSize is the largest encoded session record, in bytes (INI:
+	// session.max_size). A save over it fails with a *TooLargeError (500
+	// by default, the size in the log) and the stored record stays as it
+	// was. The default is DefaultMaxSize (256 KiB); a negative value means
+	// no limit.
+	MaxSize int
 
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved. The default, DefaultErrorHandler, answers 503 Service
@@ -130,11 +143,9 @@ type Options struct {
 // concurrent use.
 type Manager struct {
 	opts    Options
-	store   store.Store
-	updater store.Updater
-	toucher store.Toucher
-	local   bool // the store is in-process: no per-operation time limit
-	signer  *signer
+	side    side        // where sessions live
+	server  *serverSide // side, when it is server-side; nil otherwise
+	local   bool        // the store is memstore: no per-operation timer
 	log     *slog.Logger
 	now     func() time.Time
 	onError func(http.ResponseWriter, *http.Request, error)
@@ -155,13 +166,37 @@ var ErrNotUpdater = errors.New("session: store does not implement store.Updater"
 // even then.
 var ErrChangedAfterWrite = errors.New("session: changed after the response started; the change needs a new cookie and was not saved")
 
+// ErrSessionMoved reports a change to a session that another request
+// moved to a new id (RegenerateID, at login) after this request loaded it.
+// The change was not saved, and the response sets no cookie: the moved
+// session is reached only through the new id. DefaultErrorHandler answers
+// 409 Conflict.
+var ErrSessionMoved = errors.New("session: moved to a new id by a concurrent request (a login); this request's changes were not saved")
+
+// ErrTooLarge is matched (errors.Is) by every *TooLargeError.
+var ErrTooLarge = errors.New("session: record too large")
+
+// TooLargeError reports a save whose encoded record is over
+// Options.MaxSize. Nothing was written: the stored record is as it was.
+type TooLargeError struct {
+	Size int // the encoded record, in bytes
+	Max  int // Options.MaxSize
+}
+
+// Error gives the size and the limit.
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("session: record of %d bytes is over the limit of %d bytes (session.max_size); not saved", e.Size, e.Max)
+}
+
+// Is makes errors.Is(err, ErrTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
 // StoreError is a failure of the session store (server down, time-out).
 type StoreError struct {
 	Op  string // "load", "save", "touch" or "delete"
 	Err error  // the store's error
 }
 
-// Error describes the failure with the operation that failed.
 // Error describes the failure with the operation that failed.
 func (e *StoreError) Error() string { return "session: " + e.Op + ": " + e.Err.Error() }
 
@@ -183,7 +218,8 @@ func (e *EncodeError) Error() string {
 // Unwrap returns the encoder's error.
 func (e *EncodeError) Unwrap() error { return e.Err }
 
-// New returns a Manager configured by opts.
+// New returns a Manager that keeps sessions in opts.Store, in the native
+// format (see the package documentation).
 func New(opts Options) (*Manager, error) {
 	if opts.Store == nil {
 		return nil, errors.New("session: Options.Store is nil")
@@ -200,6 +236,32 @@ func New(opts Options) (*Manager, error) {
 			return nil, ErrSecretTooShort
 		}
 	}
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = DefaultKeyPrefix
+	}
+	m, err := newManager(opts)
+	if err != nil {
+		return nil, err
+	}
+	sv := &serverSide{
+		m:       m,
+		store:   opts.Store,
+		updater: u,
+		f:       &nativeFormat{signer: newSigner(opts.Secrets), prefix: opts.KeyPrefix},
+		maxSize: m.opts.MaxSize,
+		markTTL: markerTTL(m.opts.StoreTimeout),
+	}
+	sv.toucher, _ = opts.Store.(store.Toucher)
+	m.side, m.server = sv, sv
+	// Skipping the per-call timer is safe only for memstore itself, whose
+	// calls never wait on I/O: a type that wraps or embeds it may stall.
+	_, m.local = opts.Store.(*memstore.Store)
+	return m, nil
+}
+
+// newManager applies the defaults of opts that do not depend on where
+// sessions live; the caller sets m.side.
+func newManager(opts Options) (*Manager, error) {
 	if opts.CookieName == "" {
 		opts.CookieName = DefaultCookieName
 	}
@@ -215,25 +277,13 @@ func New(opts Options) (*Manager, error) {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = DefaultStoreTimeout
 	}
-	if opts.KeyPrefix == "" {
-		opts.KeyPrefix = DefaultKeyPrefix
+	if opts.MaxSize == 0 {
+		opts.MaxSize = DefaultMaxSize
 	}
 	if opts.Timeout < 0 {
 		return nil, errors.New("session: negative Timeout")
 	}
-	m := &Manager{
-		opts:    opts,
-		store:   opts.Store,
-		updater: u,
-		signer:  newSigner(opts.Secrets),
-		log:     opts.Logger,
-		now:     opts.Now,
-		onError: opts.ErrorHandler,
-	}
-	m.toucher, _ = opts.Store.(store.Toucher)
-	// Skipping the per-call timer is safe only for memstore itself, whose
-	// calls never wait on I/O: a type that wraps or embeds it may stall.
-	_, m.local = opts.Store.(*memstore.Store)
+	m := &Manager{opts: opts, log: opts.Logger, now: opts.Now, onError: opts.ErrorHandler}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -247,26 +297,34 @@ func New(opts Options) (*Manager, error) {
 }
 
 // DefaultErrorHandler answers 503 Service Unavailable when the session
-// store failed and 500 Internal Server Error otherwise. For
-// ErrChangedAfterWrite it writes nothing: the response has started.
+// store failed, 409 Conflict for ErrSessionMoved, and 500 Internal Server
+// Error otherwise (ErrTooLarge, *EncodeError). For ErrChangedAfterWrite it
+// writes nothing: the response has started.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrChangedAfterWrite) {
 		return
 	}
 	status := http.StatusInternalServerError
 	var se *StoreError
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "5")
+	case errors.Is(err, ErrSessionMoved):
+		status = http.StatusConflict
 	}
 	http.Error(w, http.StatusText(status), status)
 }
 
+// ctxKey is the context key of the innermost session. Each Session links
+// to the one of the Manager whose middleware encloses its own (outer), so
+// that several managers (two cookie names, such as an admin area) nest on
+// one request at the cost of one context value each.
 type ctxKey struct{}
 
-// FromContext returns the session that Manager.Middleware put in ctx. It
-// panics when there is none: the handler was not wrapped by the
-// middleware, which is a programming error.
+// FromContext returns the session that the innermost Manager.Middleware
+// put in ctx. It panics when there is none: the handler was not wrapped by
+// the middleware, which is a programming error.
 func FromContext(ctx context.Context) *Session {
 	s, _ := ctx.Value(ctxKey{}).(*Session)
 	if s == nil {
@@ -275,8 +333,27 @@ func FromContext(ctx context.Context) *Session {
 	return s
 }
 
-// FromRequest returns the request's session; see FromContext.
+// FromRequest returns the request's session from the innermost manager's
+// middleware; see FromContext. With nested managers, use the manager's own
+// Manager.FromRequest to reach its session.
 func FromRequest(r *http.Request) *Session { return FromContext(r.Context()) }
+
+// FromContext returns this manager's session in ctx, even when other
+// managers' middleware is nested inside its own. It panics when ctx holds
+// none of this manager's sessions.
+func (m *Manager) FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(ctxKey{}).(*Session)
+	for ; s != nil; s = s.outer {
+		if s.m == m {
+			return s
+		}
+	}
+	panic("session: no session of this Manager in context; wrap the handler with its Middleware")
+}
+
+// FromRequest returns this manager's session of r; see
+// Manager.FromContext.
+func (m *Manager) FromRequest(r *http.Request) *Session { return m.FromContext(r.Context()) }
 
 // Middleware gives each request a Session, reached with FromRequest. The
 // session is loaded on first use (a request that never uses it costs no
@@ -286,8 +363,12 @@ func FromRequest(r *http.Request) *Session { return FromContext(r.Context()) }
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := &responseWriter{ResponseWriter: w}
+		if h := w.Header(); len(h) > 0 {
+			rw.outerHeader = h.Clone()
+		}
 		s := &rw.session
 		s.m = m
+		s.outer, _ = r.Context().Value(ctxKey{}).(*Session)
 		rw.m = m
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
 		s.req = r
@@ -297,8 +378,20 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// storeCtx bounds one store operation by the store timeout.
+// storeCtx bounds a load by the store timeout.
 func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.local {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, m.opts.StoreTimeout)
+}
+
+// commitCtx is the context of a commit: not cancelled when the client goes
+// away (a logout whose client disconnects still ends the session), and
+// bounded as a whole by one store timeout, however many store calls the
+// commit makes.
+func (m *Manager) commitCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = context.WithoutCancel(ctx)
 	if m.local {
 		return ctx, func() {}
 	}
@@ -310,9 +403,9 @@ func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.Cancel
 // cancelled) is logged at debug level and answered by nobody: nothing is
 // wrong with the store, and there is no one to answer.
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, s *Session, err error) {
-	id := s.id
+	id := s.sv.id
 	if id == "" {
-		id = s.cookieID
+		id = s.sv.cookieID
 	}
 	level, msg := slog.LevelError, "session error"
 	clientGone := errors.Is(err, context.Canceled) && r.Context().Err() != nil

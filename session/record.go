@@ -19,6 +19,11 @@ type record struct {
 	Flash   map[string][]flashMessage // "f": queue -> messages
 	CSRF    string                    // "t"
 	Seq     uint64                    // "n": the last flash message id
+
+	// Accessed is the last access time (unix milliseconds) for formats
+	// that keep the idle timeout inside the record (refreshRewrite); the
+	// native format does not store it.
+	Accessed int64
 }
 
 // value is one stored key and its JSON. A record holds few, so a slice is

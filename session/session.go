@@ -1,17 +1,12 @@
 package session
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -38,111 +33,40 @@ import (
 // read. A map or slice that a handler changes in place after Get or Set is
 // saved only after Changed.
 type Session struct {
-	m   *Manager
-	req *http.Request
-	mu  sync.Mutex
+	m     *Manager
+	req   *http.Request
+	outer *Session // the session of an enclosing Manager's middleware, or nil
+	mu    sync.Mutex
 
-	identified bool
-	cookieID   string // id from a valid request cookie
-	loaded     bool
-	err        error // load failure or encode failure
+	loaded bool
+	err    error // load failure or encode failure
 
-	id      string // id of the stored record; "" for a new session
-	isNew   bool
-	entry   store.Entry // the record as loaded
-	rec     record      // the record as loaded, or a fresh one
-	cache   map[string]any
-	d       delta
-	oldID   string // record to delete at commit
-	regen   bool
-	dropped bool // an Invalidate without a new session yet: clear the cookie
+	isNew bool
+	rec   record // the record as loaded, or a fresh one
+	cache map[string]any
+	d     delta
+	regen bool
 
-	keyID, keyVal string // the last store key computed, and its id
+	sv serverState // the server side's state (unused by the client side)
 }
 
-// errGone aborts an update of a record that another request deleted.
-var errGone = errors.New("session: record gone")
-
-// identify reads the session id from the request cookie, without touching
-// the store.
-func (s *Session) identify() {
-	if s.identified {
-		return
-	}
-	s.identified = true
-	rejected := 0
-	for _, line := range s.req.Header["Cookie"] {
-		for part := range strings.SplitSeq(line, ";") {
-			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || name != s.m.opts.CookieName {
-				continue
-			}
-			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
-				value = value[1 : len(value)-1]
-			}
-			if id, ok := s.m.signer.verify(value); ok {
-				s.cookieID = id
-				return
-			}
-			rejected++
-		}
-	}
-	if rejected > 0 {
-		s.m.log.LogAttrs(s.req.Context(), slog.LevelDebug, "session: rejected a cookie that does not verify; starting a new session",
-			slog.Int("cookies", rejected))
-	}
-}
-
-// key returns the store key of the session id, computed once.
-func (s *Session) key(id string) string {
-	if id != s.keyID {
-		s.keyID, s.keyVal = id, storeKey(s.m.opts.KeyPrefix, id)
-	}
-	return s.keyVal
-}
-
-// load reads the session from the store, once. s.mu is held.
+// load reads the session, once. s.mu is held.
 func (s *Session) load() {
 	if s.loaded {
 		return
 	}
 	s.loaded = true
-	s.identify()
-	now := s.m.now()
-	if s.cookieID == "" {
-		s.fresh(now)
-		return
-	}
 	ctx, cancel := s.m.storeCtx(s.req.Context())
-	e, found, err := s.m.store.Get(ctx, s.key(s.cookieID))
+	err := s.m.side.load(ctx, s, s.m.now())
 	cancel()
 	if err != nil {
-		s.err = &StoreError{Op: "load", Err: err}
-		s.fresh(now)
-		return
+		s.err = err
 	}
-	if !found {
-		s.fresh(now)
-		return
-	}
-	rec, err := decodeRecord(e.Value)
-	if err != nil {
-		s.m.log.LogAttrs(s.req.Context(), slog.LevelWarn, "session: corrupt record treated as missing",
-			slog.String("session", logID(s.cookieID)), slog.Any("error", err))
-		s.fresh(now)
-		return
-	}
-	if now.Sub(time.UnixMilli(rec.Created)) >= s.m.opts.Lifetime {
-		s.fresh(now)
-		s.oldID = s.cookieID
-		return
-	}
-	s.id, s.entry, s.rec = s.cookieID, e, rec
 }
 
 // fresh makes s a new, empty session.
 func (s *Session) fresh(now time.Time) {
-	s.id, s.isNew, s.entry = "", true, store.Entry{}
+	s.sv.id, s.isNew, s.sv.entry = "", true, store.Entry{}
 	s.rec = record{Format: recordFormat, Created: now.UnixMilli()}
 	s.cache, s.d = nil, delta{}
 }
@@ -372,21 +296,15 @@ func (s *Session) Changed() {
 	}
 }
 
-// Invalidate ends the session: its stored record is deleted, and the
-// request goes on with a new, empty session, which is saved under a new id
-// if the request puts something in it.
+// Invalidate ends the session: its stored record is replaced by a
+// short-lived "ended" marker that holds no data (so that a request still
+// in flight cannot bring it back), the cookie is cleared, and the request
+// goes on with a new, empty session, which is saved under a new id if the
+// request puts something in it.
 func (s *Session) Invalidate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.identify()
-	old := s.cookieID
-	if s.loaded && s.id != "" {
-		old = s.id
-	}
-	if old != "" {
-		s.oldID = old
-		s.dropped = true
-	}
+	s.m.side.end(s)
 	s.loaded, s.err, s.regen = true, nil, false
 	s.fresh(s.m.now())
 }
@@ -394,6 +312,17 @@ func (s *Session) Invalidate() {
 // RegenerateID moves the session to a new id, keeping its data, and makes a
 // new CSRF token. The old id stops working. Call it when a user logs in,
 // against session fixation.
+//
+// The move is atomic: at commit the record is written under the new id,
+// then the old record becomes a short-lived "moved" marker, conditionally
+// on it being what was copied (a change made meanwhile by another request
+// is copied too; a logout made meanwhile wins, and the request ends logged
+// out). A request that loaded the old record before the move and changes
+// the session after it fails with ErrSessionMoved (409 by default) and
+// sets no cookie; one that arrives with the old id after the move gets a
+// new, empty session, never the moved one. The race that remains is the
+// one every framework has: such a request that also writes gets a new
+// cookie, which replaces the login's cookie if its response arrives last.
 func (s *Session) RegenerateID() {
 	s.lock()
 	defer s.mu.Unlock()
@@ -506,7 +435,7 @@ func (s *Session) newCSRFToken() string {
 
 // dirty reports whether there is anything to save. s.mu is held.
 func (s *Session) dirty() bool {
-	return s.d.anyChange || s.oldID != "" || s.regen || s.err != nil
+	return s.d.anyChange || s.sv.endID != "" || s.regen || s.err != nil
 }
 
 // ttl is how long the stored record should live from now: the idle
@@ -521,183 +450,18 @@ func (s *Session) ttl(now time.Time) time.Duration {
 
 // commit saves what the request changed. h is the response header when
 // the response has not started, so the cookie can still be set; nil after.
-// s.mu is held.
-func (s *Session) commit(ctx context.Context, h http.Header) error {
+// The whole commit runs under one deadline, and a client that goes away
+// does not cancel it. s.mu is held.
+func (s *Session) commit(h http.Header) error {
 	if s.err != nil {
 		return s.err
 	}
 	if !s.loaded {
 		return nil
 	}
-	m := s.m
-	now := m.now()
-	key := s.key
-	var newCookie string
-	clearCookie := false
-
-	if s.oldID != "" {
-		if err := s.storeDo(ctx, "delete", func(c context.Context) error { return m.store.Delete(c, key(s.oldID)) }); err != nil {
-			return err
-		}
-		s.oldID = ""
-		clearCookie = s.dropped
-		s.dropped = false
-	}
-
-	switch {
-	case s.isNew && s.d.empty():
-		// Nothing to store.
-	case s.isNew:
-		if h == nil {
-			return ErrChangedAfterWrite
-		}
-		id := newID()
-		rec := s.d.apply(s.rec)
-		b := encodeRecord(nil, &rec)
-		ttl := s.ttl(now)
-		if err := s.storeDo(ctx, "save", func(c context.Context) error { return m.store.Set(c, key(id), b, ttl) }); err != nil {
-			return err
-		}
-		s.id, s.isNew, s.rec, s.entry = id, false, rec, store.Entry{}
-		newCookie, clearCookie = id, false
-	case s.regen:
-		if h == nil {
-			return ErrChangedAfterWrite
-		}
-		var cur store.Entry
-		var found bool
-		if err := s.storeDo(ctx, "load", func(c context.Context) (err error) {
-			cur, found, err = m.store.Get(c, key(s.id))
-			return err
-		}); err != nil {
-			return err
-		}
-		rec, err := decodeRecord(cur.Value)
-		if !found || err != nil {
-			// Invalidated by another request meanwhile: do not bring it back.
-			s.fresh(now)
-			clearCookie = true
-			break
-		}
-		rec = s.d.apply(rec)
-		b := encodeRecord(nil, &rec)
-		id := newID()
-		ttl := s.ttl(now)
-		if err := s.storeDo(ctx, "save", func(c context.Context) error { return m.store.Set(c, key(id), b, ttl) }); err != nil {
-			return err
-		}
-		old := s.id
-		if err := s.storeDo(ctx, "delete", func(c context.Context) error { return m.store.Delete(c, key(old)) }); err != nil {
-			return err
-		}
-		s.id, s.rec, s.entry, s.regen = id, rec, store.Entry{}, false
-		newCookie = id
-	case !s.d.empty():
-		err := s.update(ctx, now)
-		if errors.Is(err, errGone) {
-			m.log.LogAttrs(ctx, slog.LevelDebug, "session: not saving changes to a session that another request ended",
-				slog.String("session", logID(s.id)))
-			s.fresh(now)
-			clearCookie = true
-			break
-		}
-		if err != nil {
-			return err
-		}
-	case m.opts.Timeout == 0 || m.opts.NoTouch:
-		// No idle timeout to extend.
-	case !s.entry.Expires.IsZero() && s.entry.Expires.Sub(now) >= m.opts.Timeout-m.opts.Timeout/10:
-		// Touched recently enough.
-	case s.id != "":
-		ttl := s.ttl(now)
-		err := s.storeDo(ctx, "touch", func(c context.Context) error {
-			if m.toucher != nil {
-				_, err := m.toucher.Touch(c, key(s.id), ttl)
-				return err
-			}
-			return m.updater.Update(c, key(s.id), store.Entry{}, ttl, func(cur []byte, found bool) ([]byte, error) {
-				if !found {
-					return nil, errGone
-				}
-				return cur, nil
-			})
-		})
-		if err != nil && !errors.Is(err, errGone) {
-			return err
-		}
-		s.entry.Expires = now.Add(ttl)
-	}
-	s.d = delta{}
-
-	if h != nil {
-		h.Add("Vary", "Cookie")
-		switch {
-		case newCookie != "":
-			h.Add("Set-Cookie", m.cookie(s.req, m.signer.sign(newCookie), now, time.UnixMilli(s.rec.Created)).String())
-			h.Set("Cache-Control", "no-store")
-		case clearCookie:
-			c := m.cookie(s.req, "", now, now)
-			c.MaxAge, c.Expires = -1, time.Time{}
-			h.Add("Set-Cookie", c.String())
-			h.Set("Cache-Control", "no-store")
-		}
-	}
-	return nil
-}
-
-// update applies the delta to the stored record with one atomic update.
-// On success s.rec is the record as written. s.mu is held.
-func (s *Session) update(ctx context.Context, now time.Time) error {
-	u := updater{d: &s.d, loaded: s.entry.Value, base: s.rec}
-	c, cancel := s.m.storeCtx(ctx)
-	err := s.m.updater.Update(c, s.key(s.id), s.entry, s.ttl(now), u.apply)
-	cancel()
-	switch {
-	case err == nil:
-		s.rec, s.entry = u.result, store.Entry{}
-		return nil
-	case errors.Is(err, errGone):
-		return err
-	default:
-		return &StoreError{Op: "save", Err: err}
-	}
-}
-
-// updater is the store.UpdateFunc of a save: it applies the delta to the
-// record as stored, decoding it only when another request changed it
-// since this one loaded it.
-type updater struct {
-	d      *delta
-	loaded []byte
-	base   record
-	result record
-}
-
-func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
-	if !found {
-		return nil, errGone
-	}
-	r := u.base
-	if !bytes.Equal(cur, u.loaded) {
-		var err error
-		if r, err = decodeRecord(cur); err != nil {
-			return nil, errGone
-		}
-	}
-	u.result = u.d.apply(r)
-	return encodeRecord(make([]byte, 0, len(cur)+64), &u.result), nil
-}
-
-// storeDo runs one store operation under the store timeout, wrapping its
-// failure in a *StoreError.
-func (s *Session) storeDo(ctx context.Context, op string, f func(context.Context) error) error {
-	c, cancel := s.m.storeCtx(ctx)
+	ctx, cancel := s.m.commitCtx(s.req.Context())
 	defer cancel()
-	err := f(c)
-	if err != nil && !errors.Is(err, errGone) {
-		return &StoreError{Op: op, Err: err}
-	}
-	return err
+	return s.m.side.save(ctx, s, h, s.m.now())
 }
 
 // cookie builds the session cookie with the configured attributes.

@@ -14,7 +14,11 @@ type responseWriter struct {
 	m       *Manager
 	req     *http.Request
 	session Session
-	started bool // the session was committed for the header
+	// outerHeader is a copy of the header as the handlers outside this
+	// middleware left it (HSTS, CSP, ...), kept when an error replaces the
+	// response; nil when it was empty.
+	outerHeader http.Header
+	started     bool // the session was committed for the header
 	failed  bool // the error handler answered; the handler's output is dropped
 }
 
@@ -26,13 +30,19 @@ func (w *responseWriter) start() {
 	w.started = true
 	s := &w.session
 	s.mu.Lock()
-	err := s.commit(w.req.Context(), w.Header())
+	err := s.commit(w.Header())
 	s.mu.Unlock()
 	if err != nil {
 		w.failed = true
+		// The error replaces what the handler meant to send, but not the
+		// headers set outside the session middleware.
 		h := w.Header()
 		for k := range h {
-			delete(h, k)
+			if v, ok := w.outerHeader[k]; ok {
+				h[k] = v
+			} else {
+				delete(h, k)
+			}
 		}
 		w.m.fail(w.ResponseWriter, w.req, s, err)
 	}
@@ -53,7 +63,7 @@ func (w *responseWriter) finish() {
 	s.mu.Lock()
 	var err error
 	if s.dirty() {
-		err = s.commit(w.req.Context(), nil)
+		err = s.commit(nil)
 	}
 	s.mu.Unlock()
 	if err != nil {

@@ -1,0 +1,479 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gobeaker/beaker/store"
+)
+
+// side is the seam below Session: where a session lives. Session holds the
+// values, the delta of this request's operations, flash queues and the
+// CSRF token, and knows nothing of cookies, keys or bytes; a side loads
+// the record a request carries and saves what the request changed.
+//
+// There are two sides: serverSide (an id cookie and a store, in a format)
+// and the client side (the whole record sealed in the cookie). Each
+// method runs with s.mu held.
+type side interface {
+	// load reads the request's session into s (s.rec, s.isNew and the
+	// side's own state), or makes s a new session (s.fresh). A failure of
+	// the backing service is returned; s is then a new session.
+	load(ctx context.Context, s *Session, now time.Time) error
+
+	// end remembers that the session the request carries must end at
+	// commit (Invalidate). s is made fresh by the caller afterwards.
+	end(s *Session)
+
+	// save makes what the request changed durable and sets or clears the
+	// cookie in h. h is nil once the response has started: a change that
+	// needs a new cookie then fails with ErrChangedAfterWrite.
+	save(ctx context.Context, s *Session, h http.Header, now time.Time) error
+}
+
+// serverSide keeps sessions in a store, carried by an id cookie.
+type serverSide struct {
+	m       *Manager
+	store   store.Store
+	updater store.Updater
+	toucher store.Toucher
+	f       format
+	maxSize int           // largest record, in bytes; <= 0: no limit
+	markTTL time.Duration // how long moved and ended markers stay
+}
+
+// serverState is what serverSide keeps per request, inside Session.
+type serverState struct {
+	identified bool
+	cookieID   string // id from a valid request cookie
+	stale      bool   // the cookie verified with an older secret: re-sign it
+
+	id    string      // id of the stored record; "" for a new session
+	entry store.Entry // the record's bytes and version as loaded
+
+	// The session to end at commit (Invalidate, or a record past its
+	// lifetime): its id, its entry as loaded, whether this request loaded
+	// it (then a move since is this request's conflict), and whether the
+	// cookie must be cleared.
+	endID     string
+	endEntry  store.Entry
+	endLoaded bool
+	endClear  bool
+
+	keyID, keyVal string // the last store key computed, and its id
+}
+
+// Sentinels of the update functions; none leaves the package.
+var (
+	errGone    = errors.New("session: record gone")
+	errMoved   = errors.New("session: record moved")
+	errChanged = errors.New("session: record changed")
+)
+
+// maxMoveTries bounds how often RegenerateID copies a record that other
+// requests keep changing.
+const maxMoveTries = 16
+
+// key returns the store key of id, computed once per id.
+func (sv *serverSide) key(st *serverState, id string) string {
+	if id != st.keyID {
+		st.keyID, st.keyVal = id, sv.f.storeKey(id)
+	}
+	return st.keyVal
+}
+
+// identify reads the session id from the request cookie, without touching
+// the store.
+func (sv *serverSide) identify(s *Session) {
+	st := &s.sv
+	if st.identified {
+		return
+	}
+	st.identified = true
+	rejected := 0
+	for _, line := range s.req.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || name != s.m.opts.CookieName {
+				continue
+			}
+			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			if id, stale, ok := sv.f.parseCookie(value); ok {
+				st.cookieID, st.stale = id, stale
+				return
+			}
+			rejected++
+		}
+	}
+	if rejected > 0 {
+		s.m.log.LogAttrs(s.req.Context(), slog.LevelDebug, "session: rejected a cookie that does not verify; starting a new session",
+			slog.Int("cookies", rejected))
+	}
+}
+
+func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error {
+	sv.identify(s)
+	st := &s.sv
+	if st.cookieID == "" {
+		s.fresh(now)
+		return nil
+	}
+	e, found, err := sv.store.Get(ctx, sv.key(st, st.cookieID))
+	if err != nil {
+		s.fresh(now)
+		return &StoreError{Op: "load", Err: err}
+	}
+	if !found || sv.f.markOf(e.Value) != markNone {
+		// Missing, or a session that moved or ended: an unknown id. The
+		// request never reaches where a moved session went.
+		s.fresh(now)
+		return nil
+	}
+	rec, err := sv.f.decode(e.Value)
+	if err != nil {
+		s.m.log.LogAttrs(ctx, slog.LevelWarn, "session: corrupt record treated as missing",
+			slog.String("session", logID(st.cookieID)), slog.Any("error", err))
+		s.fresh(now)
+		return nil
+	}
+	if now.Sub(time.UnixMilli(rec.Created)) >= s.m.opts.Lifetime {
+		s.fresh(now)
+		st.endID, st.endEntry, st.endLoaded, st.endClear = st.cookieID, e, false, false
+		return nil
+	}
+	st.id, st.entry, s.rec = st.cookieID, e, rec
+	return nil
+}
+
+func (sv *serverSide) end(s *Session) {
+	st := &s.sv
+	if s.loaded && st.id != "" {
+		st.endID, st.endEntry, st.endLoaded = st.id, st.entry, true
+	} else {
+		sv.identify(s)
+		if st.endID == "" && st.cookieID != "" {
+			st.endID, st.endEntry, st.endLoaded = st.cookieID, store.Entry{}, false
+		}
+	}
+	if st.endID != "" {
+		st.endClear = true
+	}
+}
+
+func (sv *serverSide) save(ctx context.Context, s *Session, h http.Header, now time.Time) error {
+	st := &s.sv
+	m := s.m
+	var setID string
+	clearCookie := false
+
+	if st.endID != "" {
+		if err := sv.endRecord(ctx, st); err != nil {
+			return err
+		}
+		clearCookie = st.endClear
+		st.endID, st.endEntry, st.endLoaded, st.endClear = "", store.Entry{}, false, false
+	}
+
+	switch {
+	case s.isNew && s.d.empty():
+		// Nothing to store.
+	case s.isNew:
+		if h == nil {
+			return ErrChangedAfterWrite
+		}
+		if err := sv.create(ctx, s, now); err != nil {
+			return err
+		}
+		setID, clearCookie = st.id, false
+	case s.regen:
+		if h == nil {
+			return ErrChangedAfterWrite
+		}
+		err := sv.move(ctx, s, now)
+		switch {
+		case errors.Is(err, errGone):
+			// A logout won the race: do not bring the session back.
+			s.fresh(now)
+			clearCookie = true
+		case err != nil:
+			return err
+		default:
+			setID = st.id
+		}
+	case !s.d.empty():
+		err := sv.update(ctx, s, now)
+		switch {
+		case errors.Is(err, errGone):
+			m.log.LogAttrs(ctx, slog.LevelDebug, "session: not saving changes to a session that another request ended",
+				slog.String("session", logID(st.id)))
+			s.fresh(now)
+			clearCookie = true
+		case err != nil:
+			return err
+		}
+	case st.id != "" && sv.refreshDue(s, now):
+		if err := sv.refresh(ctx, s, now); err != nil {
+			return err
+		}
+	}
+	if setID == "" && !clearCookie && st.stale && st.id != "" && h != nil {
+		setID = st.id // signed with an older secret: re-sign with the current one
+	}
+	if h != nil {
+		st.stale = false
+	}
+	s.d = delta{}
+	s.regen = false
+
+	if h != nil {
+		h.Add("Vary", "Cookie")
+		switch {
+		case setID != "":
+			h.Add("Set-Cookie", m.cookie(s.req, sv.f.cookieValue(setID), now, time.UnixMilli(s.rec.Created)).String())
+			h.Set("Cache-Control", "no-store")
+		case clearCookie:
+			c := m.cookie(s.req, "", now, now)
+			c.MaxAge, c.Expires = -1, time.Time{}
+			h.Add("Set-Cookie", c.String())
+			h.Set("Cache-Control", "no-store")
+		}
+	}
+	return nil
+}
+
+// endRecord replaces the record to end with an "ended" marker, unless a
+// login moved it after this request loaded it: then the logout is this
+// request's conflict (ErrSessionMoved), and the new session is untouched.
+func (sv *serverSide) endRecord(ctx context.Context, st *serverState) error {
+	loaded := st.endLoaded
+	err := sv.updater.Update(ctx, sv.key(st, st.endID), st.endEntry, sv.markTTL, func(cur []byte, found bool) ([]byte, error) {
+		if !found {
+			return nil, errGone
+		}
+		switch sv.f.markOf(cur) {
+		case markEnded:
+			return nil, errGone
+		case markMoved:
+			if loaded {
+				return nil, errMoved
+			}
+			return nil, errGone // an unknown id: nothing to end
+		}
+		return sv.f.marker(markEnded), nil
+	})
+	switch {
+	case err == nil, errors.Is(err, errGone):
+		return nil
+	case errors.Is(err, errMoved):
+		return ErrSessionMoved
+	default:
+		return &StoreError{Op: "delete", Err: err}
+	}
+}
+
+// encode encodes rec, refusing a record over the size limit.
+func (sv *serverSide) encode(dst []byte, rec *record) ([]byte, error) {
+	b := sv.f.encode(dst, rec)
+	if sv.maxSize > 0 && len(b) > sv.maxSize {
+		return nil, &TooLargeError{Size: len(b), Max: sv.maxSize}
+	}
+	return b, nil
+}
+
+// create stores a new session under a new id.
+func (sv *serverSide) create(ctx context.Context, s *Session, now time.Time) error {
+	rec := s.d.apply(s.rec)
+	b, err := sv.encode(nil, &rec)
+	if err != nil {
+		return err
+	}
+	id := sv.f.newID()
+	if err := sv.store.Set(ctx, sv.key(&s.sv, id), b, s.ttl(now)); err != nil {
+		return &StoreError{Op: "save", Err: err}
+	}
+	s.sv.id, s.isNew, s.rec, s.sv.entry = id, false, rec, store.Entry{}
+	return nil
+}
+
+// move is RegenerateID's commit. It writes the record, with this
+// request's changes, under a new id; then it turns the old record into a
+// "moved" marker, conditionally on the old record being what it copied.
+// If another request changed the old record meanwhile, it copies again; if
+// a logout ended it, it removes the new record and returns errGone; if
+// another login moved it first, the new record is removed too and the
+// request fails with ErrSessionMoved. No acknowledged write to the old
+// record is lost, and the old id never leads to the new session.
+func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error {
+	st := &s.sv
+	oldKey := sv.f.storeKey(st.id)
+	newID := sv.f.newID()
+	newKey := sv.f.storeKey(newID)
+	base, last, rec := st.entry.Value, st.entry, s.rec
+	ttl := s.ttl(now)
+	for try := 0; ; try++ {
+		if try == maxMoveTries {
+			sv.discard(ctx, newKey)
+			return &StoreError{Op: "save", Err: errors.New("the session kept changing while it moved to a new id")}
+		}
+		next := s.d.apply(rec)
+		b, err := sv.encode(nil, &next)
+		if err != nil {
+			if try > 0 {
+				sv.discard(ctx, newKey)
+			}
+			return err
+		}
+		if err := sv.store.Set(ctx, newKey, b, ttl); err != nil {
+			return &StoreError{Op: "save", Err: err}
+		}
+		var seen []byte
+		err = sv.updater.Update(ctx, oldKey, last, sv.markTTL, func(cur []byte, found bool) ([]byte, error) {
+			if !found {
+				return nil, errGone
+			}
+			switch sv.f.markOf(cur) {
+			case markEnded:
+				return nil, errGone
+			case markMoved:
+				return nil, errMoved
+			}
+			if !bytes.Equal(cur, base) {
+				seen = bytes.Clone(cur)
+				return nil, errChanged
+			}
+			return sv.f.marker(markMoved), nil
+		})
+		switch {
+		case err == nil:
+			st.id, st.entry, s.rec = newID, store.Entry{}, next
+			return nil
+		case errors.Is(err, errChanged):
+			r, derr := sv.f.decode(seen)
+			if derr != nil {
+				sv.discard(ctx, newKey)
+				return errGone
+			}
+			rec, base, last = r, seen, store.Entry{Value: seen}
+		case errors.Is(err, errGone):
+			sv.discard(ctx, newKey)
+			return errGone
+		case errors.Is(err, errMoved):
+			sv.discard(ctx, newKey)
+			return ErrSessionMoved
+		default:
+			sv.discard(ctx, newKey)
+			return &StoreError{Op: "save", Err: err}
+		}
+	}
+}
+
+// discard removes a record that was written but never handed out.
+func (sv *serverSide) discard(ctx context.Context, key string) {
+	if err := sv.store.Delete(ctx, key); err != nil {
+		sv.m.log.LogAttrs(ctx, slog.LevelWarn, "session: could not remove an unused record; it expires with its ttl",
+			slog.Any("error", err))
+	}
+}
+
+// update applies the delta to the stored record with one atomic update.
+// On success s.rec is the record as written.
+func (sv *serverSide) update(ctx context.Context, s *Session, now time.Time) error {
+	u := updater{sv: sv, d: &s.d, loaded: s.sv.entry.Value, base: s.rec}
+	err := sv.updater.Update(ctx, sv.key(&s.sv, s.sv.id), s.sv.entry, s.ttl(now), u.apply)
+	switch {
+	case err == nil:
+		s.rec, s.sv.entry = u.result, store.Entry{}
+		return nil
+	case errors.Is(err, errGone):
+		return err
+	case errors.Is(err, errMoved):
+		return ErrSessionMoved
+	case errors.As(err, new(*TooLargeError)):
+		return err
+	default:
+		return &StoreError{Op: "save", Err: err}
+	}
+}
+
+// updater is the store.UpdateFunc of a save: it applies the delta to the
+// record as stored, decoding it only when another request changed it
+// since this one loaded it.
+type updater struct {
+	sv     *serverSide
+	d      *delta
+	loaded []byte
+	base   record
+	result record
+}
+
+func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
+	if !found {
+		return nil, errGone
+	}
+	r := u.base
+	if !bytes.Equal(cur, u.loaded) {
+		switch u.sv.f.markOf(cur) {
+		case markMoved:
+			return nil, errMoved
+		case markEnded:
+			return nil, errGone
+		}
+		var err error
+		if r, err = u.sv.f.decode(cur); err != nil {
+			return nil, errGone
+		}
+	}
+	u.result = u.d.apply(r)
+	return u.sv.encode(make([]byte, 0, len(cur)+64), &u.result)
+}
+
+// refreshDue reports whether a request that changed nothing should extend
+// the idle timeout: at most once per tenth of it.
+func (sv *serverSide) refreshDue(s *Session, now time.Time) bool {
+	o := &s.m.opts
+	if o.Timeout == 0 || o.NoTouch {
+		return false
+	}
+	e := s.sv.entry.Expires
+	return e.IsZero() || e.Sub(now) < o.Timeout-o.Timeout/10
+}
+
+// refresh extends the idle timeout of the loaded record, never creating
+// it and never past its lifetime.
+func (sv *serverSide) refresh(ctx context.Context, s *Session, now time.Time) error {
+	st := &s.sv
+	ttl := s.ttl(now)
+	var err error
+	switch {
+	case sv.f.refresh() == refreshTouch && sv.toucher != nil:
+		_, err = sv.toucher.Touch(ctx, sv.key(st, st.id), ttl)
+	default:
+		rewrite := sv.f.refresh() == refreshRewrite
+		err = sv.updater.Update(ctx, sv.key(st, st.id), st.entry, ttl, func(cur []byte, found bool) ([]byte, error) {
+			if !found || sv.f.markOf(cur) != markNone {
+				return nil, errGone
+			}
+			if !rewrite {
+				return cur, nil
+			}
+			r, err := sv.f.decode(cur)
+			if err != nil {
+				return nil, errGone
+			}
+			r.Accessed = now.UnixMilli()
+			return sv.f.encode(nil, &r), nil
+		})
+	}
+	if err != nil && !errors.Is(err, errGone) {
+		return &StoreError{Op: "touch", Err: err}
+	}
+	st.entry.Expires = now.Add(ttl)
+	return nil
+}
