@@ -19,7 +19,7 @@ type responseWriter struct {
 	// response; nil when it was empty.
 	outerHeader http.Header
 	started     bool // the session was committed for the header
-	failed  bool // the error handler answered; the handler's output is dropped
+	failed      bool // the error handler answered; the handler's output is dropped
 }
 
 // start commits the session before the first byte of the response.
