@@ -1,23 +1,73 @@
 // Package memstore is an in-process store: Beaker's "memory" type.
 //
-// It keeps values in a map bounded by a number of entries. When the bound is
-// reached, it makes room by dropping an expired entry if there is one, and
-// only otherwise the least recently used live entry, with a logged warning
-// (a dropped session is a user logged out, so the bound should be set high
-// enough that this never happens). A janitor goroutine removes expired
-// entries in the background; Close stops it.
+// # Bounds
+//
+// A Store is bounded twice: by a number of entries (Options.MaxEntries,
+// default 100,000) and by bytes (Options.MaxBytes, default 256 MiB, counting
+// each entry's key, value and about 128 bytes of bookkeeping). A value that
+// alone would take more than the share of MaxBytes that one shard holds (see
+// below; at least 4 MiB, or MaxBytes when that is smaller) is refused with
+// ErrValueTooLarge, and the stored value stays as it was.
+//
+// # Eviction
+//
+// When a write takes the store over a bound, it makes room. Expired entries
+// go first, without a word. Only when none is left does it evict live
+// entries, and then it chooses them by how often they were used, not only
+// how recently: the policy is W-TinyLFU (the one of Caffeine and otter). A
+// count-min sketch estimates how many times each key was used lately (its
+// counts are halved periodically, so old popularity fades). A new entry
+// enters a small LRU window (1% of the entries); when it leaves the window
+// of a full store, it is admitted to the main space only if it was used more
+// often than the main space's coldest entry, which it then replaces;
+// otherwise the newcomer is the one evicted. The main space is a segmented
+// LRU: an entry used again after it got in is protected (80% of the main
+// space) from entries used once.
+//
+// So a flood of one-hit entries (anonymous visitors, each given a new
+// session) evicts other one-hit entries and leaves alone a session that was
+// used a dozen times, even one that has been idle for a while, where plain
+// LRU would evict it. The flip side: while the store is full of entries that
+// are each used once, a new entry has to be used a few times while it is in
+// the window to be kept. Evicting a live session logs a user out, so each
+// eviction of a live entry is counted, and a warning is logged (at most once
+// a minute on the store's clock, with the count); set the bounds so that it
+// does not happen in normal use.
+//
+// # Concurrency
+//
+// Keys are spread by hash over shards (up to 256, at least 16 when the
+// bounds allow it, fewer for small bounds so that each shard holds at least
+// 256 entries and 4 MiB), each with its own lock, bounds (its share of
+// MaxEntries and MaxBytes) and eviction policy. Reads and writes of
+// different shards never wait for each other. Update does not hold any lock
+// while its function runs: it reads the value and its version, calls the
+// function, and writes only if the version is still the same, else it tries
+// again (after 8 conflicts on one key it runs the function under the
+// shard's lock, so that it cannot starve).
+//
+// Values are never modified in place: Get returns a copy, Set stores a copy,
+// and Update hands its function the stored slice, which no one changes.
+//
+// A janitor goroutine removes expired entries in the background; Close stops
+// it.
 //
 // Its data is lost when the process exits and is not shared between
 // processes: use it for development, tests and single-process deployments.
 package memstore
 
 import (
-	"container/heap"
 	"context"
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
+	"math"
+	"math/bits"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobeaker/beaker/store"
@@ -29,13 +79,19 @@ type Options struct {
 	// (INI key session.max_entries for session stores).
 	MaxEntries int
 
+	// MaxBytes bounds the memory that entries take, counting each entry's
+	// key and value bytes plus about 128 bytes of bookkeeping. The default
+	// is DefaultMaxBytes, 256 MiB (proposed INI key session.max_bytes for
+	// session stores).
+	MaxBytes int64
+
 	// JanitorInterval is how often expired entries are removed in the
 	// background. The default is one minute; a negative value disables the
 	// janitor (expired entries are then removed only when met or when room
 	// is needed).
 	JanitorInterval time.Duration
 
-	// Logger receives the warning logged when a live entry is evicted. The
+	// Logger receives the warning logged when live entries are evicted. The
 	// default is slog.Default().
 	Logger *slog.Logger
 
@@ -47,34 +103,54 @@ type Options struct {
 // DefaultMaxEntries is the entry bound used when Options.MaxEntries is zero.
 const DefaultMaxEntries = 100000
 
+// DefaultMaxBytes is the byte bound used when Options.MaxBytes is zero:
+// 256 MiB. It is far above what the default entry bound takes with ordinary
+// sessions (100,000 sessions of 1 KiB take about 110 MiB), so it does not
+// bind in normal use; it is there for big records, which the entry bound
+// alone would let grow to gigabytes (100,000 sessions at the session
+// layer's 256 KiB record limit would be 25 GiB).
+const DefaultMaxBytes = 256 << 20
+
+// ErrValueTooLarge is returned by Set and Update for a value that exceeds
+// what one shard may hold (see the package doc); nothing is written.
+var ErrValueTooLarge = errors.New("memstore: value too large for the store's byte bound")
+
+// warnEvery is the least time between two warnings about evicted live
+// entries, on the store's clock.
+const warnEvery = time.Minute
+
+// maxOptimisticTries is how many times Update runs its function outside any
+// lock before it runs it under the shard's lock.
+const maxOptimisticTries = 8
+
+// Shard sizing: each shard holds at least this much of each bound.
+const (
+	minShardEntries = 256
+	minShardBytes   = 4 << 20
+	maxShards       = 256
+)
+
 // Store is an in-process store. It implements store.Store, store.Updater,
-// store.Toucher, store.Scanner, store.Purger and store.Locker. Its methods are safe for
-// concurrent use. Create it with New and stop it with Close.
+// store.Toucher, store.Scanner, store.Purger and store.Locker. Its methods
+// are safe for concurrent use. Create it with New and stop it with Close.
 type Store struct {
-	max    int
-	log    *slog.Logger
-	now    func() time.Time
+	maxEntries int
+	maxBytes   int64
+	log        *slog.Logger
+	now        func() time.Time
+	seed       maphash.Seed
+	shift      uint // a key's shard is its hash >> shift
+	shards     []shard
+
+	evicted  atomic.Uint64 // live entries evicted, in all
+	warned   atomic.Uint64 // evicted when the last warning was logged
+	lastWarn atomic.Int64  // unix nanoseconds of the last warning
+
 	stop   chan struct{}
 	done   chan struct{}
 	closer sync.Once
 
-	mu      sync.Mutex
-	entries map[string]*entry
-	lru     entry // sentinel of a circular list, most recent after lru
-	expiry  expiryHeap
-	version uint64
-	evicted uint64
-
 	locks lockTable // named locks (lock.go), apart from the values
-}
-
-type entry struct {
-	key        string
-	value      []byte
-	version    uint64
-	expires    int64 // unix nanoseconds; 0: never
-	prev, next *entry
-	heapIndex  int // index in Store.expiry, -1 when not there
 }
 
 var (
@@ -89,15 +165,19 @@ var (
 // New returns a Store configured by opts and starts its janitor.
 func New(opts Options) *Store {
 	s := &Store{
-		max:     opts.MaxEntries,
-		log:     opts.Logger,
-		now:     opts.Now,
-		entries: make(map[string]*entry),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		maxEntries: opts.MaxEntries,
+		maxBytes:   opts.MaxBytes,
+		log:        opts.Logger,
+		now:        opts.Now,
+		seed:       maphash.MakeSeed(),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
-	if s.max <= 0 {
-		s.max = DefaultMaxEntries
+	if s.maxEntries <= 0 {
+		s.maxEntries = DefaultMaxEntries
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxBytes
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -105,7 +185,22 @@ func New(opts Options) *Store {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.lru.next, s.lru.prev = &s.lru, &s.lru
+	s.lastWarn.Store(math.MinInt64)
+	n := shardCount(s.maxEntries, s.maxBytes, runtime.GOMAXPROCS(0))
+	s.shift = 64 - uint(bits.TrailingZeros(uint(n)))
+	s.shards = make([]shard, n)
+	for i := range s.shards {
+		// Spread the remainders so that the shards' bounds add up exactly.
+		e := s.maxEntries / n
+		if i < s.maxEntries%n {
+			e++
+		}
+		b := s.maxBytes / int64(n)
+		if int64(i) < s.maxBytes%int64(n) {
+			b++
+		}
+		s.shards[i].init(e, b)
+	}
 	interval := opts.JanitorInterval
 	if interval == 0 {
 		interval = time.Minute
@@ -116,6 +211,19 @@ func New(opts Options) *Store {
 	}
 	go s.janitor(interval)
 	return s
+}
+
+// shardCount returns a power of two: 8 per core, between 16 and 256, halved
+// while a shard would hold less than minShardEntries or minShardBytes.
+func shardCount(maxEntries int, maxBytes int64, procs int) int {
+	n := 16
+	for n < 8*procs && n < maxShards {
+		n *= 2
+	}
+	for n > 1 && (maxEntries/n < minShardEntries || maxBytes/int64(n) < minShardBytes) {
+		n /= 2
+	}
+	return n
 }
 
 // Close stops the janitor. The store stays usable; Close is idempotent.
@@ -142,9 +250,37 @@ func (s *Store) janitor(interval time.Duration) {
 // Len reports the number of entries held, expired ones not yet removed
 // included.
 func (s *Store) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.entries)
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.entries)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Bytes reports the memory that the entries held take, as counted for
+// Options.MaxBytes (keys, values and bookkeeping), expired entries not yet
+// removed included.
+func (s *Store) Bytes() int64 {
+	var n int64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += sh.bytes
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Evicted reports how many live (unexpired) entries were evicted to keep
+// the store within its bounds since it was created.
+func (s *Store) Evicted() uint64 { return s.evicted.Load() }
+
+func (s *Store) shardOf(key string) (*shard, uint64) {
+	h := maphash.String(s.seed, key)
+	return &s.shards[h>>s.shift&uint64(len(s.shards)-1)], h
 }
 
 // Get implements store.Store.
@@ -153,18 +289,21 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, bool, error) 
 		return store.Entry{}, false, fmt.Errorf("memstore: get: %w", err)
 	}
 	now := s.now().UnixNano()
-	s.mu.Lock()
-	e := s.live(key, now)
+	sh, _ := s.shardOf(key)
+	sh.mu.Lock()
+	e := sh.live(key, now)
 	if e == nil {
-		s.mu.Unlock()
+		sh.mu.Unlock()
 		return store.Entry{}, false, nil
 	}
-	s.moveToFront(e)
-	out := store.Entry{Value: append([]byte(nil), e.value...), Version: store.Version(e.version)}
-	if e.expires != 0 {
-		out.Expires = time.Unix(0, e.expires)
+	sh.access(e)
+	v, ver, exp := e.value, e.version, e.expires
+	sh.mu.Unlock()
+	// v is never modified in place, so it can be copied without the lock.
+	out := store.Entry{Value: append([]byte(nil), v...), Version: store.Version(ver)}
+	if exp != 0 {
+		out.Expires = time.Unix(0, exp)
 	}
-	s.mu.Unlock()
 	return out, true, nil
 }
 
@@ -176,12 +315,33 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if ttl < 0 {
 		return fmt.Errorf("memstore: set: %w", store.ErrNegativeTTL)
 	}
+	sh, h := s.shardOf(key)
+	if err := s.checkSize(sh, key, value, "set"); err != nil {
+		return err
+	}
+	v := append([]byte{}, value...)
 	now := s.now().UnixNano()
-	v := append([]byte(nil), value...)
-	s.mu.Lock()
-	s.put(key, v, ttl, now)
-	s.mu.Unlock()
+	sh.mu.Lock()
+	sh.live(key, now)
+	evicted := sh.put(key, h, v, expiry(now, ttl), now)
+	sh.mu.Unlock()
+	s.noteEvicted(evicted, now)
 	return nil
+}
+
+func (s *Store) checkSize(sh *shard, key string, value []byte, op string) error {
+	if c := cost(key, value); c > sh.maxBytes {
+		return fmt.Errorf("memstore: %s %q: %d bytes, more than the %d bytes one shard may hold: %w",
+			op, key, c, sh.maxBytes, ErrValueTooLarge)
+	}
+	return nil
+}
+
+func expiry(now int64, ttl time.Duration) int64 {
+	if ttl == 0 {
+		return 0
+	}
+	return now + int64(ttl)
 }
 
 // Delete implements store.Store.
@@ -189,43 +349,92 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: delete: %w", err)
 	}
-	s.mu.Lock()
-	if e := s.entries[key]; e != nil {
-		s.remove(e)
+	sh, _ := s.shardOf(key)
+	sh.mu.Lock()
+	if e := sh.entries[key]; e != nil {
+		sh.remove(e)
 	}
-	s.mu.Unlock()
+	sh.mu.Unlock()
 	return nil
 }
 
-// Update implements store.Updater. fn runs under the store's lock with the
-// current value, so it is called exactly once; last is not needed.
+// Update implements store.Updater. It holds no lock while fn runs: it
+// reads the current value and version, calls fn, and writes only if the
+// version has not changed meanwhile; otherwise it calls fn again with the
+// newer value. After 8 such conflicts it calls fn under the lock of the
+// key's shard, so that an update cannot starve; fn must therefore not call
+// the store. last is not needed: reading is as cheap as a version check.
+//
+// fn receives the stored slice itself, which nobody modifies (fn must not
+// either); the store takes ownership of the slice fn returns.
 func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl time.Duration, fn store.UpdateFunc) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: update: %w", err)
-	}
 	if ttl < 0 {
 		return fmt.Errorf("memstore: update: %w", store.ErrNegativeTTL)
 	}
-	now := s.now().UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var cur []byte
-	e := s.live(key, now)
-	if e != nil {
-		cur = e.value
+	sh, h := s.shardOf(key)
+	for try := 0; ; try++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("memstore: update: %w", err)
+		}
+		now := s.now().UnixNano()
+		sh.mu.Lock()
+		e := sh.live(key, now)
+		found := e != nil
+		var cur []byte
+		var ver uint64
+		if found {
+			cur, ver = e.value, e.version
+		}
+		if try >= maxOptimisticTries {
+			evicted, err := s.updateLocked(sh, key, h, cur, found, ttl, now, fn)
+			sh.mu.Unlock()
+			s.noteEvicted(evicted, now)
+			return err
+		}
+		sh.mu.Unlock()
+
+		next, err := fn(cur, found)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			next = []byte{}
+		}
+		if err := s.checkSize(sh, key, next, "update"); err != nil {
+			return err
+		}
+
+		now = s.now().UnixNano()
+		sh.mu.Lock()
+		e = sh.live(key, now)
+		if (e != nil) != found || (e != nil && e.version != ver) {
+			sh.mu.Unlock() // another write got in between: try again
+			continue
+		}
+		evicted := sh.put(key, h, next, expiry(now, ttl), now)
+		sh.mu.Unlock()
+		s.noteEvicted(evicted, now)
+		return nil
 	}
-	next, err := fn(cur, e != nil)
+}
+
+// updateLocked runs fn and writes its result with sh.mu held.
+func (s *Store) updateLocked(sh *shard, key string, h uint64, cur []byte, found bool, ttl time.Duration, now int64, fn store.UpdateFunc) (int, error) {
+	next, err := fn(cur, found)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if next == nil {
 		next = []byte{}
 	}
-	s.put(key, next, ttl, now) // the store owns what fn returns
-	return nil
+	if err := s.checkSize(sh, key, next, "update"); err != nil {
+		return 0, err
+	}
+	return sh.put(key, h, next, expiry(now, ttl), now), nil
 }
 
-// Touch implements store.Toucher.
+// Touch implements store.Toucher. A touch counts as a use of the entry for
+// eviction.
 func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("memstore: touch: %w", err)
@@ -234,38 +443,43 @@ func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 		return false, fmt.Errorf("memstore: touch: %w", store.ErrNegativeTTL)
 	}
 	now := s.now().UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.live(key, now)
+	sh, _ := s.shardOf(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.live(key, now)
 	if e == nil {
 		return false, nil
 	}
-	s.setExpiry(e, ttl, now)
-	s.moveToFront(e)
+	sh.setExpiry(e, expiry(now, ttl))
+	sh.access(e)
 	return true, nil
 }
 
-// Scan implements store.Scanner. The keys are collected first, so fn may
-// call the store.
+// Scan implements store.Scanner. The keys of each shard are collected
+// first, so fn may call the store.
 func (s *Store) Scan(ctx context.Context, prefix string, fn func(key string) error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: scan: %w", err)
-	}
-	now := s.now().UnixNano()
-	s.mu.Lock()
 	var keys []string
-	for k, e := range s.entries {
-		if strings.HasPrefix(k, prefix) && (e.expires == 0 || e.expires > now) {
-			keys = append(keys, k)
-		}
-	}
-	s.mu.Unlock()
-	for _, k := range keys {
+	for i := range s.shards {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("memstore: scan: %w", err)
 		}
-		if err := fn(k); err != nil {
-			return err
+		now := s.now().UnixNano()
+		sh := &s.shards[i]
+		keys = keys[:0]
+		sh.mu.Lock()
+		for k, e := range sh.entries {
+			if strings.HasPrefix(k, prefix) && (e.expires == 0 || e.expires > now) {
+				keys = append(keys, k)
+			}
+		}
+		sh.mu.Unlock()
+		for _, k := range keys {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("memstore: scan: %w", err)
+			}
+			if err := fn(k); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -273,129 +487,36 @@ func (s *Store) Scan(ctx context.Context, prefix string, fn func(key string) err
 
 // PurgeExpired implements store.Purger.
 func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("memstore: purge: %w", err)
-	}
-	now := s.now().UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
-	for len(s.expiry) > 0 && s.expiry[0].expires <= now {
-		s.remove(s.expiry[0])
-		n++
+	for i := range s.shards {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("memstore: purge: %w", err)
+		}
+		now := s.now().UnixNano()
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += sh.purge(now)
+		sh.mu.Unlock()
 	}
 	return n, nil
 }
 
-// live returns the unexpired entry for key, removing an expired one. s.mu
-// is held.
-func (s *Store) live(key string, now int64) *entry {
-	e := s.entries[key]
-	if e == nil {
-		return nil
-	}
-	if e.expires != 0 && e.expires <= now {
-		s.remove(e)
-		return nil
-	}
-	return e
-}
-
-// put stores v (owned by the store) under key. s.mu is held.
-func (s *Store) put(key string, v []byte, ttl time.Duration, now int64) {
-	s.version++
-	if e := s.entries[key]; e != nil {
-		e.value = v
-		e.version = s.version
-		s.setExpiry(e, ttl, now)
-		s.moveToFront(e)
+// noteEvicted counts n live entries evicted and logs a warning if none was
+// logged in the last warnEvery. It runs without any shard lock held.
+func (s *Store) noteEvicted(n int, now int64) {
+	if n == 0 {
 		return
 	}
-	if len(s.entries) >= s.max {
-		s.makeRoom(now)
-	}
-	e := &entry{key: key, value: v, version: s.version, heapIndex: -1}
-	s.entries[key] = e
-	s.setExpiry(e, ttl, now)
-	s.insertFront(e)
-}
-
-// makeRoom drops one entry: the one that expires first if it has expired,
-// else the least recently used. s.mu is held.
-func (s *Store) makeRoom(now int64) {
-	if len(s.expiry) > 0 && s.expiry[0].expires <= now {
-		s.remove(s.expiry[0])
+	total := s.evicted.Add(uint64(n))
+	last := s.lastWarn.Load()
+	if last != math.MinInt64 && now-last < int64(warnEvery) {
 		return
 	}
-	victim := s.lru.prev
-	if victim == &s.lru {
-		return
+	if !s.lastWarn.CompareAndSwap(last, now) {
+		return // another goroutine logs this one
 	}
-	s.evicted++
-	s.log.Warn("memstore: full, evicting a live entry; raise MaxEntries",
-		slog.Int("max_entries", s.max), slog.Uint64("evicted_total", s.evicted))
-	s.remove(victim)
-}
-
-func (s *Store) setExpiry(e *entry, ttl time.Duration, now int64) {
-	if ttl == 0 {
-		e.expires = 0
-		if e.heapIndex >= 0 {
-			heap.Remove(&s.expiry, e.heapIndex)
-		}
-		return
-	}
-	e.expires = now + int64(ttl)
-	if e.heapIndex >= 0 {
-		heap.Fix(&s.expiry, e.heapIndex)
-	} else {
-		heap.Push(&s.expiry, e)
-	}
-}
-
-func (s *Store) remove(e *entry) {
-	delete(s.entries, e.key)
-	e.prev.next, e.next.prev = e.next, e.prev
-	e.prev, e.next = nil, nil
-	if e.heapIndex >= 0 {
-		heap.Remove(&s.expiry, e.heapIndex)
-	}
-}
-
-func (s *Store) insertFront(e *entry) {
-	e.prev, e.next = &s.lru, s.lru.next
-	s.lru.next.prev = e
-	s.lru.next = e
-}
-
-func (s *Store) moveToFront(e *entry) {
-	if s.lru.next == e {
-		return
-	}
-	e.prev.next, e.next.prev = e.next, e.prev
-	s.insertFront(e)
-}
-
-// expiryHeap orders entries with an expiry by when they expire.
-type expiryHeap []*entry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires < h[j].expires }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIndex = i
-	h[j].heapIndex = j
-}
-func (h *expiryHeap) Push(x any) {
-	e := x.(*entry)
-	e.heapIndex = len(*h)
-	*h = append(*h, e)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	e.heapIndex = -1
-	*h = old[:len(old)-1]
-	return e
+	since := total - s.warned.Swap(total)
+	s.log.Warn("memstore: full, evicting live entries (sessions logged out); raise MaxEntries or MaxBytes",
+		slog.Int("max_entries", s.maxEntries), slog.Int64("max_bytes", s.maxBytes),
+		slog.Uint64("evicted", since), slog.Uint64("evicted_total", total))
 }

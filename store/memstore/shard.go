@@ -1,0 +1,321 @@
+package memstore
+
+import (
+	"container/heap"
+	"sync"
+)
+
+// entryOverhead is what an entry costs beyond its key and value bytes, for
+// the byte bound: the entry struct, its map slot and its heap slot, roughly.
+const entryOverhead = 128
+
+// Where an entry sits in its shard's W-TinyLFU policy.
+const (
+	inWindow    uint8 = iota // admission window: new entries, LRU
+	inProbation              // main space, used once since it got in
+	inProtected              // main space, used again since
+)
+
+type entry struct {
+	key        string
+	value      []byte // never modified in place: a write replaces the slice
+	hash       uint64
+	version    uint64
+	expires    int64 // unix nanoseconds; 0: never
+	prev, next *entry
+	heapIndex  int // index in shard.expiry, -1 when not there
+	queue      uint8
+}
+
+func (e *entry) cost() int64 { return cost(e.key, e.value) }
+
+func cost(key string, value []byte) int64 {
+	return int64(len(key)+len(value)) + entryOverhead
+}
+
+// list is a circular doubly linked list of entries with a sentinel; the
+// front is the most recently used.
+type list struct {
+	root entry
+	n    int
+}
+
+func (l *list) init() { l.root.next, l.root.prev = &l.root, &l.root }
+
+func (l *list) pushFront(e *entry) {
+	e.prev, e.next = &l.root, l.root.next
+	l.root.next.prev = e
+	l.root.next = e
+	l.n++
+}
+
+func (l *list) unlink(e *entry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	l.n--
+}
+
+func (l *list) moveToFront(e *entry) {
+	if l.root.next == e {
+		return
+	}
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = &l.root, l.root.next
+	l.root.next.prev = e
+	l.root.next = e
+}
+
+// back returns the least recently used entry other than skip, or nil.
+func (l *list) back(skip *entry) *entry {
+	e := l.root.prev
+	if e == skip {
+		e = e.prev
+	}
+	if e == &l.root {
+		return nil
+	}
+	return e
+}
+
+// shard is one part of a Store: the keys whose hash falls in it, with its
+// own lock, bounds and eviction policy.
+type shard struct {
+	mu sync.Mutex
+
+	entries map[string]*entry
+	version uint64 // last version given out in this shard
+	bytes   int64  // sum of the entries' costs
+	expiry  expiryHeap
+
+	// W-TinyLFU: a small LRU window takes new entries; the main space is
+	// a segmented LRU (probation, protected). An entry leaving the window
+	// when the shard is full gets in only if the sketch says it was used
+	// more often than the main space's coldest entry, which it replaces.
+	window, probation, protected list
+	sketch                       sketch
+
+	maxEntries   int
+	maxBytes     int64
+	windowMax    int
+	protectedMax int
+
+	_ [64]byte // keeps the next shard's lock off this one's cache line
+}
+
+func (sh *shard) init(maxEntries int, maxBytes int64) {
+	sh.entries = make(map[string]*entry)
+	sh.maxEntries = max(maxEntries, 1)
+	sh.maxBytes = maxBytes
+	sh.windowMax = max(1, sh.maxEntries/100)
+	sh.protectedMax = (sh.maxEntries - sh.windowMax) * 8 / 10
+	sh.window.init()
+	sh.probation.init()
+	sh.protected.init()
+	sh.sketch = newSketch(sh.maxEntries)
+}
+
+// live returns the unexpired entry for key, removing an expired one.
+// sh.mu is held.
+func (sh *shard) live(key string, now int64) *entry {
+	e := sh.entries[key]
+	if e == nil {
+		return nil
+	}
+	if e.expires != 0 && e.expires <= now {
+		sh.remove(e)
+		return nil
+	}
+	return e
+}
+
+// access records a use of e: it counts in the sketch and moves e up in its
+// queue (an entry of probation used again becomes protected). sh.mu is
+// held.
+func (sh *shard) access(e *entry) {
+	sh.sketch.increment(e.hash)
+	switch e.queue {
+	case inWindow:
+		sh.window.moveToFront(e)
+	case inProbation:
+		sh.probation.unlink(e)
+		e.queue = inProtected
+		sh.protected.pushFront(e)
+		if sh.protected.n > sh.protectedMax {
+			d := sh.protected.back(nil)
+			sh.protected.unlink(d)
+			d.queue = inProbation
+			sh.probation.pushFront(d)
+		}
+	case inProtected:
+		sh.protected.moveToFront(e)
+	}
+}
+
+// put stores v (owned by the store from now on) under key, which hashes to
+// h, and makes room if the shard is over a bound. It returns how many live
+// entries were evicted. sh.mu is held, and live(key) was called.
+func (sh *shard) put(key string, h uint64, v []byte, expires, now int64) (evicted int) {
+	sh.version++
+	e := sh.entries[key]
+	if e != nil {
+		sh.bytes += int64(len(v) - len(e.value))
+		e.value = v
+		e.version = sh.version
+		sh.setExpiry(e, expires)
+		sh.access(e)
+	} else {
+		e = &entry{key: key, value: v, hash: h, version: sh.version, heapIndex: -1, queue: inWindow}
+		sh.entries[key] = e
+		sh.bytes += e.cost()
+		sh.setExpiry(e, expires)
+		sh.sketch.increment(h)
+		sh.window.pushFront(e)
+	}
+	return sh.makeRoom(now, e)
+}
+
+func (sh *shard) over() bool {
+	return len(sh.entries) > sh.maxEntries || sh.bytes > sh.maxBytes
+}
+
+// makeRoom brings the shard back within its bounds, never evicting keep
+// (the entry just written). Expired entries go first; then an entry that
+// leaves the window competes with the main space's coldest entry, and the
+// one the sketch counts fewer uses for is evicted (the newcomer on a tie).
+// It returns how many live entries it evicted. sh.mu is held.
+func (sh *shard) makeRoom(now int64, keep *entry) (evicted int) {
+	for {
+		if !sh.over() {
+			// Room enough: the window's overflow enters the main space.
+			for sh.window.n > sh.windowMax {
+				c := sh.window.back(nil)
+				sh.window.unlink(c)
+				c.queue = inProbation
+				sh.probation.pushFront(c)
+			}
+			return evicted
+		}
+		if len(sh.expiry) > 0 && sh.expiry[0].expires <= now {
+			sh.remove(sh.expiry[0])
+			continue
+		}
+		if sh.window.n > sh.windowMax {
+			c := sh.window.back(keep)
+			v := sh.mainVictim(keep)
+			switch {
+			case c == nil:
+				// Only keep is in the window: fall through to the coldest.
+			case v == nil:
+				sh.window.unlink(c)
+				c.queue = inProbation
+				sh.probation.pushFront(c)
+				continue
+			case sh.sketch.frequency(c.hash) > sh.sketch.frequency(v.hash):
+				sh.remove(v)
+				sh.window.unlink(c)
+				c.queue = inProbation
+				sh.probation.pushFront(c)
+				evicted++
+				continue
+			default:
+				sh.remove(c)
+				evicted++
+				continue
+			}
+		}
+		v := sh.coldest(keep)
+		if v == nil {
+			return evicted // keep alone; its size was checked by the caller
+		}
+		sh.remove(v)
+		evicted++
+	}
+}
+
+// mainVictim returns the main space's coldest entry other than skip: the
+// back of probation, else of protected.
+func (sh *shard) mainVictim(skip *entry) *entry {
+	if v := sh.probation.back(skip); v != nil {
+		return v
+	}
+	return sh.protected.back(skip)
+}
+
+// coldest returns, of the backs of probation, window and protected (other
+// than skip), the one that the sketch counts fewest uses for.
+func (sh *shard) coldest(skip *entry) *entry {
+	var best *entry
+	bestFreq := 0
+	for _, c := range [3]*entry{sh.probation.back(skip), sh.window.back(skip), sh.protected.back(skip)} {
+		if c == nil {
+			continue
+		}
+		if f := sh.sketch.frequency(c.hash); best == nil || f < bestFreq {
+			best, bestFreq = c, f
+		}
+	}
+	return best
+}
+
+func (sh *shard) remove(e *entry) {
+	delete(sh.entries, e.key)
+	sh.bytes -= e.cost()
+	switch e.queue {
+	case inWindow:
+		sh.window.unlink(e)
+	case inProbation:
+		sh.probation.unlink(e)
+	case inProtected:
+		sh.protected.unlink(e)
+	}
+	if e.heapIndex >= 0 {
+		heap.Remove(&sh.expiry, e.heapIndex)
+	}
+}
+
+func (sh *shard) setExpiry(e *entry, expires int64) {
+	e.expires = expires
+	switch {
+	case expires == 0 && e.heapIndex >= 0:
+		heap.Remove(&sh.expiry, e.heapIndex)
+	case expires == 0:
+	case e.heapIndex >= 0:
+		heap.Fix(&sh.expiry, e.heapIndex)
+	default:
+		heap.Push(&sh.expiry, e)
+	}
+}
+
+// purge removes the expired entries and reports how many. sh.mu is held.
+func (sh *shard) purge(now int64) int {
+	n := 0
+	for len(sh.expiry) > 0 && sh.expiry[0].expires <= now {
+		sh.remove(sh.expiry[0])
+		n++
+	}
+	return n
+}
+
+// expiryHeap orders entries with an expiry by when they expire.
+type expiryHeap []*entry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].expires < h[j].expires }
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIndex = i
+	h[j].heapIndex = j
+}
+func (h *expiryHeap) Push(x any) {
+	e := x.(*entry)
+	e.heapIndex = len(*h)
+	*h = append(*h, e)
+}
+func (h *expiryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.heapIndex = -1
+	*h = old[:len(old)-1]
+	return e
+}
