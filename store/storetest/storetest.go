@@ -53,6 +53,11 @@ type Options struct {
 	// its lease runs out. When nil, that case is skipped: the store cannot
 	// simulate a dead holder in-process.
 	Abandon func(l store.Lease)
+
+	// Helper, when set, runs the cross-process cases (process.go): a second
+	// process, the test binary started again, takes a lock and is killed,
+	// and contends with this one for a lock and for Update on one key.
+	Helper *Helper
 }
 
 type suite struct {
@@ -107,6 +112,9 @@ func Run(t *testing.T, s store.Store, opts Options) {
 		{"LockLiveHolderKeeps", st.lockLiveHolderKeeps, isLocker(s)},
 		{"LockLostOnRelease", st.lockLostOnRelease, isLocker(s)},
 		{"LockNamespace", st.lockNamespace, isLocker(s)},
+		{"ProcessDeadHolder", st.processDeadHolder, isLocker(s) && opts.Helper != nil},
+		{"ProcessUpdate", st.processUpdate, isUpdater(s) && opts.Helper != nil},
+		{"ProcessLock", st.processLock, isLocker(s) && opts.Helper != nil},
 	}
 	for _, c := range cases {
 		if !c.ok {
