@@ -1,0 +1,263 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	mrand "math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gobeaker/beaker/store"
+)
+
+// lockNamespace separates lock keys from value keys.
+const lockNamespace = "beaker:lock:"
+
+// maxLockPoll bounds the wait between two tries of Lock while the lock is
+// held by someone else.
+const maxLockPoll = 50 * time.Millisecond
+
+// renewScript extends the lock KEYS[1] to ARGV[2] ms if it still holds the
+// token ARGV[1]; it returns 1 if it did.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// unlockScript deletes the lock KEYS[1] if it still holds the token ARGV[1];
+// it returns 1 if it did.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+type leaseState int
+
+const (
+	leaseHeld leaseState = iota
+	leaseReleased
+	leaseLost
+)
+
+// Lease is a lock held in a Store; it implements store.Lease. Leases come
+// from Store.TryLock and Store.Lock. While it is held, a goroutine renews it
+// every third of its duration; Release, Abandon and the store's Close stop
+// that goroutine.
+type Lease struct {
+	s     *Store
+	name  string // the caller's lock name, for messages
+	key   string // the Redis key
+	token string
+	dur   time.Duration
+
+	lost     chan struct{}
+	lostOnce sync.Once
+	stop     chan struct{} // closed by Release
+	stopOnce sync.Once
+	abandon  chan struct{} // closed by Abandon
+	abanOnce sync.Once
+	done     chan struct{} // closed when the renewal goroutine returns
+
+	mu    sync.Mutex
+	state leaseState
+}
+
+var _ store.Lease = (*Lease)(nil)
+
+func (s *Store) lockKey(name string) string { return s.prefix + lockNamespace + name }
+
+func checkLock(ctx context.Context, op, name string, lease time.Duration) (time.Duration, error) {
+	if lease < 0 {
+		return 0, fmt.Errorf("redisstore: %s %q: lease %v: %w", op, name, lease, store.ErrNegativeTTL)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fail(ctx, op, name, err)
+	}
+	if lease == 0 {
+		lease = DefaultLease
+	}
+	return lease, nil
+}
+
+// TryLock implements store.Locker: one SET NX PX. A zero lease means
+// DefaultLease; a negative one is an error wrapping store.ErrNegativeTTL.
+func (s *Store) TryLock(ctx context.Context, name string, lease time.Duration) (store.Lease, bool, error) {
+	lease, err := checkLock(ctx, "trylock", name, lease)
+	if err != nil {
+		return nil, false, err
+	}
+	l, err := s.tryLock(ctx, name, lease)
+	if err != nil || l == nil {
+		return nil, false, err
+	}
+	return l, true, nil
+}
+
+// Lock implements store.Locker. While another holder has the lock it tries
+// again after a short, growing, randomised wait (at most 50ms), until it
+// gets the lock or ctx is done.
+func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (store.Lease, error) {
+	lease, err := checkLock(ctx, "lock", name, lease)
+	if err != nil {
+		return nil, err
+	}
+	wait := 2 * time.Millisecond
+	for {
+		l, err := s.tryLock(ctx, name, lease)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			return l, nil
+		}
+		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fail(ctx, "lock", name, ctx.Err())
+		case <-s.closed:
+			t.Stop()
+			return nil, fmt.Errorf("redisstore: lock %q: %w", name, ErrClosed)
+		case <-t.C:
+		}
+		wait = min(2*wait, maxLockPoll)
+	}
+}
+
+func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (*Lease, error) {
+	select {
+	case <-s.closed:
+		return nil, fmt.Errorf("redisstore: lock %q: %w", name, ErrClosed)
+	default:
+	}
+	var tok [16]byte
+	_, _ = rand.Read(tok[:])
+	l := &Lease{
+		s: s, name: name, key: s.lockKey(name), token: hex.EncodeToString(tok[:]), dur: lease,
+		lost: make(chan struct{}), stop: make(chan struct{}), abandon: make(chan struct{}), done: make(chan struct{}),
+	}
+	start := time.Now()
+	ok, err := s.c.SetNX(ctx, l.key, l.token, time.Duration(millis(lease))*time.Millisecond).Result()
+	if err != nil {
+		return nil, fail(ctx, "lock", name, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	s.leases.Add(1)
+	go l.renew(start.Add(lease))
+	return l, nil
+}
+
+// renew runs while the lease is held. expires is when the lease runs out
+// on the server at the earliest, as far as this process knows.
+func (l *Lease) renew(expires time.Time) {
+	defer l.s.leases.Done()
+	defer close(l.done)
+	tick := time.NewTicker(l.dur / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.s.closed:
+			l.markLost()
+			return
+		case <-l.abandon:
+			// A simulated dead holder: no more renewals; the lease is lost
+			// once it has run out.
+			t := time.NewTimer(time.Until(expires))
+			defer t.Stop()
+			select {
+			case <-t.C:
+				l.markLost()
+			case <-l.stop:
+			case <-l.s.closed:
+				l.markLost()
+			}
+			return
+		case <-tick.C:
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), l.dur/3)
+		n, err := renewScript.Run(ctx, l.s.c, []string{l.key}, l.token, millis(l.dur)).Int64()
+		cancel()
+		switch {
+		case err == nil && n == 1:
+			expires = start.Add(l.dur)
+		case err == nil:
+			l.s.log.Warn("redisstore: lock lost: another holder has it", "lock", l.name)
+			l.markLost()
+			return
+		case !time.Now().Before(expires):
+			l.s.log.Warn("redisstore: lock lost: cannot renew it", "lock", l.name, "err", err)
+			l.markLost()
+			return
+		}
+	}
+}
+
+// markLost records that the lease no longer holds its lock.
+func (l *Lease) markLost() {
+	l.mu.Lock()
+	if l.state == leaseHeld {
+		l.state = leaseLost
+	}
+	l.mu.Unlock()
+	l.lostOnce.Do(func() { close(l.lost) })
+}
+
+// Release implements store.Lease: it stops the renewal and deletes the lock
+// if it still holds this lease's token (one script call). If the lease had
+// already been lost, it returns an error wrapping store.ErrLeaseLost and
+// leaves the lock to its new holder. After a successful Release, another
+// Release returns nil. When the server cannot be reached, Release returns
+// that error, and the lock frees itself when its lease runs out.
+func (l *Lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	state := l.state
+	l.mu.Unlock()
+	switch state {
+	case leaseReleased:
+		return nil
+	case leaseLost:
+		return fmt.Errorf("redisstore: release %q: %w", l.name, store.ErrLeaseLost)
+	}
+	l.stopOnce.Do(func() { close(l.stop) })
+	<-l.done
+	l.lostOnce.Do(func() { close(l.lost) })
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, "release", l.name, err)
+	}
+	n, err := unlockScript.Run(ctx, l.s.c, []string{l.key}, l.token).Int64()
+	if err != nil {
+		return fail(ctx, "release", l.name, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n != 1 {
+		l.state = leaseLost
+		return fmt.Errorf("redisstore: release %q: %w", l.name, store.ErrLeaseLost)
+	}
+	l.state = leaseReleased
+	return nil
+}
+
+// Lost implements store.Lease: the channel is closed by Release, when a
+// renewal finds that the lock has another holder, when renewals failed for a
+// whole lease, and by the store's Close.
+func (l *Lease) Lost() <-chan struct{} { return l.lost }
+
+// Abandon is for tests: it stops renewing the lease without releasing it,
+// as if the holder's process had died. The lock then frees itself on the
+// server once the lease runs out, and Lost closes at that time.
+// storetest.Options.Abandon calls it.
+func (l *Lease) Abandon() { l.abanOnce.Do(func() { close(l.abandon) }) }

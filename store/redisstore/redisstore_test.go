@@ -1,0 +1,617 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/redisstore"
+	"github.com/gobeaker/beaker/store/storetest"
+)
+
+// serverURL returns the value of the environment variable that names a test
+// server. When it is unset the test is skipped, unless
+// BEAKER_TEST_REQUIRE_SERVICES=1 (scripts/test.sh sets it), which makes it
+// fail.
+func serverURL(t *testing.T, env string) string {
+	t.Helper()
+	v := os.Getenv(env)
+	if v == "" {
+		if os.Getenv("BEAKER_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("%s is not set and BEAKER_TEST_REQUIRE_SERVICES=1 (scripts/services/redis.sh sets it)", env)
+		}
+		t.Skipf("%s is not set: no Redis server to test against (scripts/test.sh starts one)", env)
+	}
+	return v
+}
+
+func open(t *testing.T, env string, opts redisstore.Options) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.Open(serverURL(t, env), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func abandon(l store.Lease) { l.(*redisstore.Lease).Abandon() }
+
+func TestConformance(t *testing.T) {
+	for _, c := range []struct{ name, env string }{
+		{"Single", "BEAKER_TEST_REDIS_URL"},
+		{"Sentinel", "BEAKER_TEST_REDIS_SENTINEL"},
+		{"Cluster", "BEAKER_TEST_REDIS_CLUSTER"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t, c.env, redisstore.Options{KeyPrefix: "redisstore-test:"})
+			storetest.Run(t, s, storetest.Options{Abandon: abandon})
+		})
+	}
+}
+
+// TestClusterSpreadsKeys checks that the Cluster store really uses every
+// master, so that the conformance run above covered more than one node.
+func TestClusterSpreadsKeys(t *testing.T) {
+	s := open(t, "BEAKER_TEST_REDIS_CLUSTER", redisstore.Options{})
+	cc, ok := s.Client().(*redis.ClusterClient)
+	if !ok {
+		t.Fatalf("client is %T, want *redis.ClusterClient", s.Client())
+	}
+	ctx := context.Background()
+	prefix := fmt.Sprintf("spread-%d:", time.Now().UnixNano())
+	for i := range 30 {
+		if err := s.Set(ctx, prefix+strconv.Itoa(i), []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	perMaster := map[string]int{}
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		keys, err := c.Keys(ctx, prefix+"*").Result()
+		mu.Lock()
+		perMaster[c.Options().Addr] = len(keys)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(perMaster) < 3 {
+		t.Fatalf("masters: %v, want 3", perMaster)
+	}
+	for addr, n := range perMaster {
+		if n == 0 {
+			t.Errorf("master %s holds none of 30 keys: %v", addr, perMaster)
+		}
+	}
+	n := 0
+	if err := s.Scan(ctx, prefix, func(string) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 30 {
+		t.Fatalf("Scan over the Cluster found %d keys, want 30", n)
+	}
+}
+
+// countHook counts the round trips a client makes: one per command, one per
+// pipeline.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+// TestRoundTrips checks the costs that the session layer relies on: a read
+// is one round trip, an update with the version of that read is one more,
+// and a touch is one.
+func TestRoundTrips(t *testing.T) {
+	for _, c := range []struct{ name, env string }{
+		{"Single", "BEAKER_TEST_REDIS_URL"},
+		{"Cluster", "BEAKER_TEST_REDIS_CLUSTER"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := open(t, c.env, redisstore.Options{})
+			ctx := context.Background()
+			k := fmt.Sprintf("roundtrips-%d", time.Now().UnixNano())
+			if err := s.Set(ctx, k, []byte("a"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			// Load the update script once: a first use costs a NOSCRIPT
+			// reply and an EVAL, once per server and process.
+			if err := s.Update(ctx, k, store.Entry{}, time.Minute, func(cur []byte, _ bool) ([]byte, error) { return cur, nil }); err != nil {
+				t.Fatal(err)
+			}
+			h := &countHook{}
+			s.Client().AddHook(h)
+			count := func(what string, want int64, f func()) {
+				t.Helper()
+				before := h.n.Load()
+				f()
+				if got := h.n.Load() - before; got != want {
+					t.Errorf("%s: %d round trips, want %d", what, got, want)
+				}
+			}
+			var e store.Entry
+			count("Get", 1, func() {
+				var err error
+				if e, _, err = s.Get(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if e.Expires.IsZero() || time.Until(e.Expires) > time.Minute {
+				t.Errorf("Expires = %v, want within a minute", e.Expires)
+			}
+			count("Update with the version of a Get", 1, func() {
+				err := s.Update(ctx, k, e, time.Minute, func(cur []byte, _ bool) ([]byte, error) {
+					return append(append([]byte(nil), cur...), 'b'), nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+			count("Touch", 1, func() {
+				if _, err := s.Touch(ctx, k, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+			})
+			// A stale version: the conflict reply carries the current value,
+			// so the retry needs no separate read.
+			count("Update with a stale version", 2, func() {
+				err := s.Update(ctx, k, e, time.Minute, func(cur []byte, _ bool) ([]byte, error) {
+					return append(append([]byte(nil), cur...), 'c'), nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+			got, _, err := s.Get(ctx, k)
+			if err != nil || string(got.Value) != "abc" {
+				t.Fatalf("Get = %q, %v; want \"abc\"", got.Value, err)
+			}
+		})
+	}
+}
+
+// TestForeignValue checks that a value that the store did not write (by
+// another program sharing the server) reads as missing and is replaced by
+// an update.
+func TestForeignValue(t *testing.T) {
+	s := open(t, "BEAKER_TEST_REDIS_URL", redisstore.Options{})
+	ctx := context.Background()
+	k := fmt.Sprintf("foreign-%d", time.Now().UnixNano())
+	for _, v := range []string{"", "x", "plain text that is long enough"} {
+		if err := s.Client().Set(ctx, k, v, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := s.Get(ctx, k); err != nil || found {
+			t.Fatalf("Get of a foreign value %q = found %v, %v; want missing", v, found, err)
+		}
+		err := s.Update(ctx, k, store.Entry{}, time.Minute, func(cur []byte, found bool) ([]byte, error) {
+			if found {
+				return nil, errors.New("fn saw a foreign value as found")
+			}
+			return []byte("mine"), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, found, err := s.Get(ctx, k); err != nil || !found || string(e.Value) != "mine" {
+			t.Fatalf("Get after Update = %q, %v, %v", e.Value, found, err)
+		}
+	}
+}
+
+// TestUpdateConcurrentAcrossStores has two stores, as two processes would,
+// increment one counter from 32 goroutines each.
+func TestUpdateConcurrentAcrossStores(t *testing.T) {
+	for _, c := range []struct{ name, env string }{
+		{"Single", "BEAKER_TEST_REDIS_URL"},
+		{"Cluster", "BEAKER_TEST_REDIS_CLUSTER"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := open(t, c.env, redisstore.Options{})
+			b := open(t, c.env, redisstore.Options{})
+			ctx := context.Background()
+			k := fmt.Sprintf("counter-%d", time.Now().UnixNano())
+			const workers, rounds = 32, 5
+			var wg sync.WaitGroup
+			errs := make(chan error, 2*workers)
+			for _, s := range []*redisstore.Store{a, b} {
+				for range workers {
+					wg.Go(func() {
+						for range rounds {
+							last, _, err := s.Get(ctx, k)
+							if err == nil {
+								err = s.Update(ctx, k, last, time.Minute, func(cur []byte, found bool) ([]byte, error) {
+									n, _ := strconv.Atoi(string(cur))
+									return []byte(strconv.Itoa(n + 1)), nil
+								})
+							}
+							if err != nil {
+								errs <- err
+								return
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			e, _, err := a.Get(ctx, k)
+			if err != nil || string(e.Value) != strconv.Itoa(2*workers*rounds) {
+				t.Fatalf("counter = %q, %v; want %d", e.Value, err, 2*workers*rounds)
+			}
+		})
+	}
+}
+
+// TestLockAcrossStores checks mutual exclusion between two stores with
+// their own clients, as two processes would hold them.
+func TestLockAcrossStores(t *testing.T) {
+	a := open(t, "BEAKER_TEST_REDIS_URL", redisstore.Options{})
+	b := open(t, "BEAKER_TEST_REDIS_URL", redisstore.Options{})
+	ctx := context.Background()
+	name := fmt.Sprintf("lock-%d", time.Now().UnixNano())
+	la, ok, err := a.TryLock(ctx, name, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("a.TryLock = %v, %v", ok, err)
+	}
+	if _, ok, err := b.TryLock(ctx, name, time.Minute); err != nil || ok {
+		t.Fatalf("b.TryLock while a holds the lock = %v, %v; want false, nil", ok, err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		lb, err := b.Lock(ctx, name, time.Minute)
+		if err == nil {
+			err = lb.Release(ctx)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("b.Lock returned (%v) while a held the lock", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("b.Lock did not get the lock after a released it")
+	}
+
+	// Mutual exclusion under contention, 10 goroutines on each store.
+	var inside atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for _, s := range []*redisstore.Store{a, b} {
+		for range 10 {
+			wg.Go(func() {
+				for range 3 {
+					l, err := s.Lock(ctx, name, time.Minute)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if inside.Add(1) != 1 {
+						errs <- errors.New("two holders at once across stores")
+					}
+					time.Sleep(time.Millisecond)
+					inside.Add(-1)
+					if err := l.Release(ctx); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// TestLostWhenTokenGone checks that a holder learns when its lock was taken
+// away behind its back (here: deleted by an operator), at its next renewal.
+func TestLostWhenTokenGone(t *testing.T) {
+	s := open(t, "BEAKER_TEST_REDIS_URL", redisstore.Options{KeyPrefix: "lost-test:"})
+	ctx := context.Background()
+	name := fmt.Sprintf("lock-%d", time.Now().UnixNano())
+	l, ok, err := s.TryLock(ctx, name, 300*time.Millisecond)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	n, err := s.Client().Del(ctx, "lost-test:beaker:lock:"+name).Result()
+	if err != nil || n != 1 {
+		t.Fatalf("deleting the lock key: %d, %v (is the lock layout documented right?)", n, err)
+	}
+	select {
+	case <-l.Lost():
+	case <-time.After(2 * time.Second):
+		t.Fatal("Lost() did not close after the lock key was deleted")
+	}
+	if err := l.Release(ctx); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("Release of a lost lease: %v, want ErrLeaseLost", err)
+	}
+}
+
+// TestCloseStopsRenewals checks that Close stops every renewal goroutine and
+// closes the Lost channels of the leases still held.
+func TestCloseStopsRenewals(t *testing.T) {
+	url := serverURL(t, "BEAKER_TEST_REDIS_URL")
+	before := runtime.NumGoroutine()
+	s, err := redisstore.Open(url, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var leases []store.Lease
+	for i := range 5 {
+		l, err := s.Lock(ctx, fmt.Sprintf("close-%d-%d", time.Now().UnixNano(), i), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leases = append(leases, l)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases {
+		select {
+		case <-l.Lost():
+		default:
+			t.Fatal("a lease's Lost() is open after Close")
+		}
+	}
+	if _, _, err := s.TryLock(ctx, "after-close", time.Minute); !errors.Is(err, redisstore.ErrClosed) {
+		t.Fatalf("TryLock after Close: %v, want ErrClosed", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestOutage stops a private Redis server under the store: calls must fail
+// promptly (not hang), and work again once the server is back, with the
+// same store.
+func TestOutage(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("BEAKER_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("redis-server is not installed")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	port := freePort(t)
+	dir := t.TempDir()
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "",
+			"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "log"))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitPort(t, port)
+		return cmd
+	}
+	srv := start()
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+
+	s, err := redisstore.Open(fmt.Sprintf("redis://127.0.0.1:%d/0", port), redisstore.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	l, ok, err := s.TryLock(ctx, "held", 600*time.Millisecond)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+
+	_ = srv.Process.Kill()
+	_ = srv.Wait()
+	ops := map[string]func() error{
+		"Get":    func() error { _, _, err := s.Get(ctx, "k"); return err },
+		"Set":    func() error { return s.Set(ctx, "k", []byte("w"), 0) },
+		"Delete": func() error { return s.Delete(ctx, "other") },
+		"Update": func() error {
+			return s.Update(ctx, "k", store.Entry{}, 0, func([]byte, bool) ([]byte, error) { return []byte("u"), nil })
+		},
+		"Touch":   func() error { _, err := s.Touch(ctx, "k", time.Minute); return err },
+		"TryLock": func() error { _, _, err := s.TryLock(ctx, "x", time.Minute); return err },
+	}
+	for name, op := range ops {
+		t0 := time.Now()
+		err := op()
+		if err == nil {
+			t.Errorf("%s against a stopped server: no error", name)
+		}
+		if d := time.Since(t0); d > 3*time.Second {
+			t.Errorf("%s against a stopped server took %v", name, d)
+		}
+	}
+	// Renewals fail: the lease is lost once a whole lease has passed.
+	select {
+	case <-l.Lost():
+	case <-time.After(3 * time.Second):
+		t.Fatal("a lease whose renewals fail was not declared lost")
+	}
+
+	srv = start()
+	t0 := time.Now()
+	for {
+		err := s.Set(ctx, "k", []byte("back"), 0)
+		if err == nil {
+			break
+		}
+		if time.Since(t0) > 5*time.Second {
+			t.Fatalf("the store did not recover after the server restarted: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("recovered %v after the restart", time.Since(t0).Round(time.Millisecond))
+	if e, found, err := s.Get(ctx, "k"); err != nil || !found || string(e.Value) != "back" {
+		t.Fatalf("Get after recovery = %q, %v, %v", e.Value, found, err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitPort(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no server on port %d: %v", port, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		cluster bool
+		want    string // addrs|db|master|user|pass|tls|clustermode
+	}{
+		{"redis://127.0.0.1:6380/2", false, "127.0.0.1:6380|2|||||false"},
+		{"redis://localhost", false, "localhost:6379|0|||||false"},
+		{"redis://u:p%40ss@h:1/0?pool_size=7", false, "h:1|0||u|p@ss||false"},
+		{"rediss://h:1", false, "h:1|0||||tls|false"},
+		{"h:7000", false, "h:7000|0|||||false"},
+		{"redis://h:7000", true, "h:7000|0|||||true"},
+		{"h1:1,h2:2,h3:3", false, "h1:1,h2:2,h3:3|0|||||false"},
+		{"redis://:pw@h1:1,h2:2/0", false, "h1:1,h2:2|0|||pw||false"},
+		{"redis://h1:1,redis://h2:2", true, "h1:1,h2:2|0|||||true"},
+		{"redis://node-1:7001, redis://node-2:7002", false, "node-1:7001,node-2:7002|0|||||false"},
+		{"redis+sentinel://s1:26379,s2/mymaster/3", false, "s1:26379,s2:26379|3|mymaster||||false"},
+		{"redis+sentinel://u:p@s1/m", false, "s1:26379|0|m|u|p||false"},
+		{"rediss+sentinel://s1/m", false, "s1:26379|0|m|||tls|false"},
+		{"unix:///run/redis.sock?db=4", false, "/run/redis.sock|4|||||false"},
+	} {
+		o, err := redisstore.ParseURL(c.in, c.cluster)
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", c.in, err)
+			continue
+		}
+		tlsOn := ""
+		if o.TLSConfig != nil {
+			tlsOn = "tls"
+		}
+		got := fmt.Sprintf("%s|%d|%s|%s|%s|%s|%v", strings.Join(o.Addrs, ","), o.DB, o.MasterName,
+			o.Username, o.Password, tlsOn, o.IsClusterMode)
+		if got != c.want {
+			t.Errorf("ParseURL(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+	if o, _ := redisstore.ParseURL("redis://h/0?pool_size=7", false); o == nil || o.PoolSize != 7 {
+		t.Errorf("a query option of a single server's URL was not kept: %+v", o)
+	}
+	for _, in := range []string{
+		"", "http://h:1", "redis://h:1/x", "h1:1,h2:2/3", "h1:1,h2:notaport",
+		"redis://h1:1,h2:2?pool_size=3", "redis+sentinel://s1", "redis+sentinel://s1/m/x",
+		"redis+sentinel://s1/m/1/2", "redis://h1:1,http://h2:2", "redis://h:1/2", "redis+sentinel://s1:x/m",
+	} {
+		cluster := in == "redis://h:1/2"
+		if o, err := redisstore.ParseURL(in, cluster); !errors.Is(err, redisstore.ErrInvalidURL) {
+			t.Errorf("ParseURL(%q) = %+v, %v; want an error wrapping ErrInvalidURL", in, o, err)
+		}
+	}
+	_, err := redisstore.ParseURL("redis://user:secret@h:1/x", false)
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+func TestOptionsFromConfig(t *testing.T) {
+	o, err := redisstore.OptionsFromConfig(store.Config{
+		Use: "session", Type: "ext:rediscluster", Timeout: 3 * time.Second,
+		Params: map[string]string{"redis.key_prefix": "app1:", "redis.pool_size": "50", "redis.max_retries": "-1", "other": "x"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.KeyPrefix != "app1:" || o.PoolSize != 50 || o.MaxRetries != -1 || !o.Cluster || o.Timeout != 3*time.Second {
+		t.Fatalf("OptionsFromConfig = %+v", o)
+	}
+	for _, p := range []map[string]string{
+		{"redis.pool_size": "many"}, {"redis.pool_size": "-1"}, {"redis.max_retries": "-2"}, {"redis.poolsize": "5"},
+	} {
+		_, err := redisstore.OptionsFromConfig(store.Config{Type: "ext:redis", Params: p})
+		if !errors.Is(err, redisstore.ErrInvalidOptions) {
+			t.Errorf("OptionsFromConfig(%v): %v, want ErrInvalidOptions", p, err)
+		}
+	}
+	d := redisstore.Driver()
+	if _, err := d.Open(context.Background(), store.Config{Type: "ext:redis", URL: "http://x"}); !errors.Is(err, redisstore.ErrInvalidURL) {
+		t.Errorf("Driver().Open with a bad URL: %v", err)
+	}
+}
+
+func TestDriverOpen(t *testing.T) {
+	url := serverURL(t, "BEAKER_TEST_REDIS_URL")
+	st, err := redisstore.Driver().Open(context.Background(), store.Config{
+		Use: "session", Type: "ext:redis", URL: url, Params: map[string]string{"redis.key_prefix": "driver-test:"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*redisstore.Store)
+	defer s.Close()
+	ctx := context.Background()
+	k := fmt.Sprintf("k-%d", time.Now().UnixNano())
+	if err := s.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Client().Exists(ctx, "driver-test:"+k).Result(); err != nil || n != 1 {
+		t.Fatalf("the key prefix from Params was not used: %d, %v", n, err)
+	}
+}

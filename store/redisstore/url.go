@@ -1,0 +1,215 @@
+package redisstore
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ParseURL turns a session.url / cache.url value into go-redis options.
+// cluster forces a Cluster client for a single address (Beaker's
+// ext:rediscluster). It accepts:
+//
+//	redis://[user:pass@]host:port[/db][?go-redis options]   one server
+//	rediss://…                                              the same over TLS
+//	unix:///path/to/redis.sock[?db=N]                       one server, Unix socket
+//	host:port                                               one server, database 0
+//	redis://[user:pass@]h1:p1,h2:p2,h3:p3                   a Cluster (seed nodes)
+//	h1:p1,h2:p2,h3:p3                                       a Cluster
+//	redis://h1:p1,redis://h2:p2                             a Cluster, Beaker 1.13's ext:rediscluster spelling
+//	redis+sentinel://[user:pass@]s1:26379,s2:26379/mymaster[/db]
+//	                                                        a master found through Sentinel
+//	rediss+sentinel://…                                     the same over TLS
+//
+// A single server's URL takes go-redis's query options (see redis.ParseURL,
+// e.g. ?pool_size=50&dial_timeout=1s); the other forms take none. The
+// user and password apply to the data nodes; a port left out is 6379
+// (26379 for a Sentinel). Errors wrap ErrInvalidURL.
+func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
+	s := strings.TrimSpace(raw)
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w %q: %s", ErrInvalidURL, redactURL(raw), fmt.Sprintf(format, args...))
+	}
+	if s == "" {
+		return nil, bad("empty")
+	}
+	scheme, rest, hasScheme := strings.Cut(s, "://")
+	if !hasScheme {
+		scheme, rest = "", s
+	}
+	switch scheme {
+	case "", "redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel":
+	default:
+		return nil, bad("unknown scheme %q (want redis, rediss, unix, redis+sentinel or rediss+sentinel)", scheme)
+	}
+	tlsOn := strings.HasPrefix(scheme, "rediss")
+
+	if strings.HasSuffix(scheme, "+sentinel") {
+		return parseSentinel(rest, tlsOn, bad)
+	}
+	if scheme == "unix" || (!strings.Contains(rest, ",") && scheme != "") {
+		// One server in go-redis's own spelling.
+		o, err := redis.ParseURL(s)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		uo := &redis.UniversalOptions{
+			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
+			TLSConfig: o.TLSConfig, Protocol: o.Protocol, ClientName: o.ClientName,
+			MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+			PoolFIFO: o.PoolFIFO, PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
+			MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns, MaxActiveConns: o.MaxActiveConns,
+			ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
+			DialerRetries: o.DialerRetries, DialerRetryTimeout: o.DialerRetryTimeout,
+			IsClusterMode: cluster,
+		}
+		if cluster && o.DB != 0 {
+			return nil, bad("a Redis Cluster has only database 0")
+		}
+		return uo, nil
+	}
+
+	// A list of seed nodes: a Cluster (or one bare host:port).
+	uo := &redis.UniversalOptions{IsClusterMode: cluster}
+	for i, item := range strings.Split(rest, ",") {
+		item = strings.TrimSpace(item)
+		if i > 0 {
+			// Beaker 1.13 repeats the scheme on every item.
+			if sch, r, ok := strings.Cut(item, "://"); ok {
+				if sch != "redis" && sch != "rediss" {
+					return nil, bad("unknown scheme %q in item %d", sch, i+1)
+				}
+				tlsOn = tlsOn || sch == "rediss"
+				item = r
+			}
+		}
+		if user, host, ok := strings.Cut(item, "@"); ok {
+			u, err := url.Parse("redis://" + user + "@x")
+			if err != nil || u.User == nil {
+				return nil, bad("bad user:password in item %d", i+1)
+			}
+			if uo.Username != "" || uo.Password != "" {
+				if p, _ := u.User.Password(); u.User.Username() != uo.Username || p != uo.Password {
+					return nil, bad("items give different credentials")
+				}
+			}
+			uo.Username = u.User.Username()
+			uo.Password, _ = u.User.Password()
+			item = host
+		}
+		if strings.ContainsAny(item, "?#") {
+			return nil, bad("query options are only accepted in a single server's URL")
+		}
+		item = strings.TrimSuffix(item, "/")
+		if h, db, ok := strings.Cut(item, "/"); ok {
+			if db != "0" {
+				return nil, bad("a Redis Cluster has only database 0 (item %d has /%s)", i+1, db)
+			}
+			item = h
+		}
+		addr, err := hostPort(item, "6379")
+		if err != nil {
+			return nil, bad("item %d: %v", i+1, err)
+		}
+		uo.Addrs = append(uo.Addrs, addr)
+	}
+	if tlsOn {
+		h, _, _ := net.SplitHostPort(uo.Addrs[0])
+		uo.TLSConfig = &tls.Config{ServerName: h, MinVersion: tls.VersionTLS12}
+	}
+	return uo, nil
+}
+
+func parseSentinel(rest string, tlsOn bool, bad func(string, ...any) error) (*redis.UniversalOptions, error) {
+	if strings.ContainsAny(rest, "?#") {
+		return nil, bad("query options are only accepted in a single server's URL")
+	}
+	authority, path, _ := strings.Cut(rest, "/")
+	uo := &redis.UniversalOptions{}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		u, err := url.Parse("redis://" + authority[:at+1] + "x")
+		if err != nil || u.User == nil {
+			return nil, bad("bad user:password")
+		}
+		uo.Username = u.User.Username()
+		uo.Password, _ = u.User.Password()
+		authority = authority[at+1:]
+	}
+	for i, h := range strings.Split(authority, ",") {
+		addr, err := hostPort(strings.TrimSpace(h), "26379")
+		if err != nil {
+			return nil, bad("sentinel %d: %v", i+1, err)
+		}
+		uo.Addrs = append(uo.Addrs, addr)
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case parts[0] == "":
+		return nil, bad("no master name (want redis+sentinel://host:port/mastername[/db])")
+	case len(parts) > 2:
+		return nil, bad("path %q: want /mastername[/db]", path)
+	}
+	var err error
+	if uo.MasterName, err = url.PathUnescape(parts[0]); err != nil {
+		return nil, bad("master name %q: %v", parts[0], err)
+	}
+	if len(parts) == 2 {
+		if uo.DB, err = strconv.Atoi(parts[1]); err != nil || uo.DB < 0 {
+			return nil, bad("database %q is not a number", parts[1])
+		}
+	}
+	if tlsOn {
+		h, _, _ := net.SplitHostPort(uo.Addrs[0])
+		uo.TLSConfig = &tls.Config{ServerName: h, MinVersion: tls.VersionTLS12}
+	}
+	return uo, nil
+}
+
+// hostPort checks host[:port] and adds the default port when it is left out.
+func hostPort(s, defPort string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("empty address")
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		// No port (or a bare IPv6 address in brackets).
+		host, port = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), defPort
+		if strings.ContainsAny(host, "[]/ ") {
+			return "", fmt.Errorf("bad address %q", s)
+		}
+	}
+	if host == "" {
+		return "", fmt.Errorf("no host in %q", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return "", fmt.Errorf("bad port in %q", s)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// redactURL hides the password of a URL for error messages.
+func redactURL(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		scheme, rest = "", s
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return s
+	}
+	cred := rest[:at]
+	if user, _, hasPass := strings.Cut(cred, ":"); hasPass {
+		cred = user + ":xxxxx"
+	}
+	out := cred + rest[at:]
+	if ok {
+		out = scheme + "://" + out
+	}
+	return out
+}
