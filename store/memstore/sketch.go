@@ -51,14 +51,19 @@ func (s *sketch) frequency(h uint64) int {
 // the minimum grow (conservative update), which keeps collisions from
 // inflating other keys' estimates.
 func (s *sketch) increment(h uint64) {
-	f := s.frequency(h)
+	var words [4]uint64
+	var shifts [4]uint
+	f := uint64(15)
+	for i := range 4 {
+		words[i], shifts[i] = s.slot(h, i)
+		f = min(f, s.table[words[i]]>>shifts[i]&15)
+	}
 	if f == 15 {
 		return
 	}
 	for i := range 4 {
-		w, sh := s.slot(h, i)
-		if int(s.table[w]>>sh&15) == f {
-			s.table[w] += 1 << sh
+		if s.table[words[i]]>>shifts[i]&15 == f {
+			s.table[words[i]] += 1 << shifts[i]
 		}
 	}
 	s.additions++
