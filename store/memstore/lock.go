@@ -91,7 +91,7 @@ func (s *Store) Lock(ctx context.Context, key string, lease time.Duration) (stor
 		var timer *time.Timer
 		dead := h.dead
 		if h.abandoned {
-			d := time.Duration(h.abandonedAt + int64(h.dur) - s.now().UnixNano())
+			d := time.Duration(h.abandonedAt + int64(h.dur) - s.now())
 			d = min(max(d, time.Millisecond), maxAbandonedPoll)
 			timer = time.NewTimer(d)
 			poll, dead = timer.C, nil
@@ -129,7 +129,7 @@ func checkLock(ctx context.Context, op string, lease time.Duration) error {
 func (s *Store) take(key string, lease time.Duration) (taken, holder *Lease) {
 	t := &s.locks
 	if h := t.held[key]; h != nil {
-		if !h.expired(s.now().UnixNano()) {
+		if !h.expired(s.now()) {
 			return nil, h
 		}
 		h.state = leaseLost
@@ -165,7 +165,7 @@ func (l *Lease) Release(ctx context.Context) error {
 		delete(t.held, l.key)
 	}
 	close(l.lost)
-	if l.expired(l.s.now().UnixNano()) {
+	if l.expired(l.s.now()) {
 		l.state = leaseLost
 		return fmt.Errorf("memstore: release %q: %w", l.key, store.ErrLeaseLost)
 	}
@@ -189,6 +189,6 @@ func (l *Lease) Abandon() {
 		return
 	}
 	l.abandoned = true
-	l.abandonedAt = l.s.now().UnixNano()
+	l.abandonedAt = l.s.now()
 	close(l.dead)
 }

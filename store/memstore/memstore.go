@@ -95,8 +95,10 @@ type Options struct {
 	// default is slog.Default().
 	Logger *slog.Logger
 
-	// Now returns the current time. The default is time.Now; tests inject a
-	// fake clock.
+	// Now returns the current time. The default is the system clock, read
+	// as the wall time at New plus the monotonic time elapsed since (so a
+	// step of the wall clock does not move expiries); tests inject a fake
+	// clock.
 	Now func() time.Time
 }
 
@@ -137,7 +139,7 @@ type Store struct {
 	maxEntries int
 	maxBytes   int64
 	log        *slog.Logger
-	now        func() time.Time
+	now        func() int64 // unix nanoseconds
 	seed       maphash.Seed
 	shift      uint // a key's shard is its hash >> shift
 	shards     []shard
@@ -168,7 +170,6 @@ func New(opts Options) *Store {
 		maxEntries: opts.MaxEntries,
 		maxBytes:   opts.MaxBytes,
 		log:        opts.Logger,
-		now:        opts.Now,
 		seed:       maphash.MakeSeed(),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -182,8 +183,15 @@ func New(opts Options) *Store {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if clock := opts.Now; clock != nil {
+		s.now = func() int64 { return clock().UnixNano() }
+	} else {
+		// The wall clock at New plus the monotonic time since: one clock
+		// read per call instead of time.Now's two, and expiry that wall
+		// clock steps do not move.
+		start := time.Now()
+		wall := start.UnixNano()
+		s.now = func() int64 { return wall + int64(time.Since(start)) }
 	}
 	s.lastWarn.Store(math.MinInt64)
 	n := shardCount(s.maxEntries, s.maxBytes, runtime.GOMAXPROCS(0))
@@ -288,7 +296,7 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, bool, error) 
 	if err := ctx.Err(); err != nil {
 		return store.Entry{}, false, fmt.Errorf("memstore: get: %w", err)
 	}
-	now := s.now().UnixNano()
+	now := s.now()
 	sh, _ := s.shardOf(key)
 	sh.mu.Lock()
 	e := sh.live(key, now)
@@ -320,7 +328,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 		return err
 	}
 	v := append([]byte{}, value...)
-	now := s.now().UnixNano()
+	now := s.now()
 	sh.mu.Lock()
 	sh.live(key, now)
 	evicted := sh.put(key, h, v, expiry(now, ttl), now)
@@ -376,7 +384,7 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("memstore: update: %w", err)
 		}
-		now := s.now().UnixNano()
+		now := s.now()
 		sh.mu.Lock()
 		e := sh.live(key, now)
 		found := e != nil
@@ -404,7 +412,8 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 			return err
 		}
 
-		now = s.now().UnixNano()
+		// The write uses the time of the read: the update takes effect as
+		// of then, and it saves reading the clock again.
 		sh.mu.Lock()
 		e = sh.live(key, now)
 		if (e != nil) != found || (e != nil && e.version != ver) {
@@ -442,7 +451,7 @@ func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 	if ttl < 0 {
 		return false, fmt.Errorf("memstore: touch: %w", store.ErrNegativeTTL)
 	}
-	now := s.now().UnixNano()
+	now := s.now()
 	sh, _ := s.shardOf(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -463,7 +472,7 @@ func (s *Store) Scan(ctx context.Context, prefix string, fn func(key string) err
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("memstore: scan: %w", err)
 		}
-		now := s.now().UnixNano()
+		now := s.now()
 		sh := &s.shards[i]
 		keys = keys[:0]
 		sh.mu.Lock()
@@ -492,7 +501,7 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return n, fmt.Errorf("memstore: purge: %w", err)
 		}
-		now := s.now().UnixNano()
+		now := s.now()
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		n += sh.purge(now)
