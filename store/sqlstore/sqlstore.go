@@ -1,0 +1,611 @@
+// Package sqlstore is a store on an SQL database through database/sql:
+// Beaker's "ext:database" type, with SQLite (pure Go, modernc.org/sqlite)
+// as the embedded default and PostgreSQL (pgx).
+//
+// The root beaker package does not link it (SQLite alone adds megabytes to
+// a binary); a program that wants it passes Driver() to beaker.Open.
+//
+// # Table
+//
+// Entries live in one table, beaker_store by default (session.table_name),
+// created if missing:
+//
+//	key     BLOB/BYTEA  PRIMARY KEY  the store key, as bytes
+//	value   BLOB/BYTEA  NOT NULL
+//	version BIGINT      NOT NULL     random at every write, kept by Touch
+//	expires BIGINT                   Unix microseconds; NULL: never
+//
+// with an index on expires, and a second table, <table>_lock, for the named
+// locks. Python Beaker's own table is called beaker_cache and has other
+// columns; a table of the configured name whose columns differ is an error
+// (ErrTableMismatch), never a silent mismatch.
+//
+// Expiry times come from the clock of the process that writes, so the hosts
+// that share a database need synchronised clocks (NTP), as for any lease.
+//
+// # Writes
+//
+// Update makes one conditional statement when the caller's Entry has a
+// version: UPDATE … WHERE key = ? AND version = ? (and the row has not
+// expired). For a missing key it inserts with INSERT … ON CONFLICT DO
+// NOTHING, so two first writers never race into a unique-key error. When
+// the statement changes no row, another writer got in first: Update reads
+// the row again and calls fn again. An uncontended update of a session that
+// the request loaded is one statement.
+//
+// SQLite runs in WAL mode with synchronous=NORMAL: readers never wait for the
+// writer, and a commit does not wait for the disk (after a power cut, not a
+// process crash, the last commits may be lost; the database stays
+// consistent). Writes of the process go through one connection, so they
+// queue in the process instead of failing with "database is locked"; other
+// processes on the same file wait up to the busy timeout (5 s by default),
+// and transactions begin IMMEDIATE.
+//
+// # Locks
+//
+// A named lock is a row of the lock table holding a random token and an
+// expiry: TryLock inserts it, or takes over a row whose lease has run out,
+// in one statement. While the lock is held, a goroutine of the lease renews
+// the expiry every third of the lease; when a renewal finds the row gone or
+// taken, or the lease runs out while the database cannot be reached, the
+// lease is lost and Lost closes. Release deletes the row only if its token
+// is still there. A holder that dies stops renewing, and the lock frees
+// itself when its lease runs out.
+//
+// This design is the same on SQLite and PostgreSQL. PostgreSQL's advisory
+// locks would free a dead holder's lock at once, but each held lock would
+// pin one pooled connection for its whole life (a cache with many regions
+// regenerating at once would drain the pool), and they do not survive a
+// connection pooler in transaction mode (PgBouncer). Lease rows cost one
+// UPDATE per lease/3 and make a lock's state visible with a SELECT.
+//
+// Close stops the renewal goroutines of the leases still held (they are then
+// lost) and closes the database.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobeaker/beaker/store"
+)
+
+// DefaultTableName is the table used when Options.TableName is empty.
+const DefaultTableName = "beaker_store"
+
+// Options configures a Store. Only URL is required.
+type Options struct {
+	// URL names the database in SQLAlchemy's form (INI key session.url /
+	// cache.url): sqlite:///relative.db, sqlite:////absolute.db,
+	// postgresql://user:pass@host:port/db (postgresql+psycopg2:// and
+	// postgres:// too). Required.
+	URL string
+
+	// TableName is the table of the entries (INI key session.table_name /
+	// cache.table_name); the named locks use TableName_lock. A letter or
+	// underscore, then letters, digits and underscores, at most 58 in all.
+	// The default is DefaultTableName, beaker_store.
+	TableName string
+
+	// BaseDir is the folder that a relative SQLite path is relative to: the
+	// INI file's folder (Params key "here"). The default is the working
+	// directory.
+	BaseDir string
+
+	// PoolSize bounds the open connections to PostgreSQL, and the reading
+	// connections of SQLite (INI key session.sql.pool_size). The default is
+	// 10.
+	PoolSize int
+
+	// Timeout bounds each store operation, on top of the caller's context,
+	// and the connection to PostgreSQL (INI key session.store_timeout). The
+	// default is no bound on operations and a 5 s connect timeout.
+	Timeout time.Duration
+
+	// Logger receives the warnings about corrupt rows. The default is
+	// slog.Default().
+	Logger *slog.Logger
+
+	// Now returns the current time. The default is time.Now.
+	Now func() time.Time
+}
+
+// Errors of Open.
+var (
+	// ErrBadTableName is returned for a table name that is not a plain SQL
+	// identifier.
+	ErrBadTableName = errors.New("sqlstore: bad table name")
+
+	// ErrTableMismatch is returned when the table exists with other columns
+	// (for example Python Beaker's beaker_cache table).
+	ErrTableMismatch = errors.New("sqlstore: existing table has other columns")
+)
+
+// Store is an SQL store. It implements store.Store, store.Updater,
+// store.Toucher, store.Scanner, store.Purger and store.Locker. Its methods
+// are safe for concurrent use; several Stores, in one process or many, may
+// share one table. Create it with Open and stop it with Close.
+type Store struct {
+	dialect dialect
+	rdb     *sql.DB // reads (and, for PostgreSQL, writes)
+	wdb     *sql.DB // writes: one connection for SQLite
+	q       queries
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+
+	mu     sync.Mutex
+	leases map[*Lease]struct{} // held leases, whose renewal Close stops
+	closed bool
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Updater = (*Store)(nil)
+	_ store.Toucher = (*Store)(nil)
+	_ store.Scanner = (*Store)(nil)
+	_ store.Purger  = (*Store)(nil)
+	_ store.Locker  = (*Store)(nil)
+)
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,57}$`)
+
+// Open connects to the database named by opts.URL, creates the tables if
+// they are missing and checks their columns.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.TableName == "" {
+		opts.TableName = DefaultTableName
+	}
+	if !identRE.MatchString(opts.TableName) {
+		return nil, fmt.Errorf("%w %q: want letters, digits and underscores, at most 58", ErrBadTableName, opts.TableName)
+	}
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = 10
+	}
+	t, err := parseURL(opts.URL, opts.BaseDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		dialect: t.dialect,
+		timeout: opts.Timeout,
+		log:     opts.Logger,
+		now:     opts.Now,
+		q:       newQueries(t.dialect, opts.TableName),
+		leases:  make(map[*Lease]struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	switch t.dialect {
+	case sqlite:
+		s.rdb, s.wdb, err = openSQLite(t, opts.PoolSize)
+	case postgres:
+		s.rdb, err = openPostgres(t, opts)
+		s.wdb = s.rdb
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.setup(ctx, opts.TableName); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	return s, nil
+}
+
+// setup creates the tables if missing and checks the columns of the entry
+// table.
+func (s *Store) setup(ctx context.Context, table string) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	for _, stmt := range s.q.create {
+		if _, err := s.wdb.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("sqlstore: creating table %s on %v: %w", table, s.dialect, err)
+		}
+	}
+	if err := s.checkColumns(ctx, table); err != nil {
+		return err
+	}
+	if _, err := s.wdb.ExecContext(ctx, s.q.index); err != nil {
+		return fmt.Errorf("sqlstore: creating the index of %s on %v: %w", table, s.dialect, err)
+	}
+	return nil
+}
+
+// checkColumns makes sure that the tables have the store's columns: a
+// table of the same name made by something else is an error.
+func (s *Store) checkColumns(ctx context.Context, table string) error {
+	for _, c := range []struct {
+		name string
+		want []string
+	}{
+		{table, []string{"expires", "key", "value", "version"}},
+		{table + "_lock", []string{"expires", "name", "token"}},
+	} {
+		rows, err := s.rdb.QueryContext(ctx, s.q.columns, c.name)
+		if err != nil {
+			return fmt.Errorf("sqlstore: reading the columns of %s: %w", c.name, err)
+		}
+		var got []string
+		for rows.Next() {
+			var col string
+			if err := rows.Scan(&col); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlstore: reading the columns of %s: %w", c.name, err)
+			}
+			got = append(got, strings.ToLower(col))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlstore: reading the columns of %s: %w", c.name, err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			return fmt.Errorf("%w: table %s has columns (%s), want (%s); set table_name to another table (Python Beaker's own is beaker_cache)",
+				ErrTableMismatch, c.name, strings.Join(got, ", "), strings.Join(c.want, ", "))
+		}
+	}
+	return nil
+}
+
+// Close stops the renewal of the leases still held (they are lost; their
+// rows expire after their lease) and closes the database. It is
+// idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	leases := make([]*Lease, 0, len(s.leases))
+	for l := range s.leases {
+		leases = append(leases, l)
+	}
+	s.mu.Unlock()
+	for _, l := range leases {
+		l.stopRenewal(true)
+	}
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	err := s.rdb.Close()
+	if s.wdb != s.rdb {
+		err = errors.Join(err, s.wdb.Close())
+	}
+	return err
+}
+
+// DB returns the database of the store's reads (with SQLite the writes go
+// through a second, one-connection handle). It is for operators' tools and
+// tests; the store owns it.
+func (s *Store) DB() *sql.DB { return s.rdb }
+
+func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout > 0 {
+		return context.WithTimeout(ctx, s.timeout)
+	}
+	return ctx, func() {}
+}
+
+func (s *Store) micros(t time.Time) int64 { return t.UnixMicro() }
+
+// expiry returns the expires column for ttl: NULL for no expiry.
+func (s *Store) expiry(ttl time.Duration) sql.NullInt64 {
+	if ttl == 0 {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: s.micros(s.now().Add(ttl)), Valid: true}
+}
+
+// newVersion returns a random positive version, so that a key deleted and
+// written again never comes back with a version an earlier reader holds.
+func newVersion() int64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if v := int64(binary.BigEndian.Uint64(b[:]) >> 1); v != 0 {
+			return v
+		}
+	}
+}
+
+// row is what read found under a key.
+type row struct {
+	exists  bool   // a row is there, live or not
+	live    bool   // it is valid and has not expired
+	value   []byte // when live
+	version any    // the raw version column, for a conditional write
+	expires int64  // unix microseconds; 0: never
+}
+
+// read reads the row of key. A row whose columns do not decode (a
+// hand-edited SQLite row) is logged and reported as existing but not live.
+func (s *Store) read(ctx context.Context, key []byte) (row, error) {
+	var (
+		value        []byte
+		version, exp any
+	)
+	err := s.rdb.QueryRowContext(ctx, s.q.get, key).Scan(&value, &version, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return row{}, nil
+	}
+	if err != nil {
+		return row{}, err
+	}
+	r := row{exists: true, version: version, value: value}
+	_, vok := version.(int64)
+	e, eok := exp.(int64)
+	if exp == nil {
+		e, eok = 0, true
+	}
+	if value == nil {
+		r.value = []byte{} // an empty BLOB scans as nil
+	}
+	if !vok || !eok {
+		s.log.Warn("sqlstore: corrupt row treated as missing", slog.String("table", s.q.table))
+		return r, nil
+	}
+	r.expires = e
+	r.live = e == 0 || e > s.micros(s.now())
+	return r, nil
+}
+
+func entryOf(r row) store.Entry {
+	e := store.Entry{Value: r.value, Version: store.Version(r.version.(int64))}
+	if r.expires != 0 {
+		e.Expires = time.UnixMicro(r.expires)
+	}
+	return e
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) (store.Entry, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Entry{}, false, fmt.Errorf("sqlstore: get: %w", err)
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	r, err := s.read(ctx, []byte(key))
+	if err != nil {
+		return store.Entry{}, false, fmt.Errorf("sqlstore: get: %w", err)
+	}
+	if !r.live {
+		return store.Entry{}, false, nil
+	}
+	return entryOf(r), true, nil
+}
+
+// Set implements store.Store.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlstore: set: %w", err)
+	}
+	if ttl < 0 {
+		return fmt.Errorf("sqlstore: set: %w", store.ErrNegativeTTL)
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if _, err := s.wdb.ExecContext(ctx, s.q.set, []byte(key), value, newVersion(), s.expiry(ttl)); err != nil {
+		return fmt.Errorf("sqlstore: set: %w", err)
+	}
+	return nil
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlstore: delete: %w", err)
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	if _, err := s.wdb.ExecContext(ctx, s.q.del, []byte(key)); err != nil {
+		return fmt.Errorf("sqlstore: delete: %w", err)
+	}
+	return nil
+}
+
+// Update implements store.Updater. With a version in last, its first try is
+// one conditional UPDATE without a read; see the package doc.
+func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl time.Duration, fn store.UpdateFunc) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlstore: update: %w", err)
+	}
+	if ttl < 0 {
+		return fmt.Errorf("sqlstore: update: %w", store.ErrNegativeTTL)
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	k := []byte(key)
+	var cur row
+	if last.Version != 0 {
+		cur = row{exists: true, live: true, value: last.Value, version: int64(last.Version)}
+	} else {
+		var err error
+		if cur, err = s.read(ctx, k); err != nil {
+			return fmt.Errorf("sqlstore: update: %w", err)
+		}
+	}
+	for {
+		var v []byte
+		if cur.live {
+			v = cur.value
+		}
+		next, err := fn(v, cur.live)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			next = []byte{}
+		}
+		var res sql.Result
+		switch {
+		case cur.live:
+			res, err = s.wdb.ExecContext(ctx, s.q.updateLive, next, newVersion(), s.expiry(ttl), k, cur.version, s.micros(s.now()))
+		case cur.exists: // expired or corrupt: replace it if nobody did
+			res, err = s.wdb.ExecContext(ctx, s.q.updateAny, next, newVersion(), s.expiry(ttl), k, cur.version)
+		default:
+			res, err = s.wdb.ExecContext(ctx, s.q.insert, k, next, newVersion(), s.expiry(ttl))
+		}
+		if err != nil {
+			return fmt.Errorf("sqlstore: update: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlstore: update: %w", err)
+		} else if n == 1 {
+			return nil
+		}
+		// Another writer got in first: read its value and try again.
+		if cur, err = s.read(ctx, k); err != nil {
+			return fmt.Errorf("sqlstore: update: %w", err)
+		}
+	}
+}
+
+// Touch implements store.Toucher: one UPDATE of the expiry of a live row.
+func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("sqlstore: touch: %w", err)
+	}
+	if ttl < 0 {
+		return false, fmt.Errorf("sqlstore: touch: %w", store.ErrNegativeTTL)
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	res, err := s.wdb.ExecContext(ctx, s.q.touch, s.expiry(ttl), []byte(key), s.micros(s.now()))
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: touch: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: touch: %w", err)
+	}
+	return n == 1, nil
+}
+
+// scanPage is how many keys Scan reads per query.
+const scanPage = 500
+
+// Scan implements store.Scanner. It reads the keys in pages, in key order,
+// through the primary key's index, and calls fn between queries, so fn may
+// use the store.
+func (s *Store) Scan(ctx context.Context, prefix string, fn func(key string) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlstore: scan: %w", err)
+	}
+	lo := []byte(prefix)
+	hi := prefixEnd(lo)
+	first := true
+	for {
+		keys, err := s.scanPage(ctx, lo, hi, first)
+		if err != nil {
+			return fmt.Errorf("sqlstore: scan: %w", err)
+		}
+		for _, k := range keys {
+			if err := fn(string(k)); err != nil {
+				return err
+			}
+		}
+		if len(keys) < scanPage {
+			return nil
+		}
+		lo, first = keys[len(keys)-1], false
+	}
+}
+
+func (s *Store) scanPage(ctx context.Context, lo, hi []byte, first bool) ([][]byte, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	op := ">"
+	if first {
+		op = ">="
+	}
+	q, args := s.q.scan(op, hi != nil), []any{lo, s.micros(s.now())}
+	if hi != nil {
+		args = append(args, hi)
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys [][]byte
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// prefixEnd returns the smallest byte string greater than every string that
+// starts with p, or nil if there is none (p is empty or all 0xff).
+func prefixEnd(p []byte) []byte {
+	end := slices.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// purgeBatch is how many rows one DELETE of PurgeExpired removes at most,
+// so that a large purge never holds a long write lock.
+const purgeBatch = 1000
+
+// PurgeExpired implements store.Purger. It deletes expired entries in
+// batches of 1000 rows, then the expired rows of the lock table.
+func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("sqlstore: purge: %w", err)
+	}
+	removed := 0
+	now := s.micros(s.now())
+	for {
+		n, err := s.exec(ctx, s.q.purge, now, purgeBatch)
+		removed += int(n)
+		if err != nil {
+			return removed, fmt.Errorf("sqlstore: purge: %w", err)
+		}
+		if n < purgeBatch {
+			break
+		}
+	}
+	if _, err := s.exec(ctx, s.q.purgeLocks, now); err != nil {
+		return removed, fmt.Errorf("sqlstore: purge locks: %w", err)
+	}
+	return removed, nil
+}
+
+// exec runs a write statement and returns the number of rows it changed.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	res, err := s.wdb.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

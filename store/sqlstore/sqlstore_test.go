@@ -1,0 +1,267 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/sqlstore"
+	"github.com/gobeaker/beaker/store/storetest"
+)
+
+// The helper processes of the cross-process cases get "URL\tTABLE".
+func TestMain(m *testing.M) {
+	storetest.HelperMain(func(ctx context.Context, config string) (store.Store, error) {
+		u, table, _ := strings.Cut(config, "\t")
+		return sqlstore.Open(ctx, sqlstore.Options{URL: u, TableName: table})
+	})
+	os.Exit(m.Run())
+}
+
+func randomTable(t *testing.T) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "beaker_test_" + hex.EncodeToString(b[:])
+}
+
+func open(t *testing.T, opts sqlstore.Options) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func conformance(t *testing.T, url string) {
+	table := randomTable(t)
+	conformanceOn(t, open(t, sqlstore.Options{URL: url, TableName: table}), url, table)
+}
+
+func conformanceOn(t *testing.T, s *sqlstore.Store, url, table string) {
+	storetest.Run(t, s, storetest.Options{
+		TTL:     200 * time.Millisecond,
+		Abandon: func(l store.Lease) { l.(*sqlstore.Lease).Abandon() },
+		Helper:  &storetest.Helper{Config: url + "\t" + table},
+	})
+}
+
+func sqliteURL(t *testing.T) string {
+	return "sqlite:///" + filepath.Join(t.TempDir(), "beaker.db") // an absolute path: four slashes
+}
+
+func TestSQLiteConformance(t *testing.T) {
+	t.Parallel()
+	conformance(t, sqliteURL(t))
+}
+
+func TestSQLiteInMemory(t *testing.T) {
+	s := open(t, sqlstore.Options{URL: "sqlite://"})
+	storetest.Run(t, s, storetest.Options{TTL: 200 * time.Millisecond})
+}
+
+// twoStores checks that two Stores on one table behave as two processes:
+// concurrent Updates from both lose nothing, and a lock taken through one
+// excludes the other.
+func twoStores(t *testing.T, url string) {
+	table := randomTable(t)
+	a := open(t, sqlstore.Options{URL: url, TableName: table})
+	b := open(t, sqlstore.Options{URL: url, TableName: table})
+	ctx := context.Background()
+	const workers, rounds = 16, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*workers)
+	for i := range 2 * workers {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			for range rounds {
+				last, _, err := s.Get(ctx, "counter")
+				if err == nil {
+					err = s.Update(ctx, "counter", last, 0, func(cur []byte, found bool) ([]byte, error) {
+						n, _ := strconv.Atoi(string(cur))
+						return []byte(strconv.Itoa(n + 1)), nil
+					})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	e, found, err := b.Get(ctx, "counter")
+	if err != nil || !found || string(e.Value) != strconv.Itoa(2*workers*rounds) {
+		t.Fatalf("Get = %q, %v, %v; want %d", e.Value, found, err, 2*workers*rounds)
+	}
+	l, ok, err := a.TryLock(ctx, "l", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	if _, ok, err := b.TryLock(ctx, "l", time.Minute); ok || err != nil {
+		t.Fatalf("TryLock on the second store while the first holds the lock = %v, %v; want false, nil", ok, err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSQLiteTwoStores(t *testing.T) { twoStores(t, sqliteURL(t)) }
+
+// A row that does not decode (hand-edited: SQLite keeps any type in any
+// column) reads as missing, is logged, and Update replaces it.
+func TestSQLiteCorruptRow(t *testing.T) {
+	s := open(t, sqlstore.Options{URL: sqliteURL(t)})
+	ctx := context.Background()
+	if err := s.Set(ctx, "k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `UPDATE beaker_store SET "version" = 'garbage', "expires" = x'00ff'`); err != nil {
+		t.Fatal(err)
+	}
+	if e, found, err := s.Get(ctx, "k"); err != nil || found {
+		t.Fatalf("Get of a garbage row = %q, %v, %v; want missing, no error", e.Value, found, err)
+	}
+	if _, err := s.Touch(ctx, "k", time.Hour); err != nil {
+		t.Fatalf("Touch of a garbage row: %v", err)
+	}
+	if _, found, err := s.Get(ctx, "k"); err != nil || found {
+		t.Fatalf("Get of a garbage row after Touch = %v, %v; want missing", found, err)
+	}
+	err := s.Update(ctx, "k", store.Entry{}, time.Hour, func(cur []byte, found bool) ([]byte, error) {
+		if found {
+			return nil, errors.New("the garbage row was found")
+		}
+		return []byte("fresh"), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, found, err := s.Get(ctx, "k"); err != nil || !found || string(e.Value) != "fresh" {
+		t.Fatalf("Get after Update = %q, %v, %v", e.Value, found, err)
+	}
+}
+
+// Python Beaker's table (or any other table of that name) is an error, not a
+// silent mismatch.
+func TestTableMismatch(t *testing.T) {
+	url := sqliteURL(t)
+	s := open(t, sqlstore.Options{URL: url, TableName: "other"})
+	_, err := s.DB().Exec(`CREATE TABLE beaker_cache (id INTEGER PRIMARY KEY, namespace VARCHAR(255) NOT NULL UNIQUE,
+		accessed DATETIME NOT NULL, created DATETIME NOT NULL, data BLOB NOT NULL)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlstore.Open(context.Background(), sqlstore.Options{URL: url, TableName: "beaker_cache"})
+	if !errors.Is(err, sqlstore.ErrTableMismatch) || !strings.Contains(err.Error(), "namespace") {
+		t.Fatalf("Open on Beaker's table: %v, want ErrTableMismatch naming its columns", err)
+	}
+	for _, bad := range []string{"x; DROP TABLE y", "1abc", "a.b", strings.Repeat("a", 59), "naïve"} {
+		if _, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: url, TableName: bad}); !errors.Is(err, sqlstore.ErrBadTableName) {
+			t.Errorf("TableName %q: %v, want ErrBadTableName", bad, err)
+		}
+	}
+}
+
+func TestURLs(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d := sqlstore.Driver()
+	for _, c := range []struct {
+		url, file string
+	}{
+		{"sqlite:///rel.db", filepath.Join(dir, "rel.db")}, // relative to "here"
+		{"sqlite:///sub%20dir/x.db?timeout=2.5", filepath.Join(dir, "sub dir", "x.db")},
+		{"sqlite+pysqlite:////" + filepath.Join(dir, "abs.db")[1:], filepath.Join(dir, "abs.db")},
+	} {
+		_ = os.MkdirAll(filepath.Dir(c.file), 0o700)
+		s, err := d.Open(ctx, store.Config{Use: "session", Type: "ext:database", URL: c.url, Params: map[string]string{"here": dir}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.url, err)
+		}
+		s.(*sqlstore.Store).Close()
+		if _, err := os.Stat(c.file); err != nil {
+			t.Errorf("%s: no database at %s: %v", c.url, c.file, err)
+		}
+	}
+	for _, c := range []struct{ typ, url string }{
+		{"ext:database", "mysql://u@h/db"},
+		{"ext:database", "sqlite:///x.db?mode=ro"},
+		{"ext:database", "sqlite://relative.db"},
+		{"ext:database", "no scheme"},
+		{"ext:database", ""},
+		{"postgresql", "sqlite:///x.db"},
+		{"sqlite", "postgresql://u:secret@127.0.0.1:1/db"},
+	} {
+		_, err := d.Open(ctx, store.Config{Use: "session", Type: c.typ, URL: c.url, Params: map[string]string{"here": dir}})
+		if err == nil {
+			t.Errorf("type %s, url %q: no error", c.typ, c.url)
+		} else if strings.Contains(err.Error(), "secret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+	_, err := d.Open(ctx, store.Config{Use: "session", Type: "ext:database", URL: "postgresql+psycopg2://u:secret@127.0.0.1:1/db?connect_timeout=1"})
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("Open on a closed port: %v; want an error that hides the password", err)
+	}
+	if _, err := d.Open(ctx, store.Config{Use: "session", Type: "ext:database", URL: "sqlite://", Params: map[string]string{"sql.pool_size": "0"}}); err == nil {
+		t.Error("sql.pool_size = 0: no error")
+	}
+}
+
+// Close stops the renewal goroutines of held leases, which are then lost.
+func TestCloseStopsLeases(t *testing.T) {
+	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: sqliteURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok, err := s.TryLock(context.Background(), "x", time.Minute)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.Lost():
+	default:
+		t.Fatal("a lease held at Close is not lost")
+	}
+}
+
+func BenchmarkSQLiteGetUpdate(b *testing.B) {
+	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: "sqlite:///" + filepath.Join(b.TempDir(), "b.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	v := []byte(strings.Repeat("x", 1024))
+	_ = s.Set(ctx, "session:abc", v, time.Hour)
+	for b.Loop() {
+		last, _, err := s.Get(ctx, "session:abc")
+		if err == nil {
+			err = s.Update(ctx, "session:abc", last, time.Hour, func(cur []byte, found bool) ([]byte, error) { return v, nil })
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
