@@ -473,3 +473,16 @@ func BenchmarkGetUpdate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTruncateWrite is the baseline of BenchmarkSet: what gorilla's
+// FilesystemStore does (os.WriteFile: truncate and write in place, no lock,
+// not crash-safe), on the same disk in the same run.
+func BenchmarkTruncateWrite(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "session_abc")
+	v := bytes.Repeat([]byte("x"), 1024)
+	for b.Loop() {
+		if err := os.WriteFile(path, v, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
