@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +115,17 @@ func openSQLite(t target, poolSize int) (rdb, wdb *sql.DB, err error) {
 		db.SetConnMaxIdleTime(0)
 		return db, db, nil
 	}
+	// Like the file store's data_dir, a missing folder is created (0700),
+	// and the database file is made 0600 before SQLite creates it with the
+	// umask's mode (its -wal and -shm files take the database's mode).
+	if err := os.MkdirAll(filepath.Dir(t.path), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
+	}
+	f, err := os.OpenFile(t.path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
+	}
+	f.Close()
 	params.Add("_pragma", "journal_mode(WAL)")
 	params.Add("_pragma", "synchronous(NORMAL)")
 	dsn := "file:" + (&url.URL{Path: t.path}).EscapedPath() + "?" + params.Encode()

@@ -187,18 +187,19 @@ func TestURLs(t *testing.T) {
 	for _, c := range []struct {
 		url, file string
 	}{
-		{"sqlite:///rel.db", filepath.Join(dir, "rel.db")}, // relative to "here"
-		{"sqlite:///sub%20dir/x.db?timeout=2.5", filepath.Join(dir, "sub dir", "x.db")},
+		{"sqlite:///rel.db", filepath.Join(dir, "rel.db")},                              // relative to "here"
+		{"sqlite:///sub%20dir/x.db?timeout=2.5", filepath.Join(dir, "sub dir", "x.db")}, // the folder is created
 		{"sqlite+pysqlite:////" + filepath.Join(dir, "abs.db")[1:], filepath.Join(dir, "abs.db")},
 	} {
-		_ = os.MkdirAll(filepath.Dir(c.file), 0o700)
 		s, err := d.Open(ctx, store.Config{Use: "session", Type: "ext:database", URL: c.url, Params: map[string]string{"here": dir}})
 		if err != nil {
 			t.Fatalf("%s: %v", c.url, err)
 		}
 		s.(*sqlstore.Store).Close()
-		if _, err := os.Stat(c.file); err != nil {
+		if fi, err := os.Stat(c.file); err != nil {
 			t.Errorf("%s: no database at %s: %v", c.url, c.file, err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: database file mode %v, want 0600", c.url, fi.Mode())
 		}
 	}
 	for _, c := range []struct{ typ, url string }{
