@@ -35,16 +35,25 @@ type countingStore struct {
 	gets, sets, updates, touches, deletes atomic.Int64
 	fail                                  atomic.Bool
 	stall                                 atomic.Bool
+	failWrites                            atomic.Bool // fail every call but Get
+
+	// hook, when set, runs at the start of every call with the operation
+	// ("get", "set", "update", "touch", "delete") and the key, so that a
+	// test can pause a request at an exact point of its commit.
+	hook atomic.Pointer[func(ctx context.Context, op, key string)]
 }
 
 var errDown = errors.New("store down")
 
-func (c *countingStore) check(ctx context.Context) error {
+func (c *countingStore) check(ctx context.Context, op, key string) error {
+	if h := c.hook.Load(); h != nil {
+		(*h)(ctx, op, key)
+	}
 	if c.stall.Load() {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	if c.fail.Load() {
+	if c.fail.Load() || c.failWrites.Load() && op != "get" {
 		return errDown
 	}
 	return nil
@@ -52,7 +61,7 @@ func (c *countingStore) check(ctx context.Context) error {
 
 func (c *countingStore) Get(ctx context.Context, key string) (store.Entry, bool, error) {
 	c.gets.Add(1)
-	if err := c.check(ctx); err != nil {
+	if err := c.check(ctx, "get", key); err != nil {
 		return store.Entry{}, false, err
 	}
 	return c.ms.Get(ctx, key)
@@ -60,7 +69,7 @@ func (c *countingStore) Get(ctx context.Context, key string) (store.Entry, bool,
 
 func (c *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
 	c.sets.Add(1)
-	if err := c.check(ctx); err != nil {
+	if err := c.check(ctx, "set", key); err != nil {
 		return err
 	}
 	return c.ms.Set(ctx, key, v, ttl)
@@ -68,7 +77,7 @@ func (c *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.
 
 func (c *countingStore) Update(ctx context.Context, key string, last store.Entry, ttl time.Duration, fn store.UpdateFunc) error {
 	c.updates.Add(1)
-	if err := c.check(ctx); err != nil {
+	if err := c.check(ctx, "update", key); err != nil {
 		return err
 	}
 	return c.ms.Update(ctx, key, last, ttl, fn)
@@ -76,7 +85,7 @@ func (c *countingStore) Update(ctx context.Context, key string, last store.Entry
 
 func (c *countingStore) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	c.touches.Add(1)
-	if err := c.check(ctx); err != nil {
+	if err := c.check(ctx, "touch", key); err != nil {
 		return false, err
 	}
 	return c.ms.Touch(ctx, key, ttl)
@@ -84,7 +93,7 @@ func (c *countingStore) Touch(ctx context.Context, key string, ttl time.Duration
 
 func (c *countingStore) Delete(ctx context.Context, key string) error {
 	c.deletes.Add(1)
-	if err := c.check(ctx); err != nil {
+	if err := c.check(ctx, "delete", key); err != nil {
 		return err
 	}
 	return c.ms.Delete(ctx, key)
@@ -217,6 +226,12 @@ func (a *app) mux() *http.ServeMux {
 		<-a.block
 		if k := r.FormValue("k"); k != "" {
 			s.Set(k, "late")
+		}
+		if m := r.FormValue("flash"); m != "" {
+			s.Flash(m, "", true)
+		}
+		if r.FormValue("invalidate") != "" {
+			s.Invalidate()
 		}
 	})
 	mux.HandleFunc("/late", func(w http.ResponseWriter, r *http.Request) {
@@ -555,22 +570,51 @@ func TestSecretRotation(t *testing.T) {
 	}
 }
 
+// loadAllThen runs the paths as concurrent requests of c that all load the
+// session before any of them saves (the /block route), and returns their
+// status codes.
+func (a *app) loadAllThen(c *client, paths ...string) []int {
+	a.t.Helper()
+	codes := make([]int, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := noRedirect(c).Get(a.srv.URL + p)
+			if err != nil {
+				a.t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}()
+	}
+	for range paths {
+		<-a.entered // every request has loaded the same record
+	}
+	close(a.block)
+	wg.Wait()
+	a.block = make(chan struct{})
+	return codes
+}
+
 func TestConcurrentSetsKeepEveryKey(t *testing.T) {
 	a := newApp(t, session.Options{})
 	c := a.client()
 	c.mustGet("/set?k=seed&v=1")
-	var wg sync.WaitGroup
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.mustGet(fmt.Sprintf("/set?k=key%02d&v=%d", i, i))
-		}()
+	var paths []string
+	for i := range 8 {
+		paths = append(paths, fmt.Sprintf("/block?k=key%02d", i))
 	}
-	wg.Wait()
+	for i, code := range a.loadAllThen(c, paths...) {
+		if code != http.StatusOK {
+			t.Fatalf("%s: status %d", paths[i], code)
+		}
+	}
 	keys := decode[map[string]any](t, c.mustGet("/keys"))["keys"].([]any)
-	if len(keys) != 51 {
-		t.Fatalf("after 50 concurrent sets: %d keys, want 51: %v", len(keys), keys)
+	if len(keys) != 9 {
+		t.Fatalf("after 8 concurrent sets on one loaded record: %d keys, want 9: %v", len(keys), keys)
 	}
 }
 
@@ -578,21 +622,7 @@ func TestConcurrentFlashesBothShow(t *testing.T) {
 	a := newApp(t, session.Options{})
 	c := a.client()
 	c.mustGet("/set?k=seed&v=1")
-	// Two requests load the session, then both flash and save.
-	flash := func(msg string) {
-		resp, err := noRedirect(c).Get(a.srv.URL + "/flash?m=" + msg)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		resp.Body.Close()
-	}
-	var wg sync.WaitGroup
-	for _, m := range []string{"first", "second"} {
-		wg.Add(1)
-		go func() { defer wg.Done(); flash(m) }()
-	}
-	wg.Wait()
+	a.loadAllThen(c, "/block?flash=first", "/block?flash=second")
 	got := decode[[]string](t, c.mustGet("/pop"))
 	slices.Sort(got)
 	if !slices.Equal(got, []string{"first", "second"}) {
