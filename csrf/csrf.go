@@ -61,6 +61,12 @@ type Options struct {
 	// The default is 1 MiB.
 	MaxFormBytes int64
 
+	// Sessions is the session manager whose token is checked, when
+	// several managers are nested on one request (an admin area with its
+	// own cookie). The default is the innermost manager's session
+	// (session.FromRequest).
+	Sessions *session.Manager
+
 	// FailureHandler answers a refused request. The default answers 403
 	// Forbidden with a short text saying what was wrong.
 	FailureHandler func(w http.ResponseWriter, r *http.Request, err error)
@@ -133,7 +139,7 @@ func (p *Protection) Check(w http.ResponseWriter, r *http.Request) error {
 	if got == "" {
 		return fmt.Errorf("%w: send it in the %s header or the %s form field", ErrTokenMissing, p.opts.HeaderName, p.opts.FieldName)
 	}
-	want := session.FromRequest(r).PeekCSRFToken()
+	want := p.session(r).PeekCSRFToken()
 	if want == "" {
 		return ErrNoSession
 	}
@@ -141,6 +147,14 @@ func (p *Protection) Check(w http.ResponseWriter, r *http.Request) error {
 		return ErrTokenMismatch
 	}
 	return nil
+}
+
+// session returns the session whose token is checked.
+func (p *Protection) session(r *http.Request) *session.Session {
+	if p.opts.Sessions != nil {
+		return p.opts.Sessions.FromRequest(r)
+	}
+	return session.FromRequest(r)
 }
 
 // formToken reads the token from a form body, never from the query string.
@@ -170,12 +184,18 @@ func Token(r *http.Request) string { return session.FromRequest(r).CSRFToken() }
 
 // Field returns a hidden form input named csrf_token that carries the
 // request session's CSRF token, for templates: {{ .CSRFField }}.
-func Field(r *http.Request) template.HTML { return field(DefaultFieldName, r) }
+func Field(r *http.Request) template.HTML { return field(DefaultFieldName, Token(r)) }
 
-// Field is like the package's Field, with the configured field name.
-func (p *Protection) Field(r *http.Request) template.HTML { return field(p.opts.FieldName, r) }
+// Field is like the package's Field, with the configured field name and
+// the token of the configured manager's session.
+func (p *Protection) Field(r *http.Request) template.HTML {
+	return field(p.opts.FieldName, p.session(r).CSRFToken())
+}
 
-func field(name string, r *http.Request) template.HTML {
+// Token is like the package's Token, for the configured manager's session.
+func (p *Protection) Token(r *http.Request) string { return p.session(r).CSRFToken() }
+
+func field(name, token string) template.HTML {
 	return template.HTML(`<input type="hidden" name="` + template.HTMLEscapeString(name) + `" value="` +
-		template.HTMLEscapeString(Token(r)) + `">`)
+		template.HTMLEscapeString(token) + `">`)
 }

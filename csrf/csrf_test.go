@@ -170,3 +170,71 @@ func TestFailureHandler(t *testing.T) {
 		t.Fatalf("status %d, error %v", code, got)
 	}
 }
+
+func TestRefusedRequestCreatesNoSession(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	t.Cleanup(func() { ms.Close() })
+	m, err := session.New(session.Options{Store: ms, Secrets: []string{"0123456789abcdef0123456789abcdef"},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := csrf.New(csrf.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Middleware(p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Error("a request without a token reached the handler")
+	})))
+	for _, hdr := range []map[string]string{nil, {"X-CSRF-Token": "forged"}} {
+		req := httptest.NewRequest("POST", "/change", strings.NewReader("a=1"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden || rec.Header().Get("Set-Cookie") != "" {
+			t.Fatalf("refused request: status %d, Set-Cookie %q; want 403 and no cookie", rec.Code, rec.Header().Get("Set-Cookie"))
+		}
+	}
+	if n := ms.Len(); n != 0 {
+		t.Fatalf("refused requests left %d stored sessions", n)
+	}
+}
+
+func TestOptionsSessionsNamesTheManager(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	t.Cleanup(func() { ms.Close() })
+	newManager := func(name string) *session.Manager {
+		m, err := session.New(session.Options{Store: ms, Secrets: []string{"0123456789abcdef0123456789abcdef"},
+			CookieName: name, KeyPrefix: name + ":", Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	site, admin := newManager("site"), newManager("admin")
+	p, err := csrf.New(csrf.Options{Sessions: site})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, p.Token(r)) })
+	mux.HandleFunc("POST /change", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "changed") })
+	srv := httptest.NewServer(site.Middleware(admin.Middleware(p.Middleware(mux))))
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, srv: srv, c: &http.Client{Jar: jar}}
+	_, token := b.do("GET", "/token", "", "", nil)
+	if code, _ := b.do("POST", "/change", "", "", map[string]string{"X-CSRF-Token": token}); code != http.StatusOK {
+		t.Fatalf("the site manager's token, checked against the site manager: status %d", code)
+	}
+	// The innermost (admin) session has no token: without Options.Sessions
+	// the same request is refused.
+	q, _ := csrf.New(csrf.Options{})
+	srv.Config.Handler = site.Middleware(admin.Middleware(q.Middleware(mux)))
+	if code, _ := b.do("POST", "/change", "", "", map[string]string{"X-CSRF-Token": token}); code != http.StatusForbidden {
+		t.Fatalf("the site token checked against the innermost (admin) session: status %d, want 403", code)
+	}
+}
