@@ -9,11 +9,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gobeaker/beaker"
 	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/memstore"
 )
 
 // seedINI returns the seed's settings verbatim (the Akhet demo's).
@@ -113,8 +116,10 @@ func TestOpenErrors(t *testing.T) {
 		{"no secret", base, "session.secret", 0, session.ErrNoSecret, "beaker gen-secret"},
 		{"short secret", base + "session.secret = tooshort\n", "session.secret", 3, session.ErrSecretTooShort, "beaker gen-secret"},
 		{"unknown type", "[app:main]\n" + good + "session.type = floppy\n", "session.type", 3, settings.ErrBadValue, "floppy"},
-		{"type not yet", "[app:main]\nsession.type = ext:redis\n" + good, "session.type", 2, beaker.ErrNotAvailable, "not available yet"},
-		{"short type not yet", "[app:main]\nsession.type = redis\n" + good, "session.type", 2, beaker.ErrNotAvailable, "ext:redis"},
+		{"redis not linked", "[app:main]\nsession.type = ext:redis\n" + good, "session.type", 2, beaker.ErrNotLinked, "Drivers: []store.Driver{redisstore.Driver()}"},
+		{"short redis not linked", "[app:main]\nsession.type = redis\n" + good, "session.type", 2, beaker.ErrNotLinked, `"github.com/gobeaker/beaker/store/redisstore"`},
+		{"memcached not linked", "[app:main]\nsession.type = ext:memcached\n" + good, "session.type", 2, beaker.ErrNotLinked, "memcachestore.Driver()"},
+		{"database not linked", "[app:main]\nsession.type = ext:database\n" + good, "session.type", 2, beaker.ErrNotLinked, "sqlstore.Driver()"},
 		{"unsupported type", "[app:main]\nsession.type = dbm\n" + good, "session.type", 2, settings.ErrBadValue, "does not support"},
 		{"bad samesite", base + good + "session.samesite = sometimes\n", "session.samesite", 4, settings.ErrBadValue, "Lax, Strict or None"},
 		{"bad cookie_expires", base + good + "session.cookie_expires = soon\n", "session.cookie_expires", 4, settings.ErrBadValue, "soon"},
@@ -161,7 +166,7 @@ func TestShortSecretWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Close()
-	if !strings.Contains(logs.String(), "shorter than recommended") {
+	if !strings.Contains(logs.String(), "shorter than the recommended") {
 		t.Fatalf("no warning for a 20-byte secret: %q", logs.String())
 	}
 }
@@ -199,7 +204,7 @@ func TestOpenCacheErrors(t *testing.T) {
 		line       int
 		sentinel   error
 	}{
-		"region type not yet": {"cache.b.type = ext:redis\n", "cache.b.type", 4, beaker.ErrNotAvailable},
+		"region type not linked": {"cache.b.type = ext:redis\n", "cache.b.type", 4, beaker.ErrNotLinked},
 		"global type unknown": {"cache.type = floppy\n", "cache.type", 4, settings.ErrBadValue},
 		"bad expire":          {"cache.a.expire = soon\n", "cache.a.expire", 4, settings.ErrBadValue},
 		"bad enabled":         {"cache.enabled = maybe\n", "cache.enabled", 4, settings.ErrBadValue},
@@ -215,5 +220,56 @@ func TestOpenCacheErrors(t *testing.T) {
 				t.Fatalf("error %v: want %s at line %d wrapping %v", err, c.key, c.line, c.sentinel)
 			}
 		})
+	}
+}
+
+func TestResolveIsWhatOpenBuilds(t *testing.T) {
+	s := parse(t, "[app:main]\nsession.secret = a secret with spaces in it, as Beaker reads it\n"+
+		"session.secret_fallbacks = 0123456789abcdef0123 fedcba9876543210fedc\n"+
+		"session.samesite = false\nsession.max_size = 1024\ncache.regions = a\ncache.a.expire = 5\n")
+	cfg, err := beaker.Resolve(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.Session.Options
+	if len(o.Secrets) != 3 || o.Secrets[0] != "a secret with spaces in it, as Beaker reads it" {
+		t.Fatalf("secrets %q: want session.secret as one value, then the fallbacks", o.Secrets)
+	}
+	if o.SameSite != http.SameSiteDefaultMode || o.MaxSize != 1024 || o.CookieName != session.DefaultCookieName ||
+		o.Lifetime != session.DefaultLifetime || o.CookiePath != "/" || o.KeyPrefix != session.DefaultKeyPrefix {
+		t.Fatalf("resolved session options %+v", o)
+	}
+	if len(cfg.Regions) != 1 || cfg.Regions[0].Options.Expire != 5*time.Second || cfg.Regions[0].Type != "memory" {
+		t.Fatalf("regions %+v", cfg.Regions)
+	}
+}
+
+// TestDriverLinksAType links a driver for ext:redis that serves a memory
+// store: what the program passes in Options.Drivers is what Open uses, for
+// the session manager and for regions, with one store per backend.
+func TestDriverLinksAType(t *testing.T) {
+	var opened []store.Config
+	d := store.Driver{Name: "test", Types: []string{"redis"}, Open: func(_ context.Context, c store.Config) (store.Store, error) {
+		opened = append(opened, c)
+		return memstore.New(memstore.Options{}), nil
+	}}
+	s := parse(t, "[app:main]\nsession.type = ext:redis\nsession.url = redis://127.0.0.1:1/0\n"+
+		"session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\ncache.regions = a, b\ncache.type = redis\n"+
+		"cache.url = redis://127.0.0.1:1/0\n")
+	b, err := beaker.Open(context.Background(), s, beaker.Options{Logger: slog.New(slog.DiscardHandler), Drivers: []store.Driver{d}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if len(opened) != 1 || opened[0].URL != "redis://127.0.0.1:1/0" || opened[0].Type != "ext:redis" {
+		t.Fatalf("the driver opened %+v; want one store shared by the sessions and both regions", opened)
+	}
+	h := b.Sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.FromRequest(r).Set("k", 1)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusOK || rec.Header().Get("Set-Cookie") == "" {
+		t.Fatalf("a session on the linked store: %d %v", rec.Code, rec.Header())
 	}
 }

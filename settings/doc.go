@@ -66,7 +66,8 @@
 //	data_dir            String            file/dbm storage directory
 //	lock_dir            String            lock file directory
 //	key                 String            cookie name (Beaker default beaker.session.id)
-//	secret              Fields            id cookie signing secret(s); extra ones verify old cookies (rotation)
+//	secret              String            id cookie signing secret: one value, spaces and all, as Beaker reads it
+//	secret_fallbacks    Fields            older secrets that still verify (rotation); cookies they verify are re-signed
 //	timeout             Seconds           idle timeout: a session unused for longer is discarded
 //	cookie_expires      Bool or Seconds   true = browser-session cookie, false = far future, N = N s from creation
 //	cookie_domain       String            cookie Domain

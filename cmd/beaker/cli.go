@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -174,12 +175,18 @@ func (c *cli) checkConfig(args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := c.open(context.Background(), s)
+	cfg, err := beaker.Resolve(s)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	return printSettings(c.stdout, s, b, *section)
+	for _, w := range cfg.Warnings {
+		at := w.File
+		if w.Line > 0 {
+			at += fmt.Sprintf(":%d", w.Line)
+		}
+		fmt.Fprintf(c.stderr, "warning: %s: %s: %s\n", at, w.Key, w.Msg)
+	}
+	return printConfig(c.stdout, s, cfg, *section)
 }
 
 // configFlags adds the -config and -section flags of the commands that
@@ -340,69 +347,85 @@ func (c *cli) progress(what string) (stop func()) {
 	}
 }
 
-// printSettings prints the resolved settings, secrets masked.
-func printSettings(w io.Writer, s *settings.Settings, b *beaker.Beaker, section string) error {
+// printConfig prints the resolved configuration, as beaker.Open builds
+// it (beaker.Resolve), secrets masked; "(default)" marks the values that
+// no setting gave.
+func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section string) error {
 	fmt.Fprintf(w, "settings: %s [%s]: OK\n\nsession:\n", s.Source(), section)
-	row := func(key, value, note string) {
-		if note != "" {
-			value += "  (" + note + ")"
+	row := func(key, value string) {
+		if !s.Has("session." + key) {
+			value += "  (default)"
 		}
 		fmt.Fprintf(w, "  %-20s %s\n", key, value)
 	}
-	str := func(key, def, note string) {
-		if v, ok := s.Lookup(key); ok {
-			row(strings.TrimPrefix(key, "session."), settings.Mask(key, v), "")
-		} else if def != "" {
-			row(strings.TrimPrefix(key, "session."), def, note)
-		}
-	}
-	row("type", b.SessionType, "")
-	str("session.key", session.DefaultCookieName, "default")
-	secrets := s.Fields("session.secret")
-	masked := make([]string, len(secrets))
-	for i, sec := range secrets {
+	sc := cfg.Session
+	o := sc.Options
+	row("type", sc.Type)
+	row("key", o.CookieName)
+	masked := make([]string, len(o.Secrets))
+	for i, sec := range o.Secrets {
 		masked[i] = settings.Mask("session.secret", sec)
 	}
-	row("secret", strings.Join(masked, " "), fmt.Sprintf("%d secret(s); the first signs", len(secrets)))
-	str("session.timeout", "none", "no idle timeout")
-	str("session.lifetime", fmt.Sprint(int(session.DefaultLifetime.Seconds())), "default: 14 days")
-	str("session.cookie_expires", "true", "default: browser-session cookie")
-	str("session.cookie_domain", "", "")
-	str("session.cookie_path", "/", "default")
-	str("session.secure", "auto", "default: Secure over TLS")
-	str("session.httponly", "true", "default")
-	str("session.samesite", "Lax", "default")
-	str("session.save_accessed_time", "true", "default")
-	str("session.store_timeout", fmt.Sprint(int(session.DefaultStoreTimeout.Seconds())), "default, seconds")
-	for _, k := range []string{"session.url", "session.urls", "session.data_dir", "session.lock_dir", "session.table_name", "session.max_entries"} {
-		str(k, "", "")
+	fmt.Fprintf(w, "  %-20s %s  (%d secret(s); the first signs)\n", "secret", strings.Join(masked, " "), len(o.Secrets))
+	seconds := func(d time.Duration, zero string) string {
+		if d == 0 {
+			return zero
+		}
+		return fmt.Sprintf("%ds", int(d.Seconds()))
 	}
-	if o := s.Fields(settings.CSRFTrustedOriginsKey); len(o) > 0 {
-		fmt.Fprintf(w, "\ncsrf trusted origins:\n  %s\n", strings.Join(o, "\n  "))
+	row("timeout", seconds(o.Timeout, "none (no idle timeout)"))
+	row("lifetime", seconds(o.Lifetime, ""))
+	switch {
+	case o.CookieExpires > 0:
+		row("cookie_expires", seconds(o.CookieExpires, "")+" (persistent cookie)")
+	case o.PersistentCookie:
+		row("cookie_expires", "false (the cookie lasts the session's lifetime)")
+	default:
+		row("cookie_expires", "true (browser-session cookie)")
 	}
-	regions := s.Regions()
-	if len(regions) == 0 {
+	if o.CookieDomain != "" {
+		row("cookie_domain", o.CookieDomain)
+	}
+	row("cookie_path", o.CookiePath)
+	row("secure", map[session.SecureMode]string{session.SecureAuto: "auto (Secure over TLS)", session.SecureAlways: "true", session.SecureNever: "false"}[o.Secure])
+	row("httponly", fmt.Sprint(!o.NoHTTPOnly))
+	row("samesite", map[http.SameSite]string{http.SameSiteLaxMode: "Lax", http.SameSiteStrictMode: "Strict",
+		http.SameSiteNoneMode: "None", http.SameSiteDefaultMode: "(attribute left out)"}[o.SameSite])
+	row("save_accessed_time", fmt.Sprint(!o.NoTouch))
+	row("store_timeout", seconds(o.StoreTimeout, ""))
+	if o.MaxSize < 0 {
+		row("max_size", "no limit")
+	} else {
+		row("max_size", fmt.Sprintf("%d bytes", o.MaxSize))
+	}
+	row("key_prefix", o.KeyPrefix)
+	if sc.Type == "memory" && sc.MaxEntries > 0 {
+		row("max_entries", fmt.Sprint(sc.MaxEntries))
+	}
+	st := sc.Store
+	for _, kv := range [][2]string{{"url", st.URL}, {"data_dir", st.DataDir}, {"lock_dir", st.LockDir}, {"table_name", st.TableName}} {
+		if kv[1] != "" {
+			row(kv[0], settings.Mask("session."+kv[0], kv[1]))
+		}
+	}
+	if len(cfg.CSRFTrustedOrigins) > 0 {
+		fmt.Fprintf(w, "\ncsrf trusted origins:\n  %s\n", strings.Join(cfg.CSRFTrustedOrigins, "\n  "))
+	}
+	if len(cfg.Regions) == 0 {
 		fmt.Fprintln(w, "\ncache regions: none")
 		return nil
 	}
 	fmt.Fprintln(w, "\ncache regions:")
-	for _, name := range regions {
-		r := s.Region(name)
-		typ := r.String("cache.type", "memory")
-		expire, err := r.Seconds("cache.expire", 60*time.Second)
-		if err != nil {
-			return err
-		}
-		enabled, err := r.Bool("cache.enabled", true)
-		if err != nil {
-			return err
-		}
-		line := fmt.Sprintf("  %-14s type %-10s expire %ds", name, typ, int(expire.Seconds()))
-		if !enabled {
+	for _, r := range cfg.Regions {
+		line := fmt.Sprintf("  %-14s type %-10s expire %ds", r.Options.Name, r.Type, int(r.Options.Expire.Seconds()))
+		if r.Options.Disabled {
 			line += "  disabled"
 		}
-		if u, ok := r.Lookup("cache.url"); ok {
-			line += "  url " + settings.Mask("cache.url", u)
+		if r.Store.URL != "" {
+			line += "  url " + settings.Mask("cache.url", r.Store.URL)
+		}
+		if r.Store.DataDir != "" {
+			line += "  data_dir " + r.Store.DataDir
 		}
 		fmt.Fprintln(w, line)
 	}

@@ -1,0 +1,362 @@
+package beaker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobeaker/beaker/cache"
+	"github.com/gobeaker/beaker/session"
+	"github.com/gobeaker/beaker/settings"
+	"github.com/gobeaker/beaker/store"
+)
+
+// Config is what a Beaker configuration says, resolved: every key read
+// once, every default applied, nothing opened. Resolve builds it; Open
+// builds the session manager, CSRF protection and cache regions from it;
+// beaker check-config prints it, so the CLI shows exactly what Open builds.
+type Config struct {
+	// Session is the session manager's configuration (session.*).
+	Session SessionConfig
+
+	// CSRFTrustedOrigins are pyramid.csrf_trusted_origins.
+	CSRFTrustedOrigins []string
+
+	// Regions are the cache regions of cache.regions, in order.
+	Regions []RegionConfig
+
+	// Warnings are the settings that are accepted but ignored or risky;
+	// Open logs them.
+	Warnings []Warning
+}
+
+// SessionConfig is the resolved session.* configuration.
+type SessionConfig struct {
+	// Type is session.type in Beaker's spelling ("memory", "file",
+	// "ext:redis", "cookie").
+	Type string
+
+	// Options are the session manager's options with their defaults
+	// applied; Store, Logger and the handlers are left for Open to fill.
+	Options session.Options
+
+	// Store is what the store of a server-side type is opened with.
+	Store store.Config
+
+	// MaxEntries bounds a memory store (session.max_entries; 0: the
+	// store's default).
+	MaxEntries int
+
+	// EncryptKey and ValidateKey are session.encrypt_key and
+	// session.validate_key, for cookie sessions.
+	EncryptKey, ValidateKey string
+}
+
+// RegionConfig is one resolved cache region.
+type RegionConfig struct {
+	// Type is the region's cache.type in Beaker's spelling; "memory"
+	// keeps values in this process.
+	Type string
+
+	// Options are the region's options (Store left nil).
+	Options cache.RegionOptions
+
+	// Store is what a non-memory region's store is opened with.
+	Store store.Config
+}
+
+// Warning is a setting that is accepted but ignored, or a risky value.
+type Warning struct {
+	File string
+	Line int // 0 when the setting has no line (a settings map)
+	Key  string
+	Msg  string
+}
+
+// DefaultCacheExpire is the expiry of a region without cache.expire nor
+// cache.<region>.expire: pyramid_beaker's 60 seconds.
+const DefaultCacheExpire = 60 * time.Second
+
+// Resolve checks s against Beaker's key catalogue and interprets every
+// key, once. It opens nothing and performs no I/O. Every error locates the
+// setting at fault (*settings.Error: file, line, key).
+func Resolve(s *settings.Settings) (*Config, error) {
+	wc := &warnCollector{}
+	if err := s.Check(slog.New(wc)); err != nil {
+		return nil, err
+	}
+	cfg := &Config{Warnings: wc.warnings}
+	warn := func(key, msg string) {
+		file, line := s.Position(key)
+		cfg.Warnings = append(cfg.Warnings, Warning{File: file, Line: line, Key: s.Written(key), Msg: msg})
+	}
+	var err error
+	if cfg.Session, err = resolveSession(s, warn); err != nil {
+		return nil, err
+	}
+	if cfg.Regions, err = resolveRegions(s, cfg.Session.Options.StoreTimeout); err != nil {
+		return nil, err
+	}
+	cfg.CSRFTrustedOrigins = s.Fields(settings.CSRFTrustedOriginsKey)
+	return cfg, nil
+}
+
+// warnCollector is a slog.Handler that keeps the warnings of
+// settings.Check as Warnings.
+type warnCollector struct {
+	mu       sync.Mutex
+	warnings []Warning
+}
+
+func (w *warnCollector) Enabled(context.Context, slog.Level) bool { return true }
+func (w *warnCollector) WithAttrs([]slog.Attr) slog.Handler        { return w }
+func (w *warnCollector) WithGroup(string) slog.Handler             { return w }
+func (w *warnCollector) Handle(_ context.Context, r slog.Record) error {
+	wn := Warning{Msg: r.Message}
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "file":
+			wn.File = a.Value.String()
+		case "line":
+			wn.Line = int(a.Value.Int64())
+		case "key":
+			wn.Key = a.Value.String()
+		}
+		return true
+	})
+	w.mu.Lock()
+	w.warnings = append(w.warnings, wn)
+	w.mu.Unlock()
+	return nil
+}
+
+// settingError locates a problem with key in s.
+func settingError(s *settings.Settings, key, msg string, err error) error {
+	file, line := s.Position(key)
+	written := s.Written(key)
+	if written == "" {
+		written = key
+	}
+	return &settings.Error{File: file, Line: line, Key: written, Msg: msg, Err: err}
+}
+
+// canonicalType maps the short spelling of a Beaker type to Beaker's own
+// ("redis" to "ext:redis").
+func canonicalType(t string) string {
+	t = strings.TrimSpace(t)
+	switch t {
+	case "redis", "memcached", "database", "rediscluster", "mongodb", "sqla", "google":
+		return "ext:" + t
+	}
+	return t
+}
+
+// storeConfig gathers the store settings of one section: r is s itself
+// for session.*, or s.Region(name) for a region (prefix "cache.").
+func storeConfig(r *settings.Settings, use, prefix, typ string, timeout time.Duration) store.Config {
+	c := store.Config{
+		Use:       use,
+		Type:      typ,
+		URL:       strings.TrimSpace(r.String(prefix+"url", r.String(prefix+"urls", ""))),
+		DataDir:   strings.TrimSpace(r.String(prefix+"data_dir", "")),
+		LockDir:   strings.TrimSpace(r.String(prefix+"lock_dir", "")),
+		TableName: strings.TrimSpace(r.String(prefix+"table_name", "")),
+		Timeout:   timeout,
+		Params:    map[string]string{},
+	}
+	for _, k := range r.Keys() {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			c.Params[rest], _ = r.Lookup(k)
+		}
+	}
+	return c
+}
+
+func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionConfig, error) {
+	var c SessionConfig
+	o := &c.Options
+	c.Type = canonicalType(s.String("session.type", "memory"))
+	switch c.Type {
+	case "memory", "file", "cookie", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster":
+	case "dbm", "ext:mongodb", "ext:sqla", "ext:google":
+		return c, settingError(s, "session.type", fmt.Sprintf("%q is a Beaker type that beaker for Go does not support; use memory, file, ext:database, ext:redis, ext:memcached or cookie", c.Type), settings.ErrBadValue)
+	default:
+		return c, settingError(s, "session.type", fmt.Sprintf("%q is not a Beaker session type; use memory, file, ext:database, ext:redis, ext:memcached or cookie", c.Type), settings.ErrBadValue)
+	}
+
+	// Secrets: session.secret is one value, spaces and all, as Beaker reads
+	// it; older ones, still verifying, are in session.secret_fallbacks.
+	secret := strings.TrimSpace(s.String("session.secret", ""))
+	if secret == "" {
+		return c, settingError(s, "session.secret", "required: the session cookie is signed with it; make one with: beaker gen-secret", session.ErrNoSecret)
+	}
+	o.Secrets = append([]string{secret}, s.Fields("session.secret_fallbacks")...)
+	for i, sec := range o.Secrets {
+		key := "session.secret"
+		if i > 0 {
+			key = "session.secret_fallbacks"
+		}
+		if len(sec) < MinSecretLen {
+			return c, settingError(s, key, fmt.Sprintf("a secret of %d bytes is too short (at least %d, better %d or more); make one with: beaker gen-secret", len(sec), MinSecretLen, RecommendedSecretLen), session.ErrSecretTooShort)
+		}
+		if i == 0 && len(sec) < RecommendedSecretLen {
+			warn(key, fmt.Sprintf("session.secret is %d bytes, shorter than the recommended %d; make a longer one with: beaker gen-secret", len(sec), RecommendedSecretLen))
+		}
+	}
+	o.CookieName = s.String("session.key", session.DefaultCookieName)
+	o.CookiePath = s.String("session.cookie_path", "/")
+	o.CookieDomain = s.String("session.cookie_domain", "")
+	o.KeyPrefix = s.String("session.key_prefix", session.DefaultKeyPrefix)
+
+	var err error
+	if o.Timeout, err = s.Seconds("session.timeout", 0); err != nil {
+		return c, err
+	}
+	if o.Lifetime, err = s.Seconds("session.lifetime", session.DefaultLifetime); err != nil {
+		return c, err
+	}
+	if o.StoreTimeout, err = s.Seconds("session.store_timeout", session.DefaultStoreTimeout); err != nil {
+		return c, err
+	}
+	if o.MaxSize, err = s.Int("session.max_size", session.DefaultMaxSize); err != nil {
+		return c, err
+	}
+	if o.MaxSize == 0 {
+		o.MaxSize = -1 // max_size = 0: no limit
+	}
+	if v, ok := s.Lookup("session.cookie_expires"); ok {
+		if on, err := s.Bool("session.cookie_expires", true); err == nil {
+			o.PersistentCookie = !on
+		} else if o.CookieExpires, err = s.Seconds("session.cookie_expires", 0); err != nil {
+			return c, settingError(s, "session.cookie_expires", fmt.Sprintf("%q is neither a boolean nor a whole number of seconds", v), settings.ErrBadValue)
+		}
+	}
+	if v, ok := s.Lookup("session.secure"); ok && !strings.EqualFold(strings.TrimSpace(v), "auto") {
+		on, err := s.Bool("session.secure", false)
+		if err != nil {
+			return c, err
+		}
+		o.Secure = session.SecureNever
+		if on {
+			o.Secure = session.SecureAlways
+		}
+	}
+	httpOnly, err := s.Bool("session.httponly", true)
+	if err != nil {
+		return c, err
+	}
+	o.NoHTTPOnly = !httpOnly
+	o.SameSite = http.SameSiteLaxMode
+	if v, ok := s.Lookup("session.samesite"); ok {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "lax":
+			o.SameSite = http.SameSiteLaxMode
+		case "strict":
+			o.SameSite = http.SameSiteStrictMode
+		case "none":
+			o.SameSite = http.SameSiteNoneMode
+		case "", "false", "0", "no", "off":
+			o.SameSite = http.SameSiteDefaultMode // attribute left out, as Beaker does
+		default:
+			return c, settingError(s, "session.samesite", fmt.Sprintf("%q is not Lax, Strict or None", v), settings.ErrBadValue)
+		}
+	}
+	if o.SameSite == http.SameSiteNoneMode && o.Secure == session.SecureNever {
+		return c, settingError(s, "session.samesite", "browsers drop a SameSite=None cookie that is not Secure; set session.secure = true (or auto behind TLS)", settings.ErrBadValue)
+	}
+	save, err := s.Bool("session.save_accessed_time", true)
+	if err != nil {
+		return c, err
+	}
+	o.NoTouch = !save
+	if inv, err := s.Bool("session.invalidate_corrupt", true); err != nil {
+		return c, err
+	} else if !inv {
+		warn("session.invalidate_corrupt", "session.invalidate_corrupt = false is ignored: a corrupt session record is always treated as missing")
+	}
+	if v := strings.TrimSpace(s.String("session.data_serializer", "json")); v != "json" {
+		return c, settingError(s, "session.data_serializer", fmt.Sprintf("%q: sessions are stored as JSON; pickle is only read in Beaker-compatible mode (session.format = beaker), which is not available yet", v), ErrNotAvailable)
+	}
+	if v := strings.TrimSpace(s.String("session.format", "native")); v != "native" {
+		if v == "beaker" {
+			return c, settingError(s, "session.format", "Beaker-compatible storage (shared sessions with a Python app) is not available yet", ErrNotAvailable)
+		}
+		return c, settingError(s, "session.format", fmt.Sprintf("%q is not native or beaker", v), settings.ErrBadValue)
+	}
+	c.EncryptKey = s.String("session.encrypt_key", "")
+	c.ValidateKey = s.String("session.validate_key", "")
+	for _, k := range []string{"session.encrypt_key", "session.validate_key", "session.crypto_type"} {
+		if s.Has(k) && c.Type != "cookie" {
+			return c, settingError(s, k, "encryption of server-side session data is not available yet; the data is in your own store, and the cookie holds only a signed id", ErrNotAvailable)
+		}
+	}
+	if c.MaxEntries, err = s.Int("session.max_entries", 0); err != nil {
+		return c, err
+	}
+
+	switch c.Type {
+	case "memory", "cookie":
+		for _, k := range []string{"session.url", "session.urls", "session.data_dir", "session.lock_dir", "session.table_name"} {
+			if s.Has(k) {
+				warn(k, "setting ignored for session.type = "+c.Type)
+			}
+		}
+	}
+	if c.Type != "memory" && s.Has("session.max_entries") {
+		warn("session.max_entries", "setting ignored: session.max_entries bounds the memory store only")
+	}
+	c.Store = storeConfig(s, "session", "session.", c.Type, o.StoreTimeout)
+	return c, nil
+}
+
+// resolveRegions builds the regions of cache.regions, each from the global
+// cache.<key> values overridden by cache.<region>.<key>.
+func resolveRegions(s *settings.Settings, timeout time.Duration) ([]RegionConfig, error) {
+	var out []RegionConfig
+	seen := map[string]bool{}
+	for _, name := range s.Regions() {
+		if seen[name] {
+			return nil, settingError(s, "cache.regions", fmt.Sprintf("region %q is listed twice", name), settings.ErrDuplicate)
+		}
+		seen[name] = true
+		r := s.Region(name)
+		rc := RegionConfig{Options: cache.RegionOptions{Name: name}}
+		ro := &rc.Options
+		var err error
+		if ro.Expire, err = r.Seconds("cache.expire", DefaultCacheExpire); err != nil {
+			return nil, err
+		}
+		enabled, err := r.Bool("cache.enabled", true)
+		if err != nil {
+			return nil, err
+		}
+		ro.Disabled = !enabled
+		if ro.KeyLength, err = r.Int("cache.key_length", cache.DefaultKeyLength); err != nil {
+			return nil, err
+		}
+		if ro.MaxEntries, err = r.Int("cache.max_entries", 0); err != nil {
+			return nil, err
+		}
+		if p, ok := r.Lookup("cache.key_prefix"); ok {
+			ro.Prefix = p + name + ":"
+		}
+		// The key that set the region's type, for error positions.
+		typeKey := "cache." + name + ".type"
+		if !s.Has(typeKey) {
+			typeKey = "cache.type"
+		}
+		rc.Type = canonicalType(r.String("cache.type", "memory"))
+		switch rc.Type {
+		case "memory", "file", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster":
+		default:
+			return nil, settingError(s, typeKey, fmt.Sprintf("region %s: %q is not a cache type; use memory, file, ext:database, ext:redis or ext:memcached", name, rc.Type), settings.ErrBadValue)
+		}
+		rc.Store = storeConfig(r, "cache", "cache.", rc.Type, timeout)
+		out = append(out, rc)
+	}
+	return out, nil
+}
