@@ -205,9 +205,9 @@ func TestOpenCacheErrors(t *testing.T) {
 		sentinel   error
 	}{
 		"region type not linked": {"cache.b.type = ext:redis\n", "cache.b.type", 4, beaker.ErrNotLinked},
-		"global type unknown": {"cache.type = floppy\n", "cache.type", 4, settings.ErrBadValue},
-		"bad expire":          {"cache.a.expire = soon\n", "cache.a.expire", 4, settings.ErrBadValue},
-		"bad enabled":         {"cache.enabled = maybe\n", "cache.enabled", 4, settings.ErrBadValue},
+		"global type unknown":    {"cache.type = floppy\n", "cache.type", 4, settings.ErrBadValue},
+		"bad expire":             {"cache.a.expire = soon\n", "cache.a.expire", 4, settings.ErrBadValue},
+		"bad enabled":            {"cache.enabled = maybe\n", "cache.enabled", 4, settings.ErrBadValue},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := beaker.Open(context.Background(), parse(t, good+c.extra), quiet())

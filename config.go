@@ -113,8 +113,8 @@ type warnCollector struct {
 }
 
 func (w *warnCollector) Enabled(context.Context, slog.Level) bool { return true }
-func (w *warnCollector) WithAttrs([]slog.Attr) slog.Handler        { return w }
-func (w *warnCollector) WithGroup(string) slog.Handler             { return w }
+func (w *warnCollector) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *warnCollector) WithGroup(string) slog.Handler            { return w }
 func (w *warnCollector) Handle(_ context.Context, r slog.Record) error {
 	wn := Warning{Msg: r.Message}
 	r.Attrs(func(a slog.Attr) bool {
