@@ -48,6 +48,7 @@ type Session struct {
 	regen bool
 
 	sv serverState // the server side's state (unused by the client side)
+	cs clientState // the client side's state (unused by the server side)
 }
 
 // load reads the session, once. s.mu is held.
@@ -435,7 +436,7 @@ func (s *Session) newCSRFToken() string {
 
 // dirty reports whether there is anything to save. s.mu is held.
 func (s *Session) dirty() bool {
-	return s.d.anyChange || s.sv.endID != "" || s.regen || s.err != nil
+	return s.d.anyChange || s.sv.endID != "" || s.cs.clear || s.regen || s.err != nil
 }
 
 // ttl is how long the stored record should live from now: the idle
