@@ -3,10 +3,11 @@
 // response starts, with flash message queues, a CSRF token, an idle timeout
 // and an absolute lifetime.
 //
-// A Manager holds the configuration and a store (any store.Store that
-// implements store.Updater: memory, file, SQL, Redis, memcached). Its
-// Middleware, a plain func(http.Handler) http.Handler, puts a *Session in
-// each request's context:
+// A Manager holds the configuration and says where sessions live: in a
+// store (any store.Store that implements store.Updater: memory, file, SQL,
+// Redis, memcached) behind a signed id cookie, or, with NewCookie, in the
+// cookie itself. Its Middleware, a plain func(http.Handler) http.Handler,
+// puts a *Session in each request's context:
 //
 //	m, err := session.New(session.Options{Store: memstore.New(memstore.Options{}), Secrets: []string{secret}})
 //	...
@@ -32,11 +33,64 @@
 // is kept alive with store.Toucher.Touch, which changes only the expiry, at
 // most once per tenth of the timeout.
 //
+// # Where a session lives
+//
+// Session holds the values, the delta of the request's operations, the
+// flash queues and the CSRF token, and knows nothing of cookies, keys or
+// bytes. Below it, one seam has two sides: server-side (an id cookie and a
+// store) and client-side (the whole record sealed in the cookie). The
+// server side is parameterised by a format: how an id is made and carried
+// in the cookie, how a store key is derived from it, how the record is
+// encoded, and how the idle timeout is kept alive. The native format is
+// described below; Python Beaker's formats plug in as another format,
+// without touching Session.
+//
+// # Logins, logouts and requests in flight
+//
+// RegenerateID (at login) writes the record under a new id, then replaces
+// the old record with a short-lived "moved" marker, conditionally on the
+// old record being what it copied; Invalidate (at logout) replaces the
+// record with an "ended" marker the same way. A marker holds no data and no
+// pointer to the new session, and lives a minute or three store timeouts,
+// whichever is longer. So:
+//
+//   - a write made by another request while the login copies is copied
+//     too; a logout made meanwhile wins, and the login ends logged out;
+//   - a request that loaded the session before the login and changes it
+//     after fails with ErrSessionMoved (409 by default) and sets no
+//     cookie; a logout in that position fails the same way, and the login
+//     stands;
+//   - a request that arrives with the old id after the move is treated as
+//     carrying an unknown id: a new, empty session, never the moved one (a
+//     reloaded login page or a double-submitted login form works);
+//   - a request whose session a logout ended after it loaded it saves
+//     nothing and clears the cookie.
+//
+// The race that remains is the one every framework has: a request that
+// arrives with the old id after the move and writes gets a new session and
+// a new cookie, which replaces the login's cookie if its response arrives
+// last. Behind CSRF protection (package csrf) such a write is refused,
+// because the new session has no token.
+//
+// A commit runs under one deadline (StoreTimeout) for all its store calls,
+// and is not cancelled when the client goes away: a logout whose client
+// disconnects still ends the session.
+//
+// # Size
+//
+// A record over MaxSize (session.max_size, 256 KiB by default) is not
+// saved: the request fails with a *TooLargeError (500 by default) and the
+// stored record stays as it was. Every request that changes a session
+// rewrites its record, so a session of megabytes makes every such request
+// slow; keep large data in your database and its key in the session.
+//
 // # The cookie
 //
 // The cookie holds only the session id: 192 random bits, signed with
 // HMAC-SHA256 under the first of the configured secrets (the others still
-// verify, for rotation). It is HttpOnly, SameSite=Lax, Path=/ and, by
+// verify, for rotation, and a cookie one of them verifies is re-signed
+// with the first on its next response, so an old secret can be removed
+// after one idle timeout). It is HttpOnly, SameSite=Lax, Path=/ and, by
 // default, Secure when the request came over TLS. The store sees a SHA-256
 // hash of the id, never the id, and logs show a short hash. A cookie that
 // does not verify, whatever the change, starts a new empty session; it is

@@ -58,3 +58,29 @@ func Example() {
 	// visit 2 [] true
 	// visit 3 [] true
 }
+
+// Two managers nested on one request: the site's session and an admin
+// area's, each with its own cookie. FromRequest returns the innermost
+// manager's session; a manager's own FromRequest returns its own.
+func ExampleManager_FromRequest() {
+	store := memstore.New(memstore.Options{})
+	defer store.Close()
+	secret := []string{"a secret of at least 16 bytes, from beaker gen-secret"}
+	site, _ := session.New(session.Options{Store: store, Secrets: secret, CookieName: "site"})
+	admin, _ := session.New(session.Options{Store: store, Secrets: secret, CookieName: "admin", KeyPrefix: "admin:"})
+
+	h := site.Middleware(admin.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		site.FromRequest(r).Set("visits", 1)
+		admin.FromRequest(r).Set("sudo", true)
+		fmt.Println(session.FromRequest(r) == admin.FromRequest(r))
+	})))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	for _, c := range rec.Result().Cookies() {
+		fmt.Println(c.Name)
+	}
+	// Output:
+	// true
+	// admin
+	// site
+}
