@@ -43,6 +43,7 @@ import (
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
 	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/filestore"
 	"github.com/gobeaker/beaker/store/memstore"
 )
 
@@ -129,17 +130,22 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 	so.Logger = log
 	switch cfg.Session.Type {
 	case "memory":
-		ms := memstore.New(memstore.Options{MaxEntries: cfg.Session.MaxEntries, Logger: log})
+		ms := memstore.New(memstore.Options{MaxEntries: cfg.Session.MaxEntries, MaxBytes: int64(cfg.Session.MaxBytes), Logger: log})
 		b.closers = append(b.closers, ms)
 		so.Store = ms
 	case "cookie":
-		return nil, settingError(s, "session.type", "cookie sessions are not available yet in this version; use memory or file", ErrNotAvailable)
 	default:
 		if so.Store, err = o.open(cfg.Session.Store, "session.type"); err != nil {
 			return nil, err
 		}
 	}
-	if b.Sessions, err = session.New(so); err != nil {
+	if cfg.Session.Type == "cookie" {
+		b.Sessions, err = session.NewCookie(session.CookieOptions{Options: so, EncryptKey: cfg.Session.EncryptKey,
+			EncryptKeyFallbacks: cfg.Session.EncryptKeyFallbacks, ValidateKey: cfg.Session.ValidateKey})
+		if err != nil {
+			return nil, settingError(s, "session.type", err.Error(), err)
+		}
+	} else if b.Sessions, err = session.New(so); err != nil {
 		return nil, err
 	}
 
@@ -171,7 +177,7 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 // builtinDrivers are the drivers Open links itself: the backends that need
 // nothing beyond the standard library.
 func builtinDrivers() []store.Driver {
-	return nil
+	return []store.Driver{filestore.Driver()}
 }
 
 // opener opens the stores of one Open, sharing one store between the
@@ -231,7 +237,7 @@ func notLinked(typ string) string {
 		pkg = "redisstore"
 	case "ext:memcached":
 		pkg = "memcachestore"
-	case "ext:database":
+	case "ext:database", "sqlite", "postgresql":
 		pkg = "sqlstore"
 	default:
 		return fmt.Sprintf("%q has no driver in this program; pass one in beaker.Options.Drivers", typ)

@@ -47,13 +47,16 @@ type SessionConfig struct {
 	// Store is what the store of a server-side type is opened with.
 	Store store.Config
 
-	// MaxEntries bounds a memory store (session.max_entries; 0: the
-	// store's default).
-	MaxEntries int
+	// MaxEntries and MaxBytes bound a memory store (session.max_entries,
+	// session.max_bytes; 0: the store's defaults).
+	MaxEntries, MaxBytes int
 
-	// EncryptKey and ValidateKey are session.encrypt_key and
+	// EncryptKey, EncryptKeyFallbacks and ValidateKey are
+	// session.encrypt_key, session.encrypt_key_fallbacks and
 	// session.validate_key, for cookie sessions.
-	EncryptKey, ValidateKey string
+	EncryptKey          string
+	EncryptKeyFallbacks []string
+	ValidateKey         string
 }
 
 // RegionConfig is one resolved cache region.
@@ -181,7 +184,7 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	o := &c.Options
 	c.Type = canonicalType(s.String("session.type", "memory"))
 	switch c.Type {
-	case "memory", "file", "cookie", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster":
+	case "memory", "file", "cookie", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster", "sqlite", "postgresql":
 	case "dbm", "ext:mongodb", "ext:sqla", "ext:google":
 		return c, settingError(s, "session.type", fmt.Sprintf("%q is a Beaker type that beaker for Go does not support; use memory, file, ext:database, ext:redis, ext:memcached or cookie", c.Type), settings.ErrBadValue)
 	default:
@@ -288,13 +291,17 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 		return c, settingError(s, "session.format", fmt.Sprintf("%q is not native or beaker", v), settings.ErrBadValue)
 	}
 	c.EncryptKey = s.String("session.encrypt_key", "")
+	c.EncryptKeyFallbacks = s.Fields("session.encrypt_key_fallbacks")
 	c.ValidateKey = s.String("session.validate_key", "")
-	for _, k := range []string{"session.encrypt_key", "session.validate_key", "session.crypto_type"} {
+	for _, k := range []string{"session.encrypt_key", "session.encrypt_key_fallbacks", "session.validate_key", "session.crypto_type"} {
 		if s.Has(k) && c.Type != "cookie" {
 			return c, settingError(s, k, "encryption of server-side session data is not available yet; the data is in your own store, and the cookie holds only a signed id", ErrNotAvailable)
 		}
 	}
 	if c.MaxEntries, err = s.Int("session.max_entries", 0); err != nil {
+		return c, err
+	}
+	if c.MaxBytes, err = s.Int("session.max_bytes", 0); err != nil {
 		return c, err
 	}
 
@@ -306,8 +313,10 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 			}
 		}
 	}
-	if c.Type != "memory" && s.Has("session.max_entries") {
-		warn("session.max_entries", "setting ignored: session.max_entries bounds the memory store only")
+	for _, k := range []string{"session.max_entries", "session.max_bytes"} {
+		if c.Type != "memory" && s.Has(k) {
+			warn(k, "setting ignored: "+k+" bounds the memory store only")
+		}
 	}
 	c.Store = storeConfig(s, "session", "session.", c.Type, o.StoreTimeout)
 	return c, nil
@@ -351,7 +360,7 @@ func resolveRegions(s *settings.Settings, timeout time.Duration) ([]RegionConfig
 		}
 		rc.Type = canonicalType(r.String("cache.type", "memory"))
 		switch rc.Type {
-		case "memory", "file", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster":
+		case "memory", "file", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster", "sqlite", "postgresql":
 		default:
 			return nil, settingError(s, typeKey, fmt.Sprintf("region %s: %q is not a cache type; use memory, file, ext:database, ext:redis or ext:memcached", name, rc.Type), settings.ErrBadValue)
 		}

@@ -26,6 +26,10 @@ import (
 
 	"github.com/gobeaker/beaker"
 	"github.com/gobeaker/beaker/settings"
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/memcachestore"
+	"github.com/gobeaker/beaker/store/redisstore"
+	"github.com/gobeaker/beaker/store/sqlstore"
 )
 
 //go:embed settings.ini
@@ -58,7 +62,7 @@ func run(ctx context.Context, addr, config, section string, log *slog.Logger) er
 	if err != nil {
 		return err
 	}
-	b, err := beaker.Open(ctx, s, beaker.Options{Logger: log})
+	b, err := beaker.Open(ctx, s, beaker.Options{Logger: log, Drivers: drivers()})
 	if err != nil {
 		return err
 	}
@@ -86,4 +90,10 @@ func run(ctx context.Context, addr, config, section string, log *slog.Logger) er
 		return err
 	}
 	return nil
+}
+
+// drivers links every backend: the SQL, Redis and memcached stores (memory,
+// file and cookie are linked by beaker.Open itself).
+func drivers() []store.Driver {
+	return []store.Driver{sqlstore.Driver(), redisstore.Driver(), memcachestore.Driver()}
 }

@@ -18,6 +18,10 @@ import (
 	"github.com/gobeaker/beaker"
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/memcachestore"
+	"github.com/gobeaker/beaker/store/redisstore"
+	"github.com/gobeaker/beaker/store/sqlstore"
 )
 
 // cli runs one command. Its fields are what tests replace.
@@ -36,7 +40,7 @@ type cli struct {
 func newCLI(stdout, stderr io.Writer) *cli {
 	c := &cli{stdout: stdout, stderr: stderr, terminal: isTerminal(stderr)}
 	c.open = func(ctx context.Context, s *settings.Settings) (*beaker.Beaker, error) {
-		return beaker.Open(ctx, s, beaker.Options{Logger: c.logger()})
+		return beaker.Open(ctx, s, beaker.Options{Logger: c.logger(), Drivers: drivers()})
 	}
 	return c
 }
@@ -472,4 +476,10 @@ func (c *cli) cache(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "invalidated region %s (%s)\n", r.Name(), mode)
 	return nil
+}
+
+// drivers links every backend: the SQL, Redis and memcached stores (memory,
+// file and cookie are linked by beaker.Open itself).
+func drivers() []store.Driver {
+	return []store.Driver{sqlstore.Driver(), redisstore.Driver(), memcachestore.Driver()}
 }
