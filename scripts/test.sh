@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (make test). On a fresh machine it installs
-# what the tests need, starts the servers they use on 127.0.0.1, and runs
-# gofmt, go vet, staticcheck and go test -race. It stops every server it
-# started when it exits.
+# what the tests need (Debian packages, as root), starts the servers they
+# use on 127.0.0.1 (scripts/services/: PostgreSQL, Redis with a Sentinel
+# and a 3-master Cluster, two memcached servers), and runs gofmt, go vet,
+# staticcheck and go test -race. It stops every server it started when it
+# exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,6 +80,14 @@ step "staticcheck"
 go run "$STATICCHECK" ./...
 (cd bench && go run "$STATICCHECK" ./...)
 (cd e2e && go run "$STATICCHECK" ./...)
+
+step "linking: the root package pulls in no SQL, Redis or memcached driver"
+linked=$(go list -deps . | grep -E 'redis|memcache|sqlite|modernc|pgx|database/sql' || true)
+if [ -n "$linked" ]; then
+	echo "github.com/gobeaker/beaker depends on drivers that programs must link themselves:"
+	echo "$linked"
+	exit 1
+fi
 
 step "go test -race"
 go test -race -count=1 ./...
