@@ -66,6 +66,9 @@ type sealKey struct {
 // seals; every key opens.
 type sealer struct {
 	keys []sealKey
+	// nonce fills a fresh nonce; nil means crypto/rand. Tests make it
+	// deterministic.
+	nonce func([]byte)
 }
 
 func newSealer(material []keyMaterial, cookieName string) (*sealer, error) {
@@ -109,7 +112,11 @@ func (s *sealer) seal(buf []byte, issued, expires int64) string {
 	k := &s.keys[0]
 	buf[0] = sealVersion
 	copy(buf[1:sealNonceStart], k.id[:])
-	_, _ = rand.Read(buf[sealNonceStart:sealHeaderLen]) // never fails
+	if s.nonce != nil {
+		s.nonce(buf[sealNonceStart:sealHeaderLen])
+	} else {
+		_, _ = rand.Read(buf[sealNonceStart:sealHeaderLen]) // never fails
+	}
 	binary.BigEndian.PutUint64(buf[sealHeaderLen:], uint64(issued))
 	binary.BigEndian.PutUint64(buf[sealHeaderLen+8:], uint64(expires))
 	buf = slices.Grow(buf, chacha20poly1305.Overhead)
@@ -142,7 +149,7 @@ func (s *sealer) open(value string) (sealed, error) {
 	if len(value) < minLen || len(value) > maxSealedLen || strings.IndexFunc(value, notB64URL) >= 0 {
 		return sealed{}, errNotSealed
 	}
-	dec := base64.RawURLEncoding.Strict() // no stray bits in the last character
+	dec := base64.RawURLEncoding.Strict()                     // no stray bits in the last character
 	src := unsafe.Slice(unsafe.StringData(value), len(value)) // read only
 	raw, err := dec.AppendDecode(make([]byte, 0, dec.DecodedLen(len(value))), src)
 	if err != nil || raw[0] != sealVersion {
