@@ -12,6 +12,10 @@ import (
 	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/memcachestore"
+	"github.com/gobeaker/beaker/store/redisstore"
+	"github.com/gobeaker/beaker/store/sqlstore"
 )
 
 // A Pyramid application's [app:main] settings, unchanged, give the same
@@ -63,4 +67,48 @@ session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac
 	// hello, visit 1
 	// true
 	// memory [default_term second short_term long_term]
+}
+
+// A program links the backends beyond memory, file and cookie itself, so
+// that it pays only for those it names. With this, session.type = ext:redis
+// (or cache.type = ext:redis) works; without it, Open fails with an error
+// that names the line to add.
+func ExampleOpen_drivers() {
+	s, err := settings.Load("production.ini", "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := beaker.Open(context.Background(), s, beaker.Options{
+		Drivers: []store.Driver{redisstore.Driver(), sqlstore.Driver(), memcachestore.Driver()},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+}
+
+// Resolve reads the settings once, opening nothing: it is what Open builds
+// from, and what beaker check-config prints.
+func ExampleResolve() {
+	ini := `[app:main]
+session.type = file
+session.data_dir = /var/lib/app/sessions/data
+session.lock_dir = /var/lib/app/sessions/lock
+session.key = akhet_demo
+session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac
+session.timeout = 1800
+`
+	s, err := settings.Parse("development.ini", strings.NewReader(ini), "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg, err := beaker.Resolve(s)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cfg.Session.Type, cfg.Session.Store.DataDir)
+	fmt.Println(cfg.Session.Options.CookieName, cfg.Session.Options.Timeout, cfg.Session.Options.Lifetime)
+	// Output:
+	// file /var/lib/app/sessions/data
+	// akhet_demo 30m0s 336h0m0s
 }
