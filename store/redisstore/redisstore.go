@@ -42,6 +42,15 @@
 //
 // Scan iterates with SCAN MATCH over the server, or over every master of a
 // Cluster.
+//
+// # Failures
+//
+// A client made by Open bounds the dial, each read and each write with
+// Options.Timeout, honours the context's deadline, dials once per try and
+// retries a failed command once, so an unreachable server gives an error
+// within a few timeouts and a store that works again as soon as the server
+// is back. go-redis reports dial failures through its own logger (see
+// redis.SetLogger), apart from the errors the store returns.
 package redisstore
 
 import (
