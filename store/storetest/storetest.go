@@ -474,17 +474,32 @@ func (st *suite) touchExtends(t *testing.T) {
 	to := st.s.(store.Toucher)
 	ttl := st.opts.TTL
 	k := st.key(t, "k")
-	st.mustSet(t, k, []byte("v"), ttl)
 	// Touch three times, each a little over half a ttl apart: without the
-	// touches the entry would be gone after the second wait.
-	for i := range 3 {
-		st.elapse(ttl * 6 / 10)
-		found, err := to.Touch(ctx(t), k, ttl)
-		if err != nil {
-			t.Fatalf("Touch: %v", err)
+	// touches the entry would be gone after the second wait. In real time
+	// on a loaded machine a wait can overshoot the whole ttl; such a round
+	// proves nothing either way and starts over (a few times at most), so
+	// that only a store that does not extend fails.
+	for attempt := 0; ; attempt++ {
+		st.mustSet(t, k, []byte("v"), ttl)
+		last := time.Now()
+		ok := true
+		for i := range 3 {
+			st.elapse(ttl * 6 / 10)
+			found, err := to.Touch(ctx(t), k, ttl)
+			if err != nil {
+				t.Fatalf("Touch: %v", err)
+			}
+			if !found {
+				if st.opts.Advance == nil && time.Since(last) >= ttl*9/10 && attempt < 5 {
+					ok = false // the machine stalled past the ttl: try again
+					break
+				}
+				t.Fatalf("Touch #%d: not found; the entry expired before its ttl", i+1)
+			}
+			last = time.Now()
 		}
-		if !found {
-			t.Fatalf("Touch #%d: not found; the entry expired before its ttl", i+1)
+		if ok {
+			break
 		}
 	}
 	st.wantValue(t, k, []byte("v"))
