@@ -213,3 +213,22 @@ func TestCacheInvalidate(t *testing.T) {
 		t.Fatalf("unknown region: exit %d %q", code, errs)
 	}
 }
+
+// TestCheckConfigExamples checks every INI file under examples/: each
+// resolves, and prints its own session type.
+func TestCheckConfigExamples(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.ini")
+	if err != nil || len(files) < 8 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", f)
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", f, code, errs)
+			continue
+		}
+		if !strings.Contains(out, "type ") {
+			t.Errorf("%s: output lacks the session type:\n%s", f, out)
+		}
+	}
+}
