@@ -289,7 +289,7 @@ func (c *clientSide) save(ctx context.Context, s *Session, h http.Header, now ti
 		}
 		expires = expiry(&m.opts, rec.Created, now)
 		value := c.sealer.seal(buf, now.UnixMilli(), expires)
-		line = m.cookie(s.req, value, now, time.UnixMilli(rec.Created)).String()
+		line = setCookieLine(m.cookie(s.req, "", now, time.UnixMilli(rec.Created)), value)
 		if len(line) > MaxCookieSize {
 			return &CookieTooLargeError{Size: len(line), Max: MaxCookieSize}
 		}
@@ -310,6 +310,26 @@ func (c *clientSide) save(ctx context.Context, s *Session, h http.Header, now ti
 	st.stale, st.clear = false, false
 	s.d, s.regen = delta{}, false
 	return nil
+}
+
+// setCookieLine returns the Set-Cookie line of ck with value, a sealed
+// value (base64url, which needs neither quoting nor sanitizing): it puts
+// value into the line of ck without one, so that http.Cookie.String does
+// not check a value of kilobytes byte by byte.
+func setCookieLine(ck *http.Cookie, value string) string {
+	ck.Value = ""
+	empty := ck.String()
+	n := len(ck.Name) + 1
+	if len(empty) < n || empty[:n-1] != ck.Name || empty[n-1] != '=' {
+		ck.Value = value // an invalid name: let net/http decide
+		return ck.String()
+	}
+	var b strings.Builder
+	b.Grow(len(empty) + len(value))
+	b.WriteString(empty[:n])
+	b.WriteString(value)
+	b.WriteString(empty[n:])
+	return b.String()
 }
 
 // estimateRecord returns about how many bytes of JSON r encodes to, so
