@@ -1,6 +1,6 @@
 module github.com/gobeaker/beaker/bench
 
-go 1.25
+go 1.26.0
 
 replace github.com/gobeaker/beaker => ../
 
@@ -14,7 +14,8 @@ require (
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
-	golang.org/x/sys v0.36.0 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )

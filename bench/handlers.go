@@ -96,6 +96,31 @@ func Beaker(mode Mode) (http.Handler, func(), error) {
 	return m.Middleware(h), func() { st.Close() }, nil
 }
 
+// BeakerCookie returns beaker's client-side session middleware (the whole
+// session sealed in the cookie, session.type = cookie) with a handler for
+// mode: the peer of gorilla's CookieStore.
+func BeakerCookie(mode Mode) (http.Handler, error) {
+	m, err := session.NewCookie(session.CookieOptions{Options: session.Options{Secrets: []string{Secret}}})
+	if err != nil {
+		return nil, err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := session.FromRequest(r)
+		n, ok := session.Get[int](s, CounterKey)
+		switch {
+		case mode == ReadOnly && ok:
+		case mode == Counter2K && !ok:
+			s.Set(BigKey, BigValue)
+			fallthrough
+		default:
+			n++
+			s.Set(CounterKey, n)
+		}
+		writeInt(w, n)
+	})
+	return m.Middleware(h), nil
+}
+
 // SCS returns alexedwards/scs's LoadAndSave middleware over its memstore with
 // a handler for mode. The store runs no cleanup goroutine (its StopCleanup
 // races with the goroutine's start in v2.9.0).

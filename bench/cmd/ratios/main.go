@@ -103,6 +103,21 @@ func (g *group) ours() string {
 	return ""
 }
 
+// oursAll returns the names of beaker's cases in g (a server-side and a
+// cookie session, say), in order.
+func (g *group) oursAll() []string {
+	var out []string
+	for _, c := range g.cases {
+		if strings.HasPrefix(c, "beaker") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// isPeer reports whether case c of a group is a peer library's.
+func isPeer(c string) bool { return c != "bare" && !strings.HasPrefix(c, "beaker") }
+
 // ratio formats a/b, or "-" when it is undefined.
 func ratio(a, b float64, okA, okB bool) string {
 	switch {
@@ -135,24 +150,28 @@ func report(w io.Writer, groups []*group) {
 	fmt.Fprintln(w, "== beaker / peer (medians; < 1 means beaker is cheaper)")
 	fmt.Fprintf(w, "%-28s %-16s %-16s %9s %9s %9s\n", "group", "ours", "peer", "ns/op", "allocs/op", "B/op")
 	for _, g := range groups {
-		ours := g.ours()
-		if ours == "" {
+		for _, ours := range g.oursAll() {
+			reportVs(w, g, ours)
+		}
+	}
+
+	fmt.Fprintln(w, "\n== added cost, ours / peer ((case - bare) / (peer - bare), medians; 0.25 is a quarter)")
+	fmt.Fprintf(w, "%-28s %-16s %-16s %9s\n", "group", "ours", "peer", "ns/op")
+	for _, g := range groups {
+		bare, ok := g.res["bare"]
+		if !ok {
 			continue
 		}
-		o := g.res[ours]
-		for _, c := range g.cases {
-			if c == ours || c == "bare" {
-				continue
+		bn, okB := bare.median("ns/op")
+		for _, ours := range g.oursAll() {
+			on, okO := g.res[ours].median("ns/op")
+			for _, c := range g.cases {
+				if !isPeer(c) {
+					continue
+				}
+				pn, okP := g.res[c].median("ns/op")
+				fmt.Fprintf(w, "%-28s %-16s %-16s %9s\n", g.name, ours, c, ratio(on-bn, pn-bn, okO && okB, okP && okB))
 			}
-			p := g.res[c]
-			on, ok1 := o.median("ns/op")
-			pn, ok2 := p.median("ns/op")
-			oa, ok3 := o.median("allocs/op")
-			pa, ok4 := p.median("allocs/op")
-			ob, ok5 := o.median("B/op")
-			pb, ok6 := p.median("B/op")
-			fmt.Fprintf(w, "%-28s %-16s %-16s %9s %9s %9s\n", g.name, ours, c,
-				ratio(on, pn, ok1, ok2), ratio(oa, pa, ok3, ok4), ratio(ob, pb, ok5, ok6))
 		}
 	}
 
@@ -200,6 +219,25 @@ func report(w io.Writer, groups []*group) {
 		if g.ours() == "" && strings.Contains(g.name, "Cache") || g.ours() == "" && strings.Contains(g.name, "GetOrCreate") {
 			fmt.Fprintf(w, "%-28s (no beaker case: the bench module was built without it)\n", g.name)
 		}
+	}
+}
+
+// reportVs prints beaker / peer for ours against every peer case of g.
+func reportVs(w io.Writer, g *group, ours string) {
+	o := g.res[ours]
+	for _, c := range g.cases {
+		if !isPeer(c) {
+			continue
+		}
+		p := g.res[c]
+		on, ok1 := o.median("ns/op")
+		pn, ok2 := p.median("ns/op")
+		oa, ok3 := o.median("allocs/op")
+		pa, ok4 := p.median("allocs/op")
+		ob, ok5 := o.median("B/op")
+		pb, ok6 := p.median("B/op")
+		fmt.Fprintf(w, "%-28s %-16s %-16s %9s %9s %9s\n", g.name, ours, c,
+			ratio(on, pn, ok1, ok2), ratio(oa, pa, ok3, ok4), ratio(ob, pb, ok5, ok6))
 	}
 }
 
