@@ -390,13 +390,24 @@ func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.Cancel
 // away (a logout whose client disconnects still ends the session), and
 // bounded as a whole by one store timeout, however many store calls the
 // commit makes.
-func (m *Manager) commitCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx = context.WithoutCancel(ctx)
+func (m *Manager) commitCtx(d *detached) (context.Context, context.CancelFunc) {
+	var ctx context.Context = d
 	if m.local {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, m.opts.StoreTimeout)
 }
+
+// detached is a request's context without its cancellation, as
+// context.WithoutCancel makes it; kept inside Session, so that a commit
+// costs no allocation for it.
+type detached struct{ parent context.Context }
+
+func (d *detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (d *detached) Done() <-chan struct{}       { return nil }
+func (d *detached) Err() error                  { return nil }
+func (d *detached) Value(key any) any           { return d.parent.Value(key) }
+func (d *detached) String() string              { return "session commit context" }
 
 // fail logs err and hands it to the error handler.
 // A failure because the client went away (the request's context was

@@ -48,7 +48,9 @@ type Session struct {
 	regen bool
 
 	sv serverState // the server side's state (unused by the client side)
-	cs clientState // the client side's state (unused by the server side)
+
+	detached detached    // the commit's context: the request's, not cancelled
+	cs       clientState // the client side's state (unused by the server side)
 }
 
 // load reads the session, once. s.mu is held.
@@ -460,7 +462,8 @@ func (s *Session) commit(h http.Header) error {
 	if !s.loaded {
 		return nil
 	}
-	ctx, cancel := s.m.commitCtx(s.req.Context())
+	s.detached.parent = s.req.Context()
+	ctx, cancel := s.m.commitCtx(&s.detached)
 	defer cancel()
 	return s.m.side.save(ctx, s, h, s.m.now())
 }
