@@ -70,7 +70,10 @@
 // sharded map in this process, bounded by MaxEntries, that keeps values
 // decoded. A hit costs a map lookup under a read lock and no allocation: the
 // time is read from a coarse clock, an atomic updated every millisecond by a
-// goroutine that Manager.Close stops (a test's Options.Now replaces it).
+// goroutine. The clock starts on the first read, stops after about a second
+// without reads (an idle program burns no CPU; the next read calls
+// time.Now and restarts it), and Manager.Close stops it for good. A test's
+// Options.Now replaces it.
 // Values are shared between callers and must not be modified. A memory
 // region lives in one process, so its invalidations are local too.
 //

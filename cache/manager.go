@@ -106,22 +106,35 @@ var ErrInvalidOptions = errors.New("cache: invalid options")
 // would start a creator run in a region whose Manager has been closed.
 var ErrClosed = errors.New("cache: manager closed")
 
-// tick is the resolution of the coarse clock.
-const tick = time.Millisecond
+// tick is the resolution of the coarse clock; idleTicks is how many ticks
+// without a read stop it.
+const (
+	tick      = time.Millisecond
+	idleTicks = 1000
+)
 
 // Manager holds a set of named regions. Create it with New and stop it with
 // Close. Its methods are safe for concurrent use.
 type Manager struct {
-	regions map[string]*Region
-	names   []string
-	log     *slog.Logger
-	nowFn   func() time.Time
+	regions  map[string]*Region
+	names    []string
+	log      *slog.Logger
+	nowFn    func() time.Time
+	coarseOn bool // nowFn is time.Now: reads use the coarse clock
 
 	// coarse is the coarse clock in unix nanoseconds, updated every tick by
-	// a goroutine; 0 means "no coarse clock: call nowFn".
+	// the clock goroutine while it runs; 0 means "stopped: call nowFn". read
+	// is set by the readers that find it clear, and cleared by the clock
+	// every idleTicks: the clock stops when it finds it still clear. Both
+	// are read, not written, by a hit.
 	coarse atomic.Int64
-	stop   chan struct{}
-	done   chan struct{}
+	read   atomic.Bool
+	ticks  atomic.Int64 // ticks so far, for tests
+
+	clockMu   sync.Mutex     // guards clockOn, clockStop and clockWG.Add
+	clockOn   bool           // the clock goroutine runs
+	clockStop chan struct{}  // closed by Close
+	clockWG   sync.WaitGroup // the clock goroutine
 
 	mu          sync.Mutex // guards closed and wg.Add
 	closed      bool
@@ -131,20 +144,23 @@ type Manager struct {
 	once        sync.Once
 }
 
-// New returns a Manager with the regions of opts, and starts its coarse
-// clock (unless opts.Now is set). It does no I/O: a region reads its
-// backend on first use.
+// New returns a Manager with the regions of opts. It does no I/O (a region
+// reads its backend on first use) and starts no goroutine: the coarse clock
+// starts on the first read (see the package documentation).
 func New(opts Options) (*Manager, error) {
 	m := &Manager{
-		regions: make(map[string]*Region, len(opts.Regions)),
-		log:     opts.Logger,
-		nowFn:   opts.Now,
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		regions:   make(map[string]*Region, len(opts.Regions)),
+		log:       opts.Logger,
+		nowFn:     opts.Now,
+		clockStop: make(chan struct{}),
 	}
 	m.closeCtx, m.closeCancel = context.WithCancel(context.Background())
 	if m.log == nil {
 		m.log = slog.Default()
+	}
+	if m.nowFn == nil {
+		m.nowFn = time.Now
+		m.coarseOn = true
 	}
 	for _, ro := range opts.Regions {
 		if ro.Name == "" {
@@ -163,13 +179,6 @@ func New(opts Options) (*Manager, error) {
 		m.regions[ro.Name] = r
 		m.names = append(m.names, ro.Name)
 	}
-	if m.nowFn == nil {
-		m.nowFn = time.Now
-		m.coarse.Store(time.Now().UnixNano())
-		go m.runClock()
-	} else {
-		close(m.done)
-	}
 	return m, nil
 }
 
@@ -185,43 +194,91 @@ func (m *Manager) Regions() []string {
 }
 
 // Close stops the coarse clock, cancels the context of every creator that
-// is running and waits for them to return. Afterwards hits are still
-// served, but a miss returns ErrClosed. Close is idempotent.
+// is running and waits for them to return: no goroutine of the Manager
+// runs afterwards. Hits are still served (reading time.Now), but a miss
+// returns ErrClosed. Close is idempotent.
 func (m *Manager) Close() error {
 	m.once.Do(func() {
 		m.mu.Lock()
 		m.closed = true
 		m.mu.Unlock()
 		m.closeCancel()
-		close(m.stop)
+		m.clockMu.Lock()
+		close(m.clockStop) // no restart after this: wake checks it under clockMu
+		m.clockMu.Unlock()
 	})
-	<-m.done
-	m.coarse.Store(0)
+	m.clockWG.Wait()
 	m.wg.Wait()
 	return nil
 }
 
+// now returns the current time in unix nanoseconds, to within a tick: the
+// read path's clock. While the coarse clock runs it is two atomic loads;
+// the first read after the clock stopped (an idle second) restarts it.
+func (m *Manager) now() int64 {
+	if n := m.coarse.Load(); n != 0 {
+		if !m.read.Load() {
+			m.read.Store(true)
+		}
+		return n
+	}
+	return m.wake()
+}
+
+// wake returns the precise time and, unless the Manager is closed or was
+// given a clock, starts the coarse clock.
+func (m *Manager) wake() int64 {
+	now := m.nowFn().UnixNano()
+	if !m.coarseOn {
+		return now
+	}
+	m.clockMu.Lock()
+	defer m.clockMu.Unlock()
+	select {
+	case <-m.clockStop:
+		return now
+	default:
+	}
+	if !m.clockOn {
+		m.clockOn = true
+		m.read.Store(true)
+		m.coarse.Store(now)
+		m.clockWG.Add(1)
+		go m.runClock()
+	}
+	return now
+}
+
+// runClock updates coarse every tick, and returns when Close is called or
+// when no read happened during idleTicks ticks.
 func (m *Manager) runClock() {
-	defer close(m.done)
+	defer m.clockWG.Done()
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
-		case <-m.stop:
+		case <-m.clockStop:
+			m.clockMu.Lock()
+			m.coarse.Store(0)
+			m.clockOn = false
+			m.clockMu.Unlock()
 			return
 		case now := <-t.C:
 			m.coarse.Store(now.UnixNano())
+			m.ticks.Add(1)
 		}
+		if n%idleTicks != 0 {
+			continue
+		}
+		if m.read.Swap(false) {
+			continue // read during the last idleTicks: keep going
+		}
+		m.clockMu.Lock()
+		m.coarse.Store(0) // the next read calls wake
+		m.clockOn = false
+		m.clockMu.Unlock()
+		return
 	}
-}
-
-// now returns the current time in unix nanoseconds, to within a tick: the
-// read path's clock.
-func (m *Manager) now() int64 {
-	if n := m.coarse.Load(); n != 0 {
-		return n
-	}
-	return m.nowFn().UnixNano()
 }
 
 // preciseNow returns the current time in unix nanoseconds, for creation and
