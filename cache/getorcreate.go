@@ -41,13 +41,9 @@ var ErrCreatorPanic = errors.New("cache: creator panicked")
 // allocations.
 func GetOrCreate[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (T, error) {
 	if l := r.local; l != nil {
-		s := l.shard(key)
-		s.mu.RLock()
-		e := s.m[key]
-		s.mu.RUnlock()
-		if e != nil && r.isFresh(e.created, r.m.now()) {
+		if e := l.get(key); e != nil && r.isFresh(e.created, r.m.now()) {
 			if v, ok := e.value.(T); ok {
-				s.hits.Add(1)
+				l.hit()
 				return v, nil
 			}
 		}

@@ -2,124 +2,229 @@ package cache
 
 import (
 	"hash/maphash"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
-// entry is one value of a memory region. It is never modified once stored:
-// a write replaces it.
+// entry is one value of a memory region, and a link of its bucket's chain.
+// It is never modified once published: a write replaces it (and copies the
+// links before it in the chain), so that readers walk chains without locks.
 type entry struct {
-	value   any
-	created int64 // unix nanoseconds
+	key     string
+	hash    uint64
+	value   any    // the Go value; nil when enc is set
+	enc     []byte // the codec's encoding, on a RoundTrip region; else nil
+	created int64  // unix nanoseconds
+	next    *entry
 }
 
-// localMap is the sharded map of a memory region.
+// localMap is the map of a memory region: shards, each a hash table whose
+// buckets are atomic pointers to immutable chains. Reads take no lock and
+// write nothing shared (but a striped hit counter); writes take their
+// shard's mutex and publish new chains.
 type localMap struct {
-	seed     maphash.Seed
-	mask     uint64
-	perShard int
-	shards   []shard
+	seed      maphash.Seed
+	shardMask uint64
+	shardBits uint
+	perShard  int
+	shards    []shard
+	hitCount  [hitStripes]paddedCounter
 }
 
 type shard struct {
-	mu   sync.RWMutex
-	m    map[string]*entry
-	hits atomic.Uint64 // fast-path hits on this shard's keys
-	_    [128 - 24 - 8 - 8]byte
+	tab atomic.Pointer[table]
+	mu  sync.Mutex // serializes writers
+	n   int        // entries, guarded by mu
+	_   [64 - 8 - 8 - 8]byte
+}
+
+// table is a shard's bucket array; a shard grows by publishing a new one.
+type table struct {
+	buckets []atomic.Pointer[entry]
+	mask    uint64
+}
+
+type paddedCounter struct {
+	n atomic.Uint64
+	_ [64 - 8]byte
 }
 
 // maxShards is the number of shards of a large memory region; smaller ones
-// have fewer, so that each shard holds at least minPerShard entries.
+// have fewer, so that each shard holds at least minPerShard entries. A
+// shard's table starts at minBuckets and doubles while it holds more
+// entries than buckets. hitStripes is the number of hit counters: a hit
+// adds to the one of its goroutine's stack, so that cores do not share one.
 const (
 	maxShards   = 64
 	minPerShard = 8
+	minBuckets  = 8
 	evictSample = 8
+	hitStripes  = 32
 )
 
 func newLocalMap(maxEntries int) *localMap {
-	n := maxShards
+	n, bits := maxShards, uint(6)
 	for n > 1 && n*minPerShard > maxEntries {
 		n /= 2
+		bits--
 	}
 	l := &localMap{
-		seed:     maphash.MakeSeed(),
-		mask:     uint64(n - 1),
-		perShard: max(maxEntries/n, 1),
-		shards:   make([]shard, n),
+		seed:      maphash.MakeSeed(),
+		shardMask: uint64(n - 1),
+		shardBits: bits,
+		perShard:  max(maxEntries/n, 1),
+		shards:    make([]shard, n),
 	}
 	for i := range l.shards {
-		l.shards[i].m = make(map[string]*entry)
+		l.shards[i].tab.Store(newTable(minBuckets))
 	}
 	return l
 }
 
-func (l *localMap) shard(key string) *shard {
-	if l.mask == 0 {
-		return &l.shards[0]
-	}
-	return &l.shards[maphash.String(l.seed, key)&l.mask]
+func newTable(n int) *table {
+	return &table{buckets: make([]atomic.Pointer[entry], n), mask: uint64(n - 1)}
 }
 
+// bucket returns the bucket of hash h in t (the shard took the low bits).
+func (l *localMap) bucket(t *table, h uint64) *atomic.Pointer[entry] {
+	return &t.buckets[(h>>l.shardBits)&t.mask]
+}
+
+// get returns the entry of key, or nil. It takes no lock.
 func (l *localMap) get(key string) *entry {
-	s := l.shard(key)
-	s.mu.RLock()
-	e := s.m[key]
-	s.mu.RUnlock()
-	return e
+	h := maphash.String(l.seed, key)
+	t := l.shards[h&l.shardMask].tab.Load()
+	for e := l.bucket(t, h).Load(); e != nil; e = e.next {
+		if e.hash == h && e.key == key {
+			return e
+		}
+	}
+	return nil
+}
+
+// hit counts a fast-path hit on the stripe of the calling goroutine's stack:
+// goroutines on different cores seldom share a cache line.
+func (l *localMap) hit() {
+	var marker byte
+	a := uint64(uintptr(unsafe.Pointer(&marker))) >> 11 // stacks are 2 KiB or more apart
+	l.hitCount[(a*0x9E3779B97F4A7C15)>>(64-5)].n.Add(1)
+}
+
+func (l *localMap) hits() uint64 {
+	var n uint64
+	for i := range l.hitCount {
+		n += l.hitCount[i].n.Load()
+	}
+	return n
 }
 
 // put stores e under key, unless the entry there was created later (a
 // concurrent Set won). When the shard is full it first drops a victim.
 func (l *localMap) put(key string, e *entry, r *Region) {
-	s := l.shard(key)
+	h := maphash.String(l.seed, key)
+	e.key, e.hash = key, h
+	s := &l.shards[h&l.shardMask]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.m[key]; old != nil {
-		if old.created <= e.created {
-			s.m[key] = e
+	t := s.tab.Load()
+	b := l.bucket(t, h)
+	head := b.Load()
+	for old := head; old != nil; old = old.next {
+		if old.hash == h && old.key == key {
+			if old.created <= e.created {
+				b.Store(relink(head, old, e))
+			}
+			return
 		}
-		return
 	}
-	if len(s.m) >= l.perShard {
-		s.evict(r)
+	if s.n >= l.perShard && s.n > 0 {
+		l.evict(s, t, r)
+		head = b.Load()
 	}
-	s.m[key] = e
+	e.next = head
+	b.Store(e)
+	s.n++
+	if s.n > len(t.buckets) && s.n <= l.perShard {
+		l.grow(s, t)
+	}
 }
 
-// evict drops one entry of a few sampled (Go map iteration starts at a
-// random place): the first that is logically missing, else the oldest.
-// s.mu is held.
-func (s *shard) evict(r *Region) {
-	now := r.m.now()
-	var victim string
-	oldest := int64(0)
-	n := 0
-	for k, e := range s.m {
-		if r.classify(e.created, now) == missing {
-			victim = k
-			break
+// relink returns the chain head with target replaced by repl, or removed
+// when repl is nil: the links before target are copied, the ones after are
+// shared.
+func relink(head, target, repl *entry) *entry {
+	if head == target {
+		if repl == nil {
+			return target.next
 		}
-		if n == 0 || e.created < oldest {
-			victim, oldest = k, e.created
-		}
-		if n++; n == evictSample {
-			break
+		repl.next = target.next
+		return repl
+	}
+	c := *head
+	c.next = relink(head.next, target, repl)
+	return &c
+}
+
+// grow publishes a table of twice as many buckets. s.mu is held.
+func (l *localMap) grow(s *shard, t *table) {
+	nt := newTable(2 * len(t.buckets))
+	for i := range t.buckets {
+		for e := t.buckets[i].Load(); e != nil; e = e.next {
+			c := *e
+			b := l.bucket(nt, c.hash)
+			c.next = b.Load()
+			b.Store(&c)
 		}
 	}
-	delete(s.m, victim)
+	s.tab.Store(nt)
+}
+
+// evict drops one entry of a few sampled from a random bucket on: the first
+// that is logically missing, else the oldest. s.mu is held.
+func (l *localMap) evict(s *shard, t *table, r *Region) {
+	now := r.m.now()
+	var victim *entry
+	n := 0
+	start := rand.Uint64()
+scan:
+	for i := range uint64(len(t.buckets)) {
+		for e := t.buckets[(start+i)&t.mask].Load(); e != nil; e = e.next {
+			if r.classify(e.created, now) == missing {
+				victim = e
+				break scan
+			}
+			if victim == nil || e.created < victim.created {
+				victim = e
+			}
+			if n++; n == evictSample {
+				break scan
+			}
+		}
+	}
+	if victim != nil {
+		l.remove(s, t, victim)
+	}
+}
+
+// remove unlinks e from its bucket in t. s.mu is held.
+func (l *localMap) remove(s *shard, t *table, e *entry) {
+	b := l.bucket(t, e.hash)
+	b.Store(relink(b.Load(), e, nil))
+	s.n--
 }
 
 func (l *localMap) delete(key string) {
-	s := l.shard(key)
+	h := maphash.String(l.seed, key)
+	s := &l.shards[h&l.shardMask]
 	s.mu.Lock()
-	delete(s.m, key)
-	s.mu.Unlock()
-}
-
-func (l *localMap) hits() uint64 {
-	var n uint64
-	for i := range l.shards {
-		n += l.shards[i].hits.Load()
+	defer s.mu.Unlock()
+	t := s.tab.Load()
+	for e := l.bucket(t, h).Load(); e != nil; e = e.next {
+		if e.hash == h && e.key == key {
+			l.remove(s, t, e)
+			return
+		}
 	}
-	return n
 }
