@@ -2,13 +2,16 @@ package session
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 )
 
 // MaxCookieSize is the largest Set-Cookie line (name, value and
@@ -113,7 +116,9 @@ func NewCookie(opts CookieOptions) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.side = &clientSide{sealer: sl, maxSize: m.opts.MaxSize}
+	cs := &clientSide{sealer: sl, maxSize: m.opts.MaxSize}
+	cs.bufs.New = func() any { return new([]byte) }
+	m.side = cs
 	m.local = true // no I/O: no timer per request
 	return m, nil
 }
@@ -154,8 +159,13 @@ func cookieKeyMaterial(o *CookieOptions) ([]keyMaterial, error) {
 // clientSide keeps the whole session in a sealed cookie.
 type clientSide struct {
 	sealer  *sealer
-	maxSize int // largest record JSON, in bytes; <= 0: no limit
+	maxSize int       // largest record JSON, in bytes; <= 0: no limit
+	bufs    sync.Pool // *[]byte: buffers to seal in
 }
+
+// maxPooledBuffer is the largest seal buffer kept for reuse: more than any
+// cookie that can be sent holds.
+const maxPooledBuffer = 2 * MaxCookieSize
 
 // clientState is what clientSide keeps per request, inside Session.
 type clientState struct {
@@ -283,13 +293,18 @@ func (c *clientSide) save(ctx context.Context, s *Session, h http.Header, now ti
 	var expires int64
 	if seal {
 		rec = s.d.apply(s.rec)
-		buf := encodeRecord(sealBuffer(estimateRecord(&rec)), &rec)
+		bp := c.bufs.Get().(*[]byte)
+		buf := encodeRecord(sealBuffer(*bp, estimateRecord(&rec)), &rec)
 		if n := len(buf) - sealHeaderLen - sealTimesLen; c.maxSize > 0 && n > c.maxSize {
 			return &TooLargeError{Size: n, Max: c.maxSize}
 		}
 		expires = expiry(&m.opts, rec.Created, now)
-		value := c.sealer.seal(buf, now.UnixMilli(), expires)
-		line = setCookieLine(m.cookie(s.req, "", now, time.UnixMilli(rec.Created)), value)
+		sealed := c.sealer.seal(buf, now.UnixMilli(), expires)
+		line = setCookieLine(m.cookie(s.req, "", now, time.UnixMilli(rec.Created)), sealed)
+		if cap(sealed) <= maxPooledBuffer {
+			*bp = sealed[:0]
+			c.bufs.Put(bp)
+		}
 		if len(line) > MaxCookieSize {
 			return &CookieTooLargeError{Size: len(line), Max: MaxCookieSize}
 		}
@@ -312,24 +327,24 @@ func (c *clientSide) save(ctx context.Context, s *Session, h http.Header, now ti
 	return nil
 }
 
-// setCookieLine returns the Set-Cookie line of ck with value, a sealed
-// value (base64url, which needs neither quoting nor sanitizing): it puts
-// value into the line of ck without one, so that http.Cookie.String does
-// not check a value of kilobytes byte by byte.
-func setCookieLine(ck *http.Cookie, value string) string {
+// setCookieLine returns the Set-Cookie line of ck with the base64url
+// encoding of sealed as its value. It encodes straight into the line,
+// which http.Cookie.String would copy again and check byte by byte
+// (base64url needs neither quoting nor sanitizing).
+func setCookieLine(ck *http.Cookie, sealed []byte) string {
+	enc := base64.RawURLEncoding
 	ck.Value = ""
 	empty := ck.String()
 	n := len(ck.Name) + 1
 	if len(empty) < n || empty[:n-1] != ck.Name || empty[n-1] != '=' {
-		ck.Value = value // an invalid name: let net/http decide
+		ck.Value = enc.EncodeToString(sealed) // an invalid name: let net/http decide
 		return ck.String()
 	}
-	var b strings.Builder
-	b.Grow(len(empty) + len(value))
-	b.WriteString(empty[:n])
-	b.WriteString(value)
-	b.WriteString(empty[n:])
-	return b.String()
+	b := make([]byte, 0, len(empty)+enc.EncodedLen(len(sealed)))
+	b = append(b, empty[:n]...)
+	b = enc.AppendEncode(b, sealed)
+	b = append(b, empty[n:]...)
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
 }
 
 // estimateRecord returns about how many bytes of JSON r encodes to, so

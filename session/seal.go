@@ -105,10 +105,11 @@ type sealed struct {
 	key     int   // index of the key that opened it; 0 is the current one
 }
 
-// seal returns the cookie value that holds js (a record's JSON, written
-// after the first sealHeaderLen+sealTimesLen bytes of buf, which seal
-// fills) under the current key.
-func (s *sealer) seal(buf []byte, issued, expires int64) string {
+// seal seals the record JSON that buf holds after its first
+// sealHeaderLen+sealTimesLen bytes (which seal fills) under the current
+// key, in place, and returns the sealed bytes: the cookie value once
+// base64url-encoded.
+func (s *sealer) seal(buf []byte, issued, expires int64) []byte {
 	k := &s.keys[0]
 	buf[0] = sealVersion
 	copy(buf[1:sealNonceStart], k.id[:])
@@ -121,15 +122,14 @@ func (s *sealer) seal(buf []byte, issued, expires int64) string {
 	binary.BigEndian.PutUint64(buf[sealHeaderLen+8:], uint64(expires))
 	buf = slices.Grow(buf, chacha20poly1305.Overhead)
 	// In place: the ciphertext overwrites the plaintext exactly.
-	out := k.aead.Seal(buf[:sealHeaderLen], buf[sealNonceStart:sealHeaderLen], buf[sealHeaderLen:], k.ad)
-	enc := base64.RawURLEncoding.AppendEncode(make([]byte, 0, base64.RawURLEncoding.EncodedLen(len(out))), out)
-	return unsafe.String(unsafe.SliceData(enc), len(enc)) // enc is never written again
+	return k.aead.Seal(buf[:sealHeaderLen], buf[sealNonceStart:sealHeaderLen], buf[sealHeaderLen:], k.ad)
 }
 
-// sealBuffer returns a buffer for seal, with room for a record of about
-// size bytes of JSON after the header and the times.
-func sealBuffer(size int) []byte {
-	return make([]byte, sealHeaderLen+sealTimesLen, sealOverhead+size)
+// sealBuffer returns buf (a pooled buffer, or nil) ready for seal, with
+// room for a record of about size bytes of JSON after the header and the
+// times.
+func sealBuffer(buf []byte, size int) []byte {
+	return slices.Grow(buf[:0], sealOverhead+size)[:sealHeaderLen+sealTimesLen]
 }
 
 var (

@@ -36,10 +36,10 @@ func testSealers(t testing.TB) (*sealer, []string) {
 		Values: []value{{key: "user", raw: []byte(`"ann"`)}, {key: "n", raw: []byte(`{"a":[1,2]}`)}}}
 	var values []string
 	for _, s := range []*sealer{both, oldOnly} {
-		buf := encodeRecord(sealBuffer(estimateRecord(&rec)), &rec)
-		values = append(values, s.seal(buf, 1_700_000_000_000, 1_700_000_600_000))
+		buf := encodeRecord(sealBuffer(nil, estimateRecord(&rec)), &rec)
+		values = append(values, base64.RawURLEncoding.EncodeToString(s.seal(buf, 1_700_000_000_000, 1_700_000_600_000)))
 		empty := record{Format: recordFormat, Created: 1}
-		values = append(values, s.seal(encodeRecord(sealBuffer(0), &empty), 1, 2))
+		values = append(values, base64.RawURLEncoding.EncodeToString(s.seal(encodeRecord(sealBuffer(nil, 0), &empty), 1, 2)))
 	}
 	return both, values
 }
