@@ -18,7 +18,7 @@ const (
 	kindInt                       // Settings.Int, 0 or more
 	kindPositiveInt               // Settings.Int, 1 or more
 	kindSeconds                   // Settings.Seconds
-	kindBoolOrSeconds             // session.cookie_expires
+	kindCookieExpires             // session.cookie_expires: Bool, Seconds or Date
 	kindBoolOrAuto                // session.secure
 	kindUnimplemented             // accepted, warned about, not used
 )
@@ -41,7 +41,7 @@ func sessionKeys() []keyDef {
 		{"key", kindString},
 		{"secret", kindString},
 		{"timeout", kindSeconds},
-		{"cookie_expires", kindBoolOrSeconds},
+		{"cookie_expires", kindCookieExpires},
 		{"cookie_domain", kindString},
 		{"cookie_path", kindString},
 		{"secure", kindBoolOrAuto},
@@ -144,17 +144,24 @@ func (s *Settings) Check(log *slog.Logger) error {
 		items = append(items, item{c, e})
 	}
 	sort.Slice(items, func(i, j int) bool {
+		// The source's own keys first, then inherited ones by file.
+		if fi, fj := items[i].e.file, items[j].e.file; fi != fj {
+			if fi == s.file || fj == s.file {
+				return fi == s.file
+			}
+			return fi < fj
+		}
 		if items[i].e.line != items[j].e.line {
 			return items[i].e.line < items[j].e.line
 		}
 		return items[i].canon < items[j].canon
 	})
 
-	warn := func(key string, line int, msg string) {
+	warn := func(file, key string, line int, msg string) {
 		if log == nil {
 			return
 		}
-		attrs := []slog.Attr{slog.String("file", s.file)}
+		attrs := []slog.Attr{slog.String("file", file)}
 		if line > 0 {
 			attrs = append(attrs, slog.Int("line", line))
 		}
@@ -162,10 +169,10 @@ func (s *Settings) Check(log *slog.Logger) error {
 		log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 	}
 	for _, n := range s.notes {
-		warn(n.key, n.line, n.msg)
+		warn(n.file, n.key, n.line, n.msg)
 	}
 
-	c := &checker{s: s, regions: s.Regions(), regionSet: s.regionSet()}
+	c := &checker{s: s, regions: s.Regions(), index: s.regionIndex(), session: sessionKeys(), cache: cacheKeys()}
 	var errs []error
 	for _, it := range items {
 		def, err := c.classify(it.canon, it.e)
@@ -174,7 +181,7 @@ func (s *Settings) Check(log *slog.Logger) error {
 			continue
 		}
 		if def.kind == kindUnimplemented {
-			warn(it.e.name, it.e.line, "Beaker setting not implemented; ignored")
+			warn(it.e.file, it.e.name, it.e.line, "Beaker setting not implemented; ignored")
 			continue
 		}
 		if err := s.checkValue(def.kind, it.e); err != nil {
@@ -194,7 +201,9 @@ func (s *Settings) Check(log *slog.Logger) error {
 type checker struct {
 	s         *Settings
 	regions   []string
-	regionSet map[string]bool
+	index     *regionIndex
+	session   []keyDef // the catalogues, built once
+	cache     []keyDef
 	suggested int // suggestions computed so far (bounded: they cost)
 }
 
@@ -207,22 +216,22 @@ const (
 
 // classify finds the catalogue entry of one kept key.
 func (c *checker) classify(canon string, e entry) (keyDef, *Error) {
-	s, regions := c.s, c.regions
+	regions := c.regions
 	if canon == CSRFTrustedOriginsKey {
 		return keyDef{canon, kindString}, nil
 	}
 	if rest, ok := strings.CutPrefix(canon, "session."); ok {
-		if d, ok := findKey(sessionKeys(), rest); ok {
+		if d, ok := findKey(c.session, rest); ok {
 			return d, nil
 		}
 		return keyDef{}, c.unknown(canon, e)
 	}
 	rest, _ := strings.CutPrefix(canon, "cache.")
-	if d, ok := findKey(cacheKeys(), rest); ok {
+	if d, ok := findKey(c.cache, rest); ok {
 		return d, nil
 	}
-	if _, k, ok := regionOf(c.regionSet, rest); ok {
-		if d, ok := findKey(cacheKeys(), k); ok && d.name != "regions" {
+	if _, k, ok := c.index.regionOf(rest); ok {
+		if d, ok := findKey(c.cache, k); ok && d.name != "regions" {
 			return d, nil
 		}
 		return keyDef{}, c.unknown(canon, e)
@@ -233,7 +242,7 @@ func (c *checker) classify(canon string, e entry) (keyDef, *Error) {
 			continue
 		}
 		region, k := rest[:i], rest[i+1:]
-		if d, ok := findKey(cacheKeys(), k); ok && d.name != "regions" {
+		if d, ok := findKey(c.cache, k); ok && d.name != "regions" {
 			msg := fmt.Sprintf("region %q is not listed in cache.regions", region)
 			if len(regions) == 0 {
 				msg = fmt.Sprintf("region %q: cache.regions is not set", region)
@@ -242,7 +251,7 @@ func (c *checker) classify(canon string, e entry) (keyDef, *Error) {
 			} else {
 				msg += " (" + listRegions(regions) + ")"
 			}
-			return keyDef{}, &Error{File: s.file, Line: e.line, Key: e.name, Msg: msg, Err: ErrUnknownRegion}
+			return keyDef{}, &Error{File: e.file, Line: e.line, Key: e.name, Msg: msg, Err: ErrUnknownRegion}
 		}
 	}
 	return keyDef{}, c.unknown(canon, e)
@@ -251,17 +260,21 @@ func (c *checker) classify(canon string, e entry) (keyDef, *Error) {
 // unknown returns the ErrUnknownKey error for a key, suggesting the
 // nearest known key.
 func (c *checker) unknown(canon string, e entry) *Error {
+	msg := "unknown Beaker setting"
+	if c.suggested >= maxSuggestions {
+		return &Error{File: e.file, Line: e.line, Key: e.name, Msg: msg, Err: ErrUnknownKey}
+	}
 	regions := c.regions
 	if len(regions) > maxSuggestRegions {
 		regions = regions[:maxSuggestRegions]
 	}
 	var candidates []string
-	for _, d := range sessionKeys() {
+	for _, d := range c.session {
 		if !strings.HasSuffix(d.name, ".") {
 			candidates = append(candidates, "session."+d.name)
 		}
 	}
-	for _, d := range cacheKeys() {
+	for _, d := range c.cache {
 		if strings.HasSuffix(d.name, ".") {
 			continue
 		}
@@ -273,11 +286,10 @@ func (c *checker) unknown(canon string, e entry) *Error {
 			candidates = append(candidates, "cache."+r+"."+d.name)
 		}
 	}
-	msg := "unknown Beaker setting"
 	if near := c.nearest(canon, candidates); near != "" {
 		msg += "; did you mean " + near + "?"
 	}
-	return &Error{File: c.s.file, Line: e.line, Key: e.name, Msg: msg, Err: ErrUnknownKey}
+	return &Error{File: e.file, Line: e.line, Key: e.name, Msg: msg, Err: ErrUnknownKey}
 }
 
 // checkValue validates a value of a known key.
@@ -301,10 +313,12 @@ func (s *Settings) checkValue(k kind, e entry) *Error {
 		if _, err := s.seconds(e); err != nil {
 			return err
 		}
-	case kindBoolOrSeconds:
+	case kindCookieExpires:
 		if _, ok := parseBool(e.value); !ok {
 			if _, err := s.seconds(e); err != nil {
-				return s.badValue(e, "neither a boolean nor a whole number of seconds")
+				if _, ok := parseDate(e.value); !ok {
+					return s.badValue(e, cookieExpiresHelp)
+				}
 			}
 		}
 	case kindBoolOrAuto:

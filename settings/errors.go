@@ -25,6 +25,12 @@ var (
 	// ErrUnknownRegion reports a cache.<region>.<key> override for a region
 	// that is not listed in cache.regions.
 	ErrUnknownRegion = errors.New("unknown cache region")
+	// ErrTooLarge reports a settings file larger than [MaxFileSize] or a
+	// line longer than [MaxLineLength].
+	ErrTooLarge = errors.New("too large")
+	// ErrUse reports a PasteDeploy "use" line that cannot be followed: a
+	// file that cannot be read, a cycle, or too long a chain.
+	ErrUse = errors.New("bad use reference")
 	// ErrBadValue reports a value that does not parse as the type the key
 	// requires.
 	ErrBadValue = errors.New("bad value")

@@ -73,7 +73,7 @@ func badCases() []badCase {
 		{
 			name: "bad cookie_expires",
 			ini:  "[app:main]\nsession.cookie_expires = 1.5\n",
-			line: 2, key: "session.cookie_expires", is: ErrBadValue, msg: "neither a boolean nor a whole number of seconds",
+			line: 2, key: "session.cookie_expires", is: ErrBadValue, msg: "not a boolean, a whole number of seconds, or a date",
 		},
 		{
 			name: "bad int",

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,19 @@ const (
 	maxFileBytes      = 16 << 20
 )
 
+// MaxFileSize is the largest settings file Load and Parse read (8 MiB),
+// and MaxLineLength the longest line (64 KiB). A larger file or a longer
+// line is an [ErrTooLarge] error (a settings file is hand-written; this
+// stops "beaker check-config /dev/zero" from exhausting memory). Long
+// values can span indented continuation lines.
+const (
+	MaxFileSize   = 8 << 20
+	MaxLineLength = 64 << 10
+)
+
+// maxUseDepth bounds a chain of "use = config:" references.
+const maxUseDepth = 8
+
 // iniOption is one key of a section, with its raw (uninterpolated) value.
 type iniOption struct {
 	name  string
@@ -52,7 +66,9 @@ func newSection(name string, line int) *iniSection {
 
 // iniFile is a parsed INI file, before interpolation.
 type iniFile struct {
-	file     string
+	file     string // the name shown in errors
+	here     string // %(here)s: the absolute directory of the file
+	abs      string // %(__file__)s: the absolute path ("" for unnamed input)
 	defaults *iniSection
 	sections []*iniSection
 	byName   map[string]*iniSection
@@ -64,15 +80,12 @@ type iniFile struct {
 // Load reads the INI file at path and returns the settings of section
 // ("" means [DefaultSection], "app:main"), as [Parse] does.
 func Load(path, section string) (*Settings, error) {
-	data, err := os.ReadFile(path)
+	l := &loader{}
+	f, err := l.open(path, path)
 	if err != nil {
-		msg := err.Error()
-		if pe, ok := err.(*os.PathError); ok {
-			msg = "cannot " + pe.Op + ": " + pe.Err.Error()
-		}
-		return nil, &Error{File: path, Msg: msg, Err: err}
+		return nil, err
 	}
-	return parseBytes(path, data, section)
+	return l.settings(f, section)
 }
 
 // Parse reads an INI file from r with PasteDeploy semantics and returns
@@ -83,43 +96,104 @@ func Load(path, section string) (*Settings, error) {
 // defaults. An empty name is shown as "<input>" and gives here = the
 // working directory and __file__ = "".
 //
-// Parse reports syntax, duplicate and interpolation errors (all
+// A "use = config:FILE#NAME" line in the section is followed as
+// PasteDeploy follows it: FILE (relative to here) is read from disk and
+// its [app:NAME] section's settings are inherited (see the package
+// documentation).
+//
+// Parse reports syntax, duplicate, size and interpolation errors (all
 // *[Error]); it does not check keys against Beaker's catalogue: call
 // [Settings.Check] for that.
 func Parse(name string, r io.Reader, section string) (*Settings, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		label := name
-		if label == "" {
-			label = "<input>"
-		}
-		return nil, &Error{File: label, Msg: "cannot read: " + err.Error(), Err: err}
-	}
-	return parseBytes(name, data, section)
-}
-
-func parseBytes(name string, data []byte, section string) (*Settings, error) {
-	label, here, file := name, "", ""
-	if name == "" {
+	label := name
+	if label == "" {
 		label = "<input>"
+	}
+	data, err := readCapped(label, r)
+	if err != nil {
+		return nil, err
+	}
+	here, abs := "", ""
+	if name == "" {
 		if wd, err := os.Getwd(); err == nil {
 			here = wd
 		}
 	} else {
-		abs, err := filepath.Abs(name)
-		if err != nil {
-			abs = name
-		}
-		here, file = filepath.Dir(abs), abs
-	}
-	if section == "" {
-		section = DefaultSection
+		abs = absPath(name)
+		here = filepath.Dir(abs)
 	}
 	f, err := readINI(label, string(data))
 	if err != nil {
 		return nil, err
 	}
-	return f.settings(section, here, file)
+	f.here, f.abs = here, abs
+	return (&loader{}).settings(f, section)
+}
+
+func absPath(name string) string {
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return name
+	}
+	return abs
+}
+
+// readCapped reads r up to MaxFileSize bytes; more is an ErrTooLarge error.
+func readCapped(label string, r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: label, Msg: "cannot read: " + err.Error(), Err: err}
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: label, Msg: fmt.Sprintf("larger than %d bytes (8 MiB), the most a settings file may hold", MaxFileSize), Err: ErrTooLarge}
+	}
+	return data, nil
+}
+
+// loader reads one configuration: a file and the files its "use =
+// config:" lines refer to.
+type loader struct {
+	files map[string]*iniFile // read so far, by absolute path
+	chain []string            // "file [section]" of the contexts being read, outermost first
+	keys  []string            // their identities (absolute path + section)
+}
+
+// open reads and parses the file at path, shown in errors as label.
+func (l *loader) open(path, label string) (*iniFile, error) {
+	abs := absPath(path)
+	if f, ok := l.files[abs]; ok {
+		return f, nil
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{File: label, Msg: osMessage(err), Err: err}
+	}
+	defer fh.Close()
+	data, err := readCapped(label, fh)
+	if err != nil {
+		if e, ok := err.(*Error); ok && e.Err != ErrTooLarge {
+			e.Msg = osMessage(e.Err)
+		}
+		return nil, err
+	}
+	f, err := readINI(label, string(data))
+	if err != nil {
+		return nil, err
+	}
+	f.here, f.abs = filepath.Dir(abs), abs
+	if l.files == nil {
+		l.files = map[string]*iniFile{}
+	}
+	l.files[abs] = f
+	return f, nil
+}
+
+// osMessage words an I/O error without repeating the path.
+func osMessage(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return "cannot " + pe.Op + ": " + pe.Err.Error()
+	}
+	return "cannot read: " + err.Error()
 }
 
 // splitLines splits s at "\n", "\r\n" and "\r" (Python's universal
@@ -163,6 +237,9 @@ func readINI(file, text string) (*iniFile, error) {
 	)
 	for i, raw := range splitLines(text) {
 		lineno := i + 1
+		if len(raw) > MaxLineLength {
+			return nil, f.errorf(lineno, "", ErrTooLarge, "line longer than %d bytes (64 KiB); split a long value over indented continuation lines", MaxLineLength)
+		}
 		value := strings.TrimSpace(raw)
 		comment := strings.HasPrefix(value, "#") || strings.HasPrefix(value, ";")
 		if value == "" || comment {
@@ -264,6 +341,8 @@ func (f *iniFile) findSection(name string) (*iniSection, error) {
 		msg := fmt.Sprintf("no section [%s]", name)
 		if len(names) == 0 {
 			msg += "; the file has no sections"
+		} else if hint := f.pipelineHint(name); hint != "" {
+			msg += "; " + hint
 		} else {
 			msg += "; sections found: " + strings.Join(names, ", ")
 		}
@@ -275,6 +354,37 @@ func (f *iniFile) findSection(name string) (*iniSection, error) {
 		}
 		return nil, &Error{File: f.file, Msg: fmt.Sprintf("ambiguous section [%s]: %s", name, strings.Join(names, ", ")), Err: ErrNoSection}
 	}
+}
+
+// pipelineHint points from a missing [app:NAME] to the application
+// section that a [pipeline:NAME] section runs (its last name): Pyramid
+// reads its settings there.
+func (f *iniFile) pipelineHint(name string) string {
+	prefix, want, _ := strings.Cut(name, ":")
+	if prefix != "app" && prefix != "application" {
+		return ""
+	}
+	want = strings.TrimSpace(want)
+	for _, s := range f.sections {
+		p, rest, ok := strings.Cut(s.name, ":")
+		if !ok || strings.TrimSpace(p) != "pipeline" || strings.TrimSpace(rest) != want {
+			continue
+		}
+		o, ok := s.index["pipeline"]
+		fields := []string{}
+		if ok {
+			fields = strings.Fields(o.value)
+		}
+		if len(fields) == 0 {
+			return fmt.Sprintf("[%s] (line %d) names no application", s.name, s.line)
+		}
+		app := fields[len(fields)-1]
+		if scheme, _, ok := strings.Cut(app, ":"); ok && isScheme(scheme) {
+			return fmt.Sprintf("[%s] (line %d) ends in %q, an application outside this file; read the section that holds its settings", s.name, s.line, app)
+		}
+		return fmt.Sprintf("[%s] (line %d) is a pipeline whose application is [app:%s]: the settings are there; read section \"app:%s\" (beaker check-config -section app:%s)", s.name, s.line, app, app, app)
+	}
+	return ""
 }
 
 // interpolator expands %(name)s references in one value as
@@ -368,17 +478,46 @@ func (f *iniFile) interpolate(raw string, opt *iniOption, lookup func(string) (s
 	return in.out.String(), nil
 }
 
-// settings resolves the named section as PasteDeploy's
-// ConfigLoader.get_context does and builds the Settings from it.
-func (f *iniFile) settings(name, here, file string) (*Settings, error) {
+// settings resolves the named section of f (and the files its "use =
+// config:" lines refer to) as PasteDeploy's loader does and builds the
+// Settings from it.
+func (l *loader) settings(f *iniFile, name string) (*Settings, error) {
+	if name == "" {
+		name = DefaultSection
+	}
+	b, err := l.context(f, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.s.file = f.file
+	return b.s, nil
+}
+
+// context reads the application settings of section name of f, as
+// PasteDeploy's ConfigLoader.get_context does: outer is the global_conf of
+// the section whose "use = config:" line led here (nil for the file
+// given to Load or Parse). Its [DEFAULT] values fill the gaps of f's
+// defaults (PasteDeploy's update_defaults(overwrite=False)) and override
+// them for "get" lines.
+func (l *loader) context(f *iniFile, name string, outer map[string]string) (*builder, error) {
 	sect, err := f.findSection(name)
 	if err != nil {
 		return nil, err
 	}
-	// Raw defaults: here and __file__, overridden by [DEFAULT].
-	rawDefaults := map[string]string{"here": here, "__file__": file}
+	l.keys = append(l.keys, contextID(f, sect))
+	l.chain = append(l.chain, fmt.Sprintf("%s [%s]", f.file, sect.name))
+	defer func() { l.keys, l.chain = l.keys[:len(l.keys)-1], l.chain[:len(l.chain)-1] }()
+
+	// Raw defaults: here and __file__, overridden by [DEFAULT], then the
+	// referring file's globals where f defines nothing.
+	rawDefaults := map[string]string{"here": f.here, "__file__": f.abs}
 	for _, o := range f.defaults.opts {
 		rawDefaults[o.name] = o.value
+	}
+	for k, v := range outer {
+		if _, ok := rawDefaults[k]; !ok {
+			rawDefaults[k] = strings.ReplaceAll(v, "%", "%%") // already interpolated
+		}
 	}
 	lookupDefaults := func(k string) (string, bool) {
 		v, ok := rawDefaults[k]
@@ -391,8 +530,9 @@ func (f *iniFile) settings(name, here, file string) (*Settings, error) {
 		v, ok := rawDefaults[k]
 		return v, ok
 	}
-	// PasteDeploy's global_conf: the interpolated defaults plus "set" lines.
-	global := map[string]string{"here": here, "__file__": file}
+	// PasteDeploy's global_conf: the interpolated defaults, the referring
+	// section's globals over them, plus "set" lines.
+	global := map[string]string{"here": f.here, "__file__": f.abs}
 	for _, o := range f.defaults.opts {
 		v, err := f.interpolate(o.value, o, lookupDefaults)
 		if err != nil {
@@ -400,13 +540,20 @@ func (f *iniFile) settings(name, here, file string) (*Settings, error) {
 		}
 		global[o.name] = v
 	}
+	for k, v := range outer {
+		global[k] = v
+	}
 
 	b := newBuilder(f.file)
 	type getLine struct {
 		local, global string
 		opt           *iniOption
 	}
-	var gets []getLine
+	var (
+		gets []getLine
+		use  *iniOption
+		useV string
+	)
 	for _, o := range sect.opts {
 		switch {
 		case strings.HasPrefix(o.name, "set "):
@@ -425,7 +572,7 @@ func (f *iniFile) settings(name, here, file string) (*Settings, error) {
 			if _, ok := rawDefaults[o.name]; ok {
 				// PasteDeploy skips a key that [DEFAULT] also defines.
 				if _, keep := canonical(o.name); keep {
-					b.s.notes = append(b.s.notes, note{key: o.name, line: o.line,
+					b.s.notes = append(b.s.notes, note{file: f.file, key: o.name, line: o.line,
 						msg: "key ignored: [DEFAULT] also defines it, and PasteDeploy then leaves it out of the application settings"})
 				}
 				continue
@@ -433,6 +580,10 @@ func (f *iniFile) settings(name, here, file string) (*Settings, error) {
 			v, err := f.interpolate(o.value, o, lookupSection)
 			if err != nil {
 				return nil, err
+			}
+			if o.name == "use" {
+				use, useV = o, v
+				continue
 			}
 			if err := b.add(o.name, v, o.line); err != nil {
 				return nil, err
@@ -447,6 +598,10 @@ func (f *iniFile) settings(name, here, file string) (*Settings, error) {
 				"%q is not defined in [DEFAULT] or by a \"set\" line", g.global)
 		}
 		fetched[g.global] = true
+		if g.local == "use" {
+			use, useV = g.opt, v
+			continue
+		}
 		if err := b.add(g.local, v, g.opt.line); err != nil {
 			return nil, err
 		}
@@ -455,11 +610,123 @@ func (f *iniFile) settings(name, here, file string) (*Settings, error) {
 	for _, o := range f.defaults.opts {
 		if _, keep := canonical(o.name); keep && !fetched[o.name] {
 			if _, inSect := sect.index[o.name]; !inSect {
-				b.s.notes = append(b.s.notes, note{key: o.name, line: o.line,
+				b.s.notes = append(b.s.notes, note{file: f.file, key: o.name, line: o.line,
 					msg: fmt.Sprintf("key in [DEFAULT] is not an application setting (PasteDeploy passes [DEFAULT] as global_conf); add \"get %s = %s\" to [%s] to use it", o.name, o.name, sect.name)})
 			}
 		}
 	}
 	sort.SliceStable(b.s.notes, func(i, j int) bool { return b.s.notes[i].line < b.s.notes[j].line })
-	return b.s, nil
+	if use != nil {
+		if err := l.inherit(f, use, useV, global, b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// inherit follows the "use" line of a section whose settings b holds: a
+// "config:FILE[#NAME]" reference (FILE relative to f's directory, NAME
+// "main" if left out) or a bare NAME (a section of f) names an [app:NAME]
+// section whose settings b inherits, b's own values winning. Other
+// references (egg:, call:, package:) name the application's code, not
+// settings, and are left alone.
+func (l *loader) inherit(f *iniFile, use *iniOption, ref string, global map[string]string, b *builder) error {
+	ref = strings.TrimSpace(ref)
+	scheme, rest, hasScheme := strings.Cut(ref, ":")
+	if hasScheme && !isScheme(scheme) {
+		hasScheme = false
+	}
+	target := f
+	var section string
+	switch {
+	case hasScheme && scheme == "config":
+		path, name, _ := strings.Cut(rest, "#")
+		path, name = strings.TrimSpace(path), strings.TrimSpace(name)
+		if path == "" {
+			return f.errorf(use.line, use.name, ErrUse, "%q names no file (want config:FILE or config:FILE#NAME)", ref)
+		}
+		if name == "" {
+			name = "main"
+		}
+		section = "app:" + name
+		label, full := path, path
+		if !filepath.IsAbs(path) {
+			full = filepath.Join(f.here, path)
+			label = filepath.Join(filepath.Dir(f.file), path)
+			if f.file == "<input>" {
+				label = path
+			}
+		}
+		t, err := l.open(full, label)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) && e.Line == 0 && e.Err != ErrTooLarge {
+				return &Error{File: f.file, Line: use.line, Key: use.name,
+					Msg: fmt.Sprintf("%s: %s", label, e.Msg), Err: fmt.Errorf("%w: %w", ErrUse, e.Err)}
+			}
+			return err
+		}
+		target = t
+	case hasScheme:
+		return nil // egg:, call:, package:...: the application itself
+	default:
+		if ref == "" {
+			return f.errorf(use.line, use.name, ErrUse, "empty reference")
+		}
+		section = "app:" + ref
+	}
+	if len(l.chain) >= maxUseDepth {
+		return f.errorf(use.line, use.name, ErrUse, "more than %d sections chained by \"use\" lines", maxUseDepth)
+	}
+	sect, err := target.findSection(section)
+	if err != nil {
+		e := err.(*Error)
+		msg := e.Msg
+		if target != f {
+			msg = target.file + ": " + msg
+		}
+		return &Error{File: f.file, Line: use.line, Key: use.name, Msg: msg, Err: e.Err}
+	}
+	id := contextID(target, sect)
+	for i, k := range l.keys {
+		if k == id {
+			return f.errorf(use.line, use.name, ErrUse, "%q closes a cycle: %s -> %s [%s]",
+				ref, strings.Join(l.chain[i:], " -> "), target.file, sect.name)
+		}
+	}
+	inherited, err := l.context(target, section, global)
+	if err != nil {
+		return err
+	}
+	// The referring section's values override the inherited ones
+	// (PasteDeploy: context.local_conf.update(local_conf)), key by key,
+	// whatever their "beaker." spelling.
+	for c, e := range inherited.s.entries {
+		if _, own := b.s.entries[c]; !own {
+			b.s.entries[c] = e
+		}
+	}
+	b.s.notes = append(b.s.notes, inherited.s.notes...)
+	return nil
+}
+
+// contextID identifies a section of a file for cycle detection.
+func contextID(f *iniFile, sect *iniSection) string {
+	if f.abs == "" {
+		return fmt.Sprintf("%p\x00%s", f, sect.name) // unnamed input
+	}
+	return f.abs + "\x00" + sect.name
+}
+
+// isScheme reports whether s is a PasteDeploy URI scheme ("[a-zA-Z]+").
+func isScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }

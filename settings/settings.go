@@ -3,11 +3,13 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -30,17 +32,23 @@ type Settings struct {
 	file    string
 	entries map[string]entry
 	notes   []note // warnings found while reading, logged by Check
+
+	// regions indexes the cache keys by region, built on first use.
+	regionsOnce sync.Once
+	regions     *regionIndex
 }
 
 // entry is one kept key.
 type entry struct {
 	name  string // as written (may carry "beaker.")
 	value string
+	file  string // where it was written: the source, or a file it inherits from
 	line  int
 }
 
 // note is a warning found while reading the source.
 type note struct {
+	file string
 	key  string
 	line int
 	msg  string
@@ -68,7 +76,7 @@ func (b *builder) add(name, value string, line int) error {
 	c, keep := canonical(name)
 	if !keep {
 		if strings.HasPrefix(name, "beaker.") {
-			b.s.notes = append(b.s.notes, note{key: name, line: line,
+			b.s.notes = append(b.s.notes, note{file: b.s.file, key: name, line: line,
 				msg: "key ignored: only beaker.session.* and beaker.cache.* keys are used"})
 		}
 		return nil
@@ -83,7 +91,7 @@ func (b *builder) add(name, value string, line int) error {
 		}
 		return &Error{File: b.s.file, Line: line, Key: name, Msg: msg, Err: ErrDuplicate}
 	}
-	b.s.entries[c] = entry{name: name, value: value, line: line}
+	b.s.entries[c] = entry{name: name, value: value, file: b.s.file, line: line}
 	return nil
 }
 
@@ -152,12 +160,16 @@ func (s *Settings) Keys() []string {
 	return keys
 }
 
-// Position returns where key was set: the source name and the 1-based
-// line (0 for map input). For a key that is not set it returns the
-// source name and 0.
+// Position returns where key was set: the file name and the 1-based line
+// (0 for map input). The file is the source, or for a value inherited
+// through a "use = config:" line, the file that holds it. For a key that
+// is not set it returns the source name and 0.
 func (s *Settings) Position(key string) (file string, line int) {
-	e, _ := s.get(key)
-	return s.file, e.line
+	e, ok := s.get(key)
+	if !ok {
+		return s.file, 0
+	}
+	return e.file, e.line
 }
 
 // Written returns key as it was spelled in the source (for instance
@@ -180,7 +192,7 @@ func (s *Settings) badValue(e entry, what string) *Error {
 	default:
 		msg = quoteShort(v) + " is " + what
 	}
-	return &Error{File: s.file, Line: e.line, Key: e.name, Msg: msg, Err: ErrBadValue}
+	return &Error{File: e.file, Line: e.line, Key: e.name, Msg: msg, Err: ErrBadValue}
 }
 
 // String returns the value of key, or def if it is not set.
@@ -283,6 +295,50 @@ func (s *Settings) Seconds(key string, def time.Duration) (time.Duration, error)
 	return d, nil
 }
 
+// DateForms lists the forms of a date that [Settings.Date] accepts, for
+// messages.
+const DateForms = "2027-01-31, 2027-01-31T12:00, 2027-01-31T12:00:00 (or with a space for the T, or fractional seconds), " +
+	"each optionally followed by Z or an offset such as +01:00; without one the time is UTC"
+
+const cookieExpiresHelp = "not a boolean, a whole number of seconds, or a date (" + DateForms + ")"
+
+// parseDate parses v, blanks trimmed, in one of dateLayouts.
+func parseDate(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if len(v) < 10 || len(v) > 40 {
+		return time.Time{}, false
+	}
+	for _, l := range [...]string{
+		"2006-01-02",
+		"2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05",
+		"2006-01-02T15:04Z07:00", "2006-01-02T15:04",
+		"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05",
+		"2006-01-02 15:04Z07:00", "2006-01-02 15:04",
+	} {
+		if t, err := time.Parse(l, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Date returns key as an instant written in ISO 8601 form (see
+// [DateForms]: a date, or a date and time, with an optional zone; without
+// one the time is UTC, as Beaker writes a naive datetime with "GMT"), or
+// the zero time and false if it is not set. Anything else is an
+// [ErrBadValue] *Error.
+func (s *Settings) Date(key string) (time.Time, bool, error) {
+	e, ok := s.get(key)
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	t, ok := parseDate(e.value)
+	if !ok {
+		return time.Time{}, false, s.badValue(e, "not a date ("+DateForms+")")
+	}
+	return t, true, nil
+}
+
 // List returns key as a comma-separated list, items trimmed and empty
 // items dropped (Beaker's reading of cache.regions); nil if it is not set.
 func (s *Settings) List(key string) []string {
@@ -318,21 +374,55 @@ func (s *Settings) Fields(key string) []string {
 // [Settings.List]).
 func (s *Settings) Regions() []string { return s.List("cache.regions") }
 
-// regionSet returns the declared regions as a set.
-func (s *Settings) regionSet() map[string]bool {
-	set := map[string]bool{}
-	for _, r := range s.Regions() {
-		set[r] = true
-	}
-	return set
+// regionIndex sorts the cache keys once: the declared regions, the global
+// cache.<key> entries, and each region's cache.<region>.<key> overrides.
+// Building it is linear in the number of keys (times the length of the
+// longest region name), so a view per region costs only that region's
+// keys and the global ones.
+type regionIndex struct {
+	declared  map[string]bool
+	maxLen    int                         // longest declared region name
+	globals   map[string]entry            // cache.<key>, by canonical name, without cache.regions
+	overrides map[string]map[string]entry // region -> "cache.<key>" -> entry
+}
+
+// regionIndex returns the index of s, building it on first use.
+func (s *Settings) regionIndex() *regionIndex {
+	s.regionsOnce.Do(func() {
+		x := &regionIndex{declared: map[string]bool{}, globals: map[string]entry{}, overrides: map[string]map[string]entry{}}
+		for _, r := range s.Regions() {
+			x.declared[r] = true
+			x.maxLen = max(x.maxLen, len(r))
+		}
+		for c, e := range s.entries {
+			rest, ok := strings.CutPrefix(c, "cache.")
+			if !ok || rest == "regions" {
+				continue
+			}
+			if r, k, ok := x.regionOf(rest); ok {
+				m := x.overrides[r]
+				if m == nil {
+					m = map[string]entry{}
+					x.overrides[r] = m
+				}
+				m["cache."+k] = e
+				continue
+			}
+			x.globals[c] = e
+		}
+		s.regions = x
+	})
+	return s.regions
 }
 
 // regionOf returns the declared region whose override key rest
 // (a cache key without "cache.") is, and the per-region key; it prefers
-// the longest region name, since region names may contain dots.
-func regionOf(regions map[string]bool, rest string) (region, key string, ok bool) {
-	for i := len(rest) - 2; i > 0; i-- {
-		if rest[i] == '.' && regions[rest[:i]] {
+// the longest region name, since region names may contain dots. Only
+// prefixes as long as a declared name are tried, so a long key costs no
+// more than the longest region name.
+func (x *regionIndex) regionOf(rest string) (region, key string, ok bool) {
+	for i := min(len(rest)-2, x.maxLen); i > 0; i-- {
+		if rest[i] == '.' && x.declared[rest[:i]] {
 			return rest[:i], rest[i+1:], true
 		}
 	}
@@ -349,29 +439,15 @@ func regionOf(regions map[string]bool, rest string) (region, key string, ok bool
 //
 // For example, with cache.expire = 60 and cache.second.expire = 1,
 // s.Region("second").Seconds("cache.expire", 0) returns 1s.
+//
+// The keys are sorted by region once, on the first call; each call then
+// costs the global keys and the region's own.
 func (s *Settings) Region(name string) *Settings {
-	regions := s.regionSet()
-	v := &Settings{file: s.file, entries: map[string]entry{}}
-	for c, e := range s.entries {
-		rest, ok := strings.CutPrefix(c, "cache.")
-		if !ok || rest == "regions" {
-			continue
-		}
-		if _, _, isOverride := regionOf(regions, rest); !isOverride {
-			if _, set := v.entries[c]; !set {
-				v.entries[c] = e
-			}
-		}
-	}
-	for c, e := range s.entries {
-		rest, ok := strings.CutPrefix(c, "cache.")
-		if !ok {
-			continue
-		}
-		if r, k, isOverride := regionOf(regions, rest); isOverride && r == name {
-			v.entries["cache."+k] = e
-		}
-	}
+	x := s.regionIndex()
+	own := x.overrides[name]
+	v := &Settings{file: s.file, entries: make(map[string]entry, len(x.globals)+len(own))}
+	maps.Copy(v.entries, x.globals)
+	maps.Copy(v.entries, own)
 	return v
 }
 
