@@ -322,7 +322,9 @@ func BenchmarkRegions(b *testing.B) {
 }
 
 func TestDate(t *testing.T) {
-	utc := func(y int, mo time.Month, d, h, mi, s int) time.Time { return time.Date(y, mo, d, h, mi, s, 0, time.UTC) }
+	utc := func(y int, mo time.Month, d, h, mi, s int) time.Time {
+		return time.Date(y, mo, d, h, mi, s, 0, time.UTC)
+	}
 	for v, want := range map[string]time.Time{
 		"2027-01-31":                utc(2027, 1, 31, 0, 0, 0),
 		" 2027-01-31T12:00:00 ":     utc(2027, 1, 31, 12, 0, 0),
