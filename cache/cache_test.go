@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +17,9 @@ import (
 	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/internal/fakeclock"
 	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/filestore"
 	"github.com/gobeaker/beaker/store/memstore"
+	"github.com/gobeaker/beaker/store/sqlstore"
 )
 
 // quiet discards the log of failures that tests provoke.
@@ -733,5 +737,227 @@ func TestRemoteHitIsOneRoundTrip(t *testing.T) {
 	want(t, r, "k", mustNotRun(t), "v")
 	if n := cs.gets.Load() - gets; n != 2 {
 		t.Fatalf("a hit after the generation interval made %d reads, want 2 (generation record + value)", n)
+	}
+}
+
+// regionKind is one kind of region the value rule is checked on. objects
+// is true for the one kind that keeps Go values (a plain memory region):
+// the documented exceptions to the rule apply to it only.
+type regionKind struct {
+	name    string
+	objects bool
+	make    func(t *testing.T) cache.RegionOptions
+}
+
+var regionKinds = []regionKind{
+	{name: "memory", objects: true, make: func(*testing.T) cache.RegionOptions { return cache.RegionOptions{} }},
+	{name: "memory-roundtrip", make: func(*testing.T) cache.RegionOptions { return cache.RegionOptions{RoundTrip: true} }},
+	{name: "memstore", make: func(t *testing.T) cache.RegionOptions {
+		st := memstore.New(memstore.Options{})
+		t.Cleanup(func() { st.Close() })
+		return cache.RegionOptions{Store: st}
+	}},
+	{name: "filestore", make: func(t *testing.T) cache.RegionOptions {
+		st, err := filestore.New(filestore.Options{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return cache.RegionOptions{Store: st}
+	}},
+	{name: "sqlite", make: func(t *testing.T) cache.RegionOptions {
+		url := "sqlite:///" + filepath.Join(t.TempDir(), "cache.db")
+		st, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return cache.RegionOptions{Store: st}
+	}},
+}
+
+// eachKind runs f on a fresh region of every kind.
+func eachKind(t *testing.T, f func(t *testing.T, k regionKind, r *cache.Region)) {
+	for _, k := range regionKinds {
+		t.Run(k.name, func(t *testing.T) {
+			ro := k.make(t)
+			ro.Name = "values"
+			ro.Expire = time.Hour
+			m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{ro}, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			r, _ := m.Region("values")
+			f(t, k, r)
+		})
+	}
+}
+
+type point struct{ X, Y int }
+
+type secretive struct {
+	Public  string
+	private string
+}
+
+func mustGet[T any](t *testing.T, r *cache.Region, key string) T {
+	t.Helper()
+	v, found, err := cache.Get[T](context.Background(), r, key)
+	if err != nil || !found {
+		t.Fatalf("Get[%T](%q) = %v, %v, %v; want a hit", v, key, v, found, err)
+	}
+	return v
+}
+
+func mustSet(t *testing.T, r *cache.Region, key string, v any) {
+	t.Helper()
+	if err := r.Set(context.Background(), key, v); err != nil {
+		t.Fatalf("Set(%q, %#v): %v", key, v, err)
+	}
+}
+
+// TestValueRule runs the cases of the package documentation's "Values"
+// rule on every kind of region: a value reads back as what its JSON
+// encoding decodes into, in the type asked for.
+func TestValueRule(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("numbers convert between types", func(t *testing.T) {
+		eachKind(t, func(t *testing.T, k regionKind, r *cache.Region) {
+			mustSet(t, r, "n", 42)
+			if v := mustGet[int64](t, r, "n"); v != 42 {
+				t.Errorf("Get[int64] = %d", v)
+			}
+			if v := mustGet[int](t, r, "n"); v != 42 {
+				t.Errorf("Get[int] = %d", v)
+			}
+			if v := mustGet[float64](t, r, "n"); v != 42 {
+				t.Errorf("Get[float64] = %v", v)
+			}
+			if v, found, err := cache.Get[string](ctx, r, "n"); found || err != nil {
+				t.Errorf("Get[string] of 42 = %q, %v, %v; want a miss", v, found, err)
+			}
+			if v, err := cache.GetOrCreate(ctx, r, "n", func(context.Context) (int64, error) {
+				t.Error("creator ran for a value that decodes into int64")
+				return 0, nil
+			}); err != nil || v != 42 {
+				t.Errorf("GetOrCreate[int64] = %v, %v", v, err)
+			}
+		})
+	})
+
+	t.Run("a value that does not decode is a miss", func(t *testing.T) {
+		eachKind(t, func(t *testing.T, k regionKind, r *cache.Region) {
+			mustSet(t, r, "s", "text")
+			v, err := cache.GetOrCreate(ctx, r, "s", func(context.Context) (point, error) { return point{7, 8}, nil })
+			if err != nil || v != (point{7, 8}) {
+				t.Fatalf("GetOrCreate[point] over a string = %v, %v; want the creator's", v, err)
+			}
+			if p := mustGet[point](t, r, "s"); p != (point{7, 8}) {
+				t.Fatalf("the created value was not stored: %v", p)
+			}
+		})
+	})
+
+	t.Run("structs, maps, slices and nil", func(t *testing.T) {
+		eachKind(t, func(t *testing.T, k regionKind, r *cache.Region) {
+			mustSet(t, r, "p", point{1, 2})
+			if p := mustGet[point](t, r, "p"); p != (point{1, 2}) {
+				t.Errorf("Get[point] = %v", p)
+			}
+			if p := mustGet[*point](t, r, "p"); p == nil || *p != (point{1, 2}) {
+				t.Errorf("Get[*point] = %v", p)
+			}
+			mustSet(t, r, "m", map[string][]int{"a": {1, 2}})
+			if m := mustGet[map[string][]int](t, r, "m"); !reflect.DeepEqual(m, map[string][]int{"a": {1, 2}}) {
+				t.Errorf("Get[map] = %v", m)
+			}
+			mustSet(t, r, "nil", nil)
+			if p := mustGet[*point](t, r, "nil"); p != nil {
+				t.Errorf("Get[*point] of nil = %v", p)
+			}
+		})
+	})
+
+	// The exceptions: a plain memory region keeps the Go value itself.
+	t.Run("unexported fields", func(t *testing.T) {
+		eachKind(t, func(t *testing.T, k regionKind, r *cache.Region) {
+			mustSet(t, r, "s", secretive{"pub", "priv"})
+			got := mustGet[secretive](t, r, "s")
+			want := secretive{Public: "pub"}
+			if k.objects {
+				want.private = "priv"
+			}
+			if got != want {
+				t.Errorf("Get = %#v, want %#v", got, want)
+			}
+			// GetOrCreate's own caller gets what later hits get.
+			got, err := cache.GetOrCreate(ctx, r, "created", func(context.Context) (secretive, error) {
+				return secretive{"pub", "priv"}, nil
+			})
+			if err != nil || got != want {
+				t.Errorf("GetOrCreate (the creator's call) = %#v, %v; want %#v", got, err, want)
+			}
+		})
+	})
+
+	t.Run("copies or shared values", func(t *testing.T) {
+		eachKind(t, func(t *testing.T, k regionKind, r *cache.Region) {
+			mustSet(t, r, "xs", []int{1, 2, 3})
+			mustGet[[]int](t, r, "xs")[0] = 99
+			if got, shared := mustGet[[]int](t, r, "xs")[0], k.objects; (got == 99) != shared {
+				t.Errorf("after modifying a value read, the next read has %d (shared values: %v)", got, shared)
+			}
+			first, err := cache.GetOrCreate(ctx, r, "made", func(context.Context) ([]int, error) { return []int{1}, nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			first[0] = 99
+			again, err := cache.GetOrCreate(ctx, r, "made", func(context.Context) ([]int, error) { return []int{2}, nil })
+			if err != nil || len(again) != 1 || (again[0] == 99) != k.objects {
+				t.Errorf("after modifying the created value, a hit has %v, %v (shared values: %v)", again, err, k.objects)
+			}
+		})
+	})
+
+	t.Run("interface types", func(t *testing.T) {
+		eachKind(t, func(t *testing.T, k regionKind, r *cache.Region) {
+			mustSet(t, r, "n", 42)
+			var want any = float64(42) // what JSON decodes a number into
+			if k.objects {
+				want = 42 // the stored value as it is
+			}
+			if got := mustGet[any](t, r, "n"); got != want {
+				t.Errorf("Get[any] = %#v, want %#v", got, want)
+			}
+		})
+	})
+
+	t.Run("values the codec cannot encode", func(t *testing.T) {
+		eachKind(t, func(t *testing.T, k regionKind, r *cache.Region) {
+			err := r.Set(ctx, "ch", make(chan int))
+			if (err == nil) != k.objects {
+				t.Errorf("Set(a channel) = %v (a region that keeps objects accepts it, the others refuse it)", err)
+			}
+		})
+	})
+}
+
+// TestRoundTripHitsDecode checks that a RoundTrip region's hits go through
+// the codec (they allocate), while a plain memory region's do not.
+func TestRoundTripHitsDecode(t *testing.T) {
+	ctx := context.Background()
+	for _, rt := range []bool{false, true} {
+		e := newEnv(t, false, cache.RegionOptions{RoundTrip: rt})
+		creator := value("v") // bound once: no closure per call
+		want(t, e.r, "k", creator, "v")
+		allocs := testing.AllocsPerRun(100, func() { want(t, e.r, "k", creator, "v") })
+		if (allocs == 0) == rt {
+			t.Errorf("RoundTrip %v: a hit allocates %v times", rt, allocs)
+		}
+		if _, found, err := cache.Get[string](ctx, e.r, "k"); !found || err != nil {
+			t.Errorf("RoundTrip %v: Get = %v, %v", rt, found, err)
+		}
 	}
 }

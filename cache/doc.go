@@ -18,13 +18,45 @@
 //	cache.enabled     false turns the region off       RegionOptions.Disabled
 //	cache.key_length  longest key before hashing       RegionOptions.KeyLength
 //	cache.max_entries bound on a memory region         RegionOptions.MaxEntries
+//	cache.round_trip  true: memory values go through   RegionOptions.RoundTrip
+//	                  the codec (dogpile memory_pickle)
 //
-// # Values and expiry
+// # Values: one rule for every region
 //
-// Values are Go values of any type. A remote region (one with a Store)
-// stores them as JSON inside an envelope that records their creation time
-// and a format version; a value that does not decode into the type asked
-// for, or that has another version, is a miss. Expiry is logical: a value
+// A value reads back as what its JSON encoding (encoding/json, the codec)
+// decodes into, in the type the read asks for (the T of Get, GetOrCreate,
+// a Memo):
+//
+//   - Set(42) then Get[int64], Get[int] or Get[float64] hit with 42;
+//     Get[string] misses. A value that does not decode into T is a miss
+//     (GetOrCreate then runs its creator and stores the new value).
+//   - Only what JSON carries survives: exported fields (and json tags),
+//     not unexported ones; an interface type (Get[any]) gets JSON's types
+//     (float64, map[string]any, …).
+//   - Each read gets its own copy; GetOrCreate's callers, the one whose
+//     creator ran included, get a copy of what was stored.
+//   - Set of a value the codec cannot encode (a channel, a func, NaN) fails;
+//     a creator's such value is returned but not cached (and logged).
+//
+// A region with a Store follows the rule by construction: it stores the
+// value as JSON inside an envelope that records its creation time and a
+// format version (another version is a miss). A memory region with
+// RoundTrip (INI round_trip = true) follows it too, keeping the encoding
+// and decoding each read: use it in tests and development to meet, on
+// memory, the behaviour of Redis or memcached (dogpile's memory_pickle).
+//
+// A plain memory region (the default, dogpile's memory) keeps the Go value
+// itself so that a hit costs no allocation, and departs from the rule only
+// where it returns that value: when it is a T, a read gets the stored value
+// as it is, shared between callers (do not modify it), unexported fields
+// and all, and Get[any] gets its dynamic type; and Set does not check that
+// the value can be encoded. When the stored value is not a T, the read
+// converts it through the codec as the rule says (Set(42), then Get[int64]
+// hits with 42, at the cost of an encoding and a decoding).
+//
+// # Expiry
+//
+// Expiry is logical: a value
 // is fresh until Expire after its creation, then stale; the backend keeps it
 // for Expire+Grace (its physical TTL), so that a stale value can be served
 // by any process while one caller regenerates it.
@@ -67,15 +99,17 @@
 // # Memory regions
 //
 // A region without a Store is a memory region (Beaker's type = memory): a
-// sharded map in this process, bounded by MaxEntries, that keeps values
-// decoded. A hit costs a map lookup under a read lock and no allocation: the
-// time is read from a coarse clock, an atomic updated every millisecond by a
-// goroutine. The clock starts on the first read, stops after about a second
-// without reads (an idle program burns no CPU; the next read calls
-// time.Now and restarts it), and Manager.Close stops it for good. A test's
-// Options.Now replaces it.
-// Values are shared between callers and must not be modified. A memory
-// region lives in one process, so its invalidations are local too.
+// sharded map in this process, bounded by MaxEntries, that keeps Go values
+// (or, with RoundTrip, their encodings; see Values). A hit takes no lock
+// and costs no allocation: it walks an immutable bucket chain behind an
+// atomic pointer (writers take their shard's lock and publish new chains),
+// adds to a hit counter striped by goroutine so that cores do not share
+// one, and reads the time from a coarse clock, an atomic updated every
+// millisecond by a goroutine. The clock starts on the first read, stops
+// after about a second without reads (an idle program burns no CPU; the
+// next read calls time.Now and restarts it), and Manager.Close stops it
+// for good. A test's Options.Now replaces it. A memory region lives in one
+// process, so its invalidations are local too.
 //
 // # Statistics
 //

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,8 +36,11 @@ var ErrCreatorPanic = errors.New("cache: creator panicked")
 // cache outage degrades to calling creator. On a disabled region creator
 // is called every time.
 //
-// A memory region returns the very value creator returned, to every
-// caller: do not modify it. Pass a creator built once (a method value or a
+// A plain memory region returns the very value creator returned, to every
+// caller: do not modify it. A remote or RoundTrip region gives every caller
+// its own copy, decoded from the stored encoding, the callers that waited
+// for the creator included (see "Values" in the package documentation).
+// Pass a creator built once (a method value or a
 // function) rather than a new closure per call to keep hits free of
 // allocations.
 func GetOrCreate[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (T, error) {
@@ -62,9 +66,10 @@ type flight struct {
 	finished bool
 
 	// Set before done is closed.
-	val any   // the value, when ok
-	ok  bool  // false: a stale run that left regeneration to another process
-	err error // the creator's error, wrapped
+	val any    // the value, when ok
+	enc []byte // its encoding, when the region encodes and stored it
+	ok  bool   // false: a stale run that left regeneration to another process
+	err error  // the creator's error, wrapped
 }
 
 func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (T, error) {
@@ -138,12 +143,24 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			}
 			continue // we have nothing to serve: look again, and wait this time
 		}
-		tv, ok := f.val.(T)
+		tv, ok := flightValue[T](f)
 		if !ok {
 			return zero, fmt.Errorf("cache: region %q: %q: a concurrent call created a %T, not a %T", r.name, key, f.val, zero)
 		}
 		return tv, nil
 	}
+}
+
+// flightValue returns the value of a finished run as a T: a copy decoded
+// from its encoding when there is one, else the value itself, converted
+// through the codec if it is not a T.
+func flightValue[T any](f *flight) (T, bool) {
+	if f.enc == nil {
+		if v, ok := f.val.(T); ok {
+			return v, true
+		}
+	}
+	return decodeAs[T](f.enc, f.val)
 }
 
 // leave removes a waiter that gave up; the last one to leave cancels the
@@ -175,7 +192,7 @@ func startFlight[T any](ctx context.Context, r *Region, key string, stale bool, 
 
 func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, stale bool, creator func(context.Context) (T, error)) {
 	defer r.m.wg.Done()
-	val, ok, err := r.create(ctx, key, stale, func(ctx context.Context) (any, int64, bool, error) {
+	val, enc, ok, err := r.create(ctx, key, stale, func(ctx context.Context) (any, int64, bool, error) {
 		if r.local == nil && r.locker != nil {
 			// We hold the cross-process lock: another process may have
 			// stored the value while we waited for it.
@@ -188,7 +205,7 @@ func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, sta
 		return v, created, true, err
 	})
 	r.fmu.Lock()
-	f.val, f.ok, f.err = val, ok, err
+	f.val, f.enc, f.ok, f.err = val, enc, ok, err
 	f.finished = true
 	if r.flights[key] == f {
 		delete(r.flights, key)
@@ -200,22 +217,23 @@ func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, sta
 }
 
 // create runs produce under the cross-process lock when the region has one,
-// and stores a value that produce created. For a stale value it only tries the
+// and stores a value that produce created; enc is the value's encoding when
+// the region encodes and stored it. For a stale value it only tries the
 // lock: ok=false means another process holds it and is regenerating.
-func (r *Region) create(ctx context.Context, key string, stale bool, produce func(context.Context) (v any, created int64, isNew bool, err error)) (v any, ok bool, err error) {
+func (r *Region) create(ctx context.Context, key string, stale bool, produce func(context.Context) (v any, created int64, isNew bool, err error)) (v any, enc []byte, ok bool, err error) {
 	if r.local == nil && r.locker != nil {
 		lk := r.storeKey(key)
 		lease, got, err := r.locker.TryLock(ctx, lk, r.lease)
 		if err == nil && !got {
 			if stale {
-				return nil, false, nil
+				return nil, nil, false, nil
 			}
 			r.lockWaits.Add(1)
 			lease, err = r.locker.Lock(ctx, lk, r.lease)
 		}
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return nil, false, fmt.Errorf("cache: region %q: locking %q: %w", r.name, key, err)
+			return nil, nil, false, fmt.Errorf("cache: region %q: locking %q: %w", r.name, key, err)
 		case err != nil:
 			r.m.log.Warn("cache: creation lock failed; creating without it",
 				slog.String("region", r.name), slog.Any("err", err))
@@ -230,15 +248,18 @@ func (r *Region) create(ctx context.Context, key string, stale bool, produce fun
 	}
 	v, created, isNew, err := produce(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
+	}
+	if !isNew && r.encode {
+		enc, _ = json.Marshal(v) // found in the store: each waiter gets its own copy
 	}
 	if isNew {
-		if err := r.write(context.WithoutCancel(ctx), key, v, created); err != nil {
+		if enc, err = r.write(context.WithoutCancel(ctx), key, v, created); err != nil {
 			r.m.log.Warn("cache: storing a created value failed",
 				slog.String("region", r.name), slog.Any("err", err))
 		}
 	}
-	return v, true, nil
+	return v, enc, true, nil
 }
 
 // callCreator runs creator, counting it and turning a panic into an error.

@@ -83,6 +83,16 @@ type RegionOptions struct {
 	// default is one second.
 	GenerationInterval time.Duration
 
+	// RoundTrip makes a memory region keep every value as its codec
+	// encoding (JSON) and decode a fresh copy on every read, as a region
+	// with a Store does: the values then behave exactly as they will on
+	// Redis or memcached (unexported fields dropped, a copy per caller), for
+	// tests and development. It is dogpile's memory_pickle backend (INI
+	// round_trip = true, a beaker-go addition). The default, false, keeps
+	// the Go values themselves (dogpile's memory): a hit then costs no
+	// allocation. Unused by a region with a Store, which always encodes.
+	RoundTrip bool
+
 	// MaxEntries bounds a memory region (INI max_entries, a beaker-go
 	// addition). When it is full, a write drops one of a few sampled
 	// entries, preferring dead ones, else the oldest. The default is 100000.

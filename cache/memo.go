@@ -43,7 +43,8 @@ func (m *Memo1[A, T]) Invalidate(ctx context.Context, a A) error {
 	return m.r.Delete(ctx, key)
 }
 
-// Refresh calls fn(a) now, stores its result and returns it.
+// Refresh calls fn(a) now, stores its result and returns it (on a remote or
+// RoundTrip region, a copy decoded from what was stored).
 func (m *Memo1[A, T]) Refresh(ctx context.Context, a A) (T, error) {
 	key, err := memoKey(m.name, a)
 	if err != nil {
@@ -90,7 +91,8 @@ func (m *Memo2[A, B, T]) Invalidate(ctx context.Context, a A, b B) error {
 	return m.r.Delete(ctx, key)
 }
 
-// Refresh calls fn(a, b) now, stores its result and returns it.
+// Refresh calls fn(a, b) now, stores its result and returns it (on a
+// remote or RoundTrip region, a copy decoded from what was stored).
 func (m *Memo2[A, B, T]) Refresh(ctx context.Context, a A, b B) (T, error) {
 	key, err := memoKey(m.name, a, b)
 	if err != nil {
@@ -126,8 +128,14 @@ func refresh[T any](ctx context.Context, r *Region, key string, creator func(con
 		return zero, err
 	}
 	if !r.disabled {
-		if err := r.write(ctx, key, v, created); err != nil {
+		enc, err := r.write(ctx, key, v, created)
+		if err != nil {
 			return v.(T), err
+		}
+		if enc != nil { // the caller gets a copy, as a hit would give
+			if tv, ok := decodeAs[T](enc, nil); ok {
+				return tv, nil
+			}
 		}
 	}
 	return v.(T), nil

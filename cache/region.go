@@ -33,6 +33,7 @@ type Region struct {
 	lease    time.Duration
 
 	local  *localMap     // memory region; nil when st is set
+	encode bool          // values are kept encoded: a remote or RoundTrip region
 	st     store.Store   // remote region
 	locker store.Locker  // st's Locker, or nil
 	upd    store.Updater // st's Updater, or nil
@@ -106,7 +107,9 @@ func newRegion(m *Manager, o RegionOptions) (*Region, error) {
 			maxEntries = DefaultMaxEntries
 		}
 		r.local = newLocalMap(maxEntries)
+		r.encode = o.RoundTrip
 	} else {
+		r.encode = true
 		r.locker, _ = r.st.(store.Locker)
 		r.upd, _ = r.st.(store.Updater)
 		r.genKey = r.prefix + generationName
@@ -196,9 +199,11 @@ func (r *Region) storeKey(key string) string {
 	return r.prefix + key
 }
 
-// Get returns the fresh value stored under key in r. A missing, stale,
-// invalidated or undecodable value, or one of another type than T, gives
-// found=false. err reports backend failures and ctx.
+// Get returns the fresh value stored under key in r, as a T (see "Values"
+// in the package documentation: a value of another type is converted
+// through the codec). A missing, stale or invalidated value, or one that
+// does not decode into a T, gives found=false. err reports backend
+// failures and ctx.
 func Get[T any](ctx context.Context, r *Region, key string) (v T, found bool, err error) {
 	if r.disabled {
 		return v, false, nil
@@ -227,11 +232,20 @@ func lookup[T any](ctx context.Context, r *Region, key string) (T, state, error)
 		if e == nil {
 			return zero, missing, nil
 		}
-		v, ok := e.value.(T)
+		st := r.classify(e.created, r.m.now())
+		if st == missing {
+			return zero, missing, nil
+		}
+		if e.enc == nil {
+			if v, ok := e.value.(T); ok {
+				return v, st, nil
+			}
+		}
+		v, ok := decodeAs[T](e.enc, e.value)
 		if !ok {
 			return zero, missing, nil
 		}
-		return v, r.classify(e.created, r.m.now()), nil
+		return v, st, nil
 	}
 	if err := r.syncGeneration(ctx); err != nil {
 		return zero, missing, err
@@ -258,10 +272,10 @@ func lookup[T any](ctx context.Context, r *Region, key string) (T, state, error)
 	return v, st, nil
 }
 
-// Set stores value under key in r, as created now. A remote region encodes
-// it with encoding/json (an error wrapping the encoder's if it cannot); a
-// memory region keeps it as is, so the caller must not modify it afterwards.
-// Set on a disabled region does nothing.
+// Set stores value under key in r, as created now. A remote or RoundTrip
+// region encodes it with encoding/json (an error wrapping the encoder's if
+// it cannot); a plain memory region keeps it as is, so the caller must not
+// modify it afterwards. Set on a disabled region does nothing.
 func (r *Region) Set(ctx context.Context, key string, value any) error {
 	if r.disabled {
 		return nil
@@ -269,7 +283,26 @@ func (r *Region) Set(ctx context.Context, key string, value any) error {
 	if err := r.ready(ctx); err != nil {
 		return err
 	}
-	return r.write(ctx, key, value, r.stamp())
+	_, err := r.write(ctx, key, value, r.stamp())
+	return err
+}
+
+// decodeAs returns the value of a T that enc (the codec's encoding of a
+// value), or else v encoded, decodes into: the conversion that a region
+// with a Store makes on every read.
+func decodeAs[T any](enc []byte, v any) (T, bool) {
+	var out T
+	if enc == nil {
+		var err error
+		if enc, err = json.Marshal(v); err != nil {
+			return out, false
+		}
+	}
+	if err := json.Unmarshal(enc, &out); err != nil {
+		var zero T
+		return zero, false
+	}
+	return out, true
 }
 
 // ready makes sure that a remote region has read its invalidation record
@@ -281,23 +314,32 @@ func (r *Region) ready(ctx context.Context) error {
 	return r.syncGeneration(ctx)
 }
 
-// write stores value under key with the given creation time.
-func (r *Region) write(ctx context.Context, key string, value any, created int64) error {
+// write stores value under key with the given creation time. It returns
+// the codec's encoding of value when the region encodes (enc is not to be
+// modified), else nil.
+func (r *Region) write(ctx context.Context, key string, value any, created int64) (enc []byte, err error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("cache: region %q: set %q: %w", r.name, key, err)
+		return nil, fmt.Errorf("cache: region %q: set %q: %w", r.name, key, err)
 	}
 	if r.local != nil {
-		r.local.put(key, &entry{value: value, created: created}, r)
-		return nil
+		e := &entry{value: value, created: created}
+		if r.encode {
+			if e.enc, err = json.Marshal(value); err != nil {
+				return nil, fmt.Errorf("cache: region %q: set %q: %w", r.name, key, err)
+			}
+			e.value = nil
+		}
+		r.local.put(key, e, r)
+		return e.enc, nil
 	}
 	b, err := encodeEnvelope(created, value)
 	if err != nil {
-		return fmt.Errorf("cache: region %q: set %q: %w", r.name, key, err)
+		return nil, fmt.Errorf("cache: region %q: set %q: %w", r.name, key, err)
 	}
 	if err := r.st.Set(ctx, r.storeKey(key), b, time.Duration(r.phys)); err != nil {
-		return fmt.Errorf("cache: region %q: set %q: %w", r.name, key, err)
+		return nil, fmt.Errorf("cache: region %q: set %q: %w", r.name, key, err)
 	}
-	return nil
+	return b[envelopeHeader:len(b):len(b)], nil
 }
 
 // Delete removes key from r (per-key invalidation: the next GetOrCreate
