@@ -961,3 +961,50 @@ func TestRoundTripHitsDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryMapConcurrent has writers (Set, Delete) and lock-free readers
+// work on one memory region at once, through table growth and eviction:
+// every hit must hold its own key's value (run with -race).
+func TestMemoryMapConcurrent(t *testing.T) {
+	for _, maxEntries := range []int{0, 200} {
+		e := newEnv(t, false, cache.RegionOptions{MaxEntries: maxEntries})
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := range 3000 {
+					k := fmt.Sprint((i*7 + w) % 1500)
+					if i%10 == 9 {
+						_ = e.r.Delete(ctx, k)
+					} else if err := e.r.Set(ctx, k, "v"+k); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			wg.Go(func() {
+				for i := range 3000 {
+					k := fmt.Sprint((i*13 + w) % 1500)
+					if v, found, err := cache.Get[string](ctx, e.r, k); err != nil || found && v != "v"+k {
+						t.Errorf("Get(%q) = %q, %v, %v", k, v, found, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for i := range 1500 { // then every key is there, unless evicted
+			k := fmt.Sprint(i)
+			if err := e.r.Set(ctx, k, "v"+k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := 0
+		for i := range 1500 {
+			if _, found, _ := cache.Get[string](ctx, e.r, fmt.Sprint(i)); found {
+				n++
+			}
+		}
+		if maxEntries == 0 && n != 1500 || maxEntries != 0 && (n == 0 || n > maxEntries) {
+			t.Errorf("MaxEntries %d: %d of 1500 keys found", maxEntries, n)
+		}
+	}
+}
