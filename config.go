@@ -51,6 +51,14 @@ type SessionConfig struct {
 	// session.max_bytes; 0: the store's defaults).
 	MaxEntries, MaxBytes int
 
+	// CookieExpiresAt is the instant the session cookie expires, from
+	// session.cookie_expires written as a date (2027-01-31,
+	// 2027-01-31T12:00:00, optionally with Z or an offset; UTC without
+	// one), as Beaker's datetime: every session cookie then carries that
+	// Expires. The zero time when cookie_expires is a boolean or seconds
+	// (Options.PersistentCookie, Options.CookieExpires).
+	CookieExpiresAt time.Time
+
 	// EncryptKey, EncryptKeyFallbacks and ValidateKey are
 	// session.encrypt_key, session.encrypt_key_fallbacks and
 	// session.validate_key, for cookie sessions.
@@ -182,7 +190,12 @@ func storeConfig(r *settings.Settings, use, prefix, typ string, timeout time.Dur
 func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionConfig, error) {
 	var c SessionConfig
 	o := &c.Options
-	c.Type = canonicalType(s.String("session.type", "memory"))
+	// Beaker's default type is file when data_dir is given, else memory.
+	defaultType := "memory"
+	if !s.Has("session.type") && s.Has("session.data_dir") {
+		defaultType = "file"
+	}
+	c.Type = canonicalType(s.String("session.type", defaultType))
 	switch c.Type {
 	case "memory", "file", "cookie", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster", "sqlite", "postgresql":
 	case "dbm", "ext:mongodb", "ext:sqla", "ext:google":
@@ -219,6 +232,10 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	if o.Timeout, err = s.Seconds("session.timeout", 0); err != nil {
 		return c, err
 	}
+	if s.Has("session.timeout") && o.Timeout == 0 {
+		warn("session.timeout", "session.timeout = 0 means no idle timeout here, but Beaker expires such a session at once "+
+			"(every request starts a new one); leave the line out for no idle timeout")
+	}
 	if o.Lifetime, err = s.Seconds("session.lifetime", session.DefaultLifetime); err != nil {
 		return c, err
 	}
@@ -231,12 +248,8 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	if o.MaxSize == 0 {
 		o.MaxSize = -1 // max_size = 0: no limit
 	}
-	if v, ok := s.Lookup("session.cookie_expires"); ok {
-		if on, err := s.Bool("session.cookie_expires", true); err == nil {
-			o.PersistentCookie = !on
-		} else if o.CookieExpires, err = s.Seconds("session.cookie_expires", 0); err != nil {
-			return c, settingError(s, "session.cookie_expires", fmt.Sprintf("%q is neither a boolean nor a whole number of seconds", v), settings.ErrBadValue)
-		}
+	if err := resolveCookieExpires(s, &c, time.Now()); err != nil {
+		return c, err
 	}
 	if v, ok := s.Lookup("session.secure"); ok && !strings.EqualFold(strings.TrimSpace(v), "auto") {
 		on, err := s.Bool("session.secure", false)
@@ -270,6 +283,9 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	}
 	if o.SameSite == http.SameSiteNoneMode && o.Secure == session.SecureNever {
 		return c, settingError(s, "session.samesite", "browsers drop a SameSite=None cookie that is not Secure; set session.secure = true (or auto behind TLS)", settings.ErrBadValue)
+	}
+	if err := checkCookieName(s, o); err != nil {
+		return c, err
 	}
 	save, err := s.Bool("session.save_accessed_time", true)
 	if err != nil {
@@ -320,6 +336,104 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	}
 	c.Store = storeConfig(s, "session", "session.", c.Type, o.StoreTimeout)
 	return c, nil
+}
+
+// resolveCookieExpires reads session.cookie_expires: a boolean (true: a
+// browser-session cookie; false: a persistent one), a whole number of
+// seconds from when the cookie is set, or a date, the instant it expires
+// (Beaker's datetime). A date that has passed is refused: browsers would
+// drop every session cookie at once.
+func resolveCookieExpires(s *settings.Settings, c *SessionConfig, now time.Time) error {
+	if !s.Has("session.cookie_expires") {
+		return nil
+	}
+	o := &c.Options
+	if on, err := s.Bool("session.cookie_expires", true); err == nil {
+		o.PersistentCookie = !on
+		return nil
+	}
+	if d, err := s.Seconds("session.cookie_expires", 0); err == nil {
+		o.CookieExpires = d
+		return nil
+	}
+	at, _, err := s.Date("session.cookie_expires")
+	if err != nil {
+		v, _ := s.Lookup("session.cookie_expires")
+		return settingError(s, "session.cookie_expires", fmt.Sprintf("%q is not a boolean, a whole number of seconds, or a date (%s)", v, settings.DateForms), settings.ErrBadValue)
+	}
+	if !at.After(now) {
+		return settingError(s, "session.cookie_expires", fmt.Sprintf("%s has passed: browsers would drop every session cookie at once", at.UTC().Format(time.RFC3339)), settings.ErrBadValue)
+	}
+	c.CookieExpiresAt = at
+	return nil
+}
+
+// checkCookieName checks session.key against RFC 6265 (a cookie name is a
+// token: ASCII letters, digits and !#$%&'*+-.^_`|~) and the cookie name
+// prefixes: a __Secure- cookie must be Secure, a __Host- cookie Secure,
+// with Path=/ and no Domain. Browsers refuse a cookie that breaks the
+// rules, and Go's net/http would write an empty Set-Cookie for an invalid
+// name: sessions would silently never persist.
+func checkCookieName(s *settings.Settings, o *session.Options) error {
+	name := o.CookieName
+	if name == "" {
+		return settingError(s, "session.key", "empty: the session cookie needs a name (leave the line out for Beaker's beaker.session.id)", settings.ErrBadValue)
+	}
+	for _, r := range name {
+		if !isTokenRune(r) {
+			what := fmt.Sprintf("%q", r)
+			switch {
+			case r == ' ':
+				what = "a space"
+			case r > 0x7e:
+				what = fmt.Sprintf("%q, which is not ASCII", r)
+			case r < 0x20 || r == 0x7f:
+				what = fmt.Sprintf("the control character %U", r)
+			}
+			return settingError(s, "session.key", fmt.Sprintf("%q is not a cookie name: it holds %s; a cookie name (RFC 6265 token) is ASCII letters, digits and !#$%%&'*+-.^_`|~", name, what), settings.ErrBadValue)
+		}
+	}
+	host := hasPrefixFold(name, "__Host-")
+	if !host && !hasPrefixFold(name, "__Secure-") {
+		return nil
+	}
+	var missing []string
+	switch o.Secure {
+	case session.SecureAlways:
+	case session.SecureNever:
+		missing = append(missing, "Secure (session.secure is false; set it to true)")
+	default:
+		missing = append(missing, "Secure (session.secure is auto, the default, which leaves Secure out of cookies set over plain HTTP, where browsers then refuse the cookie; set session.secure = true)")
+	}
+	if host {
+		if o.CookiePath != "/" {
+			missing = append(missing, fmt.Sprintf("Path=/ (session.cookie_path is %q)", o.CookiePath))
+		}
+		if o.CookieDomain != "" {
+			missing = append(missing, fmt.Sprintf("no Domain (session.cookie_domain is %q; leave it out)", o.CookieDomain))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	prefix := name[:strings.IndexByte(name[1:], '-')+2]
+	return settingError(s, "session.key", fmt.Sprintf("browsers accept a %s cookie only with the attributes its prefix requires; missing: %s", prefix, strings.Join(missing, "; ")), settings.ErrBadValue)
+}
+
+// isTokenRune reports whether r may appear in a cookie name (an RFC 7230
+// token character).
+func isTokenRune(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	}
+	return r < 0x7f && strings.ContainsRune("!#$%&'*+-.^_`|~", r)
+}
+
+// hasPrefixFold reports whether s starts with prefix, ignoring ASCII case
+// (browsers match cookie prefixes case-insensitively).
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // resolveRegions builds the regions of cache.regions, each from the global
