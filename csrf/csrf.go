@@ -46,6 +46,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/gobeaker/beaker/session"
 )
@@ -223,11 +224,28 @@ func New(opts Options) (*Protection, error) {
 func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("%w %q: %v", ErrExemptPattern, pattern, v)
+			err = fmt.Errorf("%w %q: %s", ErrExemptPattern, pattern, withoutLocations(fmt.Sprint(v)))
 		}
 	}()
 	mux.Handle(pattern, h)
 	return nil
+}
+
+// withoutLocations drops from a ServeMux panic message the " (registered
+// at FILE:LINE)" notes, which name this package's source, and its newlines.
+func withoutLocations(msg string) string {
+	for {
+		i := strings.Index(msg, " (registered at ")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(msg[i:], ')')
+		if j < 0 {
+			break
+		}
+		msg = msg[:i] + msg[i+j+1:]
+	}
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // DefaultFailureHandler answers 403 Forbidden (413 Content Too Large for
