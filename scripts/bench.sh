@@ -5,20 +5,29 @@
 # ratios beaker / peer and the cost each session library adds over a bare
 # HTTP cycle (bench/cmd/ratios, from medians).
 #
+# Then the scaling pass: the parallel benchmarks (cache hit, session cycle)
+# again with -cpu $CPUS, and, per core count, the cost added over bare and the
+# ratio to otter.
+#
 # Environment: COUNT (default 6), BENCHTIME (default 1s), BENCH (the -bench
-# regexp, default .), KEEP=1 keeps the raw output and prints its path.
-# About 3 minutes on 2 cores with the defaults.
+# regexp, default .), CPUS (the -cpu list of the scaling pass, default 1,2;
+# use 1,4,16 on a 16-core machine; empty skips the pass), SCALE_BENCH (its
+# -bench regexp, default the two parallel benchmarks), KEEP=1 keeps the raw
+# output and prints its path.
+# About 5 minutes on 2 cores with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
 
 COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-1s}
 BENCH=${BENCH:-.}
+CPUS=${CPUS-1,2}
+SCALE_BENCH=${SCALE_BENCH:-^Benchmark(CacheHitParallel|CycleParallel)$}
 BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 WORK=$(mktemp -d /tmp/beaker-bench.XXXXXX)
 cleanup() {
-	if [ "${KEEP:-}" = 1 ]; then echo "raw output kept in $WORK/raw.txt"; else rm -rf "$WORK"; fi
+	if [ "${KEEP:-}" = 1 ]; then echo "raw output kept in $WORK (raw.txt, cpu.txt)"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -29,6 +38,20 @@ if ! go test -run '^$' -bench "$BENCH" -benchmem -count "$COUNT" -benchtime "$BE
 	exit 1
 fi
 echo "   done in $((SECONDS - start)) s"
+
+scaling=()
+if [ -n "$CPUS" ]; then
+	echo "== go test -bench '$SCALE_BENCH' -cpu $CPUS -benchmem -count $COUNT -benchtime $BENCHTIME"
+	start=$SECONDS
+	if ! go test -run '^$' -bench "$SCALE_BENCH" -cpu "$CPUS" -benchmem -count "$COUNT" -benchtime "$BENCHTIME" . >"$WORK/cpu.txt" 2>&1; then
+		cat "$WORK/cpu.txt"
+		exit 1
+	fi
+	echo "   done in $((SECONDS - start)) s"
+	if grep -q '^Benchmark' "$WORK/cpu.txt"; then
+		scaling=(-scaling "$WORK/cpu.txt")
+	fi
+fi
 
 # One benchstat table per family, so that columns (the cases) line up.
 header='^(goos|goarch|pkg|cpu):'
@@ -42,5 +65,17 @@ for f in session cache; do
 	fi
 done
 
+if [ ${#scaling[@]} -gt 0 ]; then
+	grep -E "$header|^BenchmarkCycle" "$WORK/cpu.txt" >"$WORK/cpu-session.txt" || true
+	grep -E "$header|^Benchmark(Cache|GetOrCreate)" "$WORK/cpu.txt" >"$WORK/cpu-cache.txt" || true
+	for f in session cache; do
+		if grep -q '^Benchmark' "$WORK/cpu-$f.txt"; then
+			echo
+			echo "== benchstat ($f at -cpu $CPUS; a row's -N suffix is the core count)"
+			go run "$BENCHSTAT" -col /case "$WORK/cpu-$f.txt"
+		fi
+	done
+fi
+
 echo
-go run ./cmd/ratios "$WORK/raw.txt"
+go run ./cmd/ratios "${scaling[@]}" "$WORK/raw.txt"

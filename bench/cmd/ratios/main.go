@@ -2,11 +2,16 @@
 // prints, from the median of each metric, how beaker compares with its peers:
 // beaker / peer for ns/op and allocs/op in every benchmark group, the cost
 // each session library adds over the bare HTTP cycle, and the cache ratios.
+// With -scaling FILE it also reads a run of the parallel benchmarks at
+// several core counts (go test -cpu 1,2) and prints, per core count, the
+// cost added over bare (session cycle) and the ratio to otter (cache hit).
 //
 // Usage:
 //
 //	go test -bench . -benchmem -count 6 | go run ./cmd/ratios
 //	go run ./cmd/ratios bench.txt
+//	go run ./cmd/ratios -scaling cpu.txt bench.txt
+//	go run ./cmd/ratios -scaling cpu.txt
 //
 // Sub-benchmarks must be named GROUP/case=NAME. The case named "bare" is the
 // baseline of its group, and a case whose name starts with "beaker" is ours.
@@ -14,6 +19,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -242,9 +248,30 @@ func reportVs(w io.Writer, g *group, ours string) {
 }
 
 func main() {
+	scalingFile := flag.String("scaling", "", "`file` of a go test -cpu 1,2,… run of the parallel benchmarks: print the per-core tables")
+	flag.Parse()
+	if *scalingFile != "" {
+		defer func() {
+			f, err := os.Open(*scalingFile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "ratios:", err)
+				os.Exit(1)
+			}
+			defer f.Close()
+			groups, err := parseScaled(f)
+			if err != nil || len(groups) == 0 {
+				fmt.Fprintln(os.Stderr, "ratios: no benchmark lines in", *scalingFile, err)
+				os.Exit(1)
+			}
+			reportScaled(os.Stdout, groups)
+		}()
+		if flag.NArg() == 0 {
+			return
+		}
+	}
 	in := io.Reader(os.Stdin)
-	if len(os.Args) > 1 {
-		f, err := os.Open(os.Args[1])
+	if flag.NArg() > 0 {
+		f, err := os.Open(flag.Arg(0))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "ratios:", err)
 			os.Exit(1)
