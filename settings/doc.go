@@ -45,7 +45,37 @@
 //     unknown global is an [ErrInterpolation] error).
 //   - The section is found as PasteDeploy finds it: "app:main" also
 //     matches "[application:main]" and "[app: main ]". A missing section
-//     is an [ErrNoSection] error listing the sections found.
+//     is an [ErrNoSection] error listing the sections found; when the
+//     file has a [pipeline:main] instead, the error names the [app:NAME]
+//     section its pipeline runs, where Pyramid reads the settings.
+//   - Size: a file over [MaxFileSize] (8 MiB) or a line over
+//     [MaxLineLength] (64 KiB) is an [ErrTooLarge] error, located at the
+//     line. Long values can span indented continuation lines.
+//
+// # Inherited settings: use = config:
+//
+// A "use" line in the section is followed as PasteDeploy follows it:
+//
+//   - "use = config:FILE#NAME" reads the [app:NAME] section of FILE
+//     ("#NAME" left out: main), FILE relative to the directory of the file
+//     that holds the line; a bare "use = NAME" reads [app:NAME] of the
+//     same file. The referenced section may have its own use line.
+//   - The referenced section's keys are inherited; the referring section's
+//     own keys win, key by key (session.key overrides an inherited
+//     beaker.session.key). Within one section, giving a key with and
+//     without "beaker." stays an [ErrDuplicate] error.
+//   - Each value is interpolated in its own file: %(here)s is the
+//     directory of the file that holds the value, and [DEFAULT] is that
+//     file's, with the referring file's [DEFAULT] values filling its gaps
+//     (PasteDeploy's update_defaults without overwrite).
+//   - Every inherited value keeps the file and line where it was written:
+//     [Settings.Position] and all errors and warnings point there.
+//   - "use = egg:...", "call:..." and other schemes name the application's
+//     code, not settings, and are left alone, as every Pyramid file's
+//     "use = egg:myproject" is.
+//   - A cycle, more than 8 chained sections, a file that cannot be read,
+//     or a missing section is an error located at the use line ([ErrUse];
+//     [ErrNoSection] for the section; the I/O error is wrapped too).
 //
 // # Keys
 //
@@ -60,16 +90,20 @@
 // Check accepts these session keys ("session." + key):
 //
 //	key                 read with         meaning
-//	type                String            backend: memory, file, dbm, cookie, ext:redis (or redis), ...
+//	type                String            backend: memory, file, cookie, ext:redis (or redis), ...; default file
+//	                                      when data_dir is set, else memory (as Beaker)
 //	url                 String            backend address (memcached host list, redis URL, database URL)
 //	urls                String            redis cluster addresses (ext:rediscluster)
 //	data_dir            String            file/dbm storage directory
 //	lock_dir            String            lock file directory
-//	key                 String            cookie name (Beaker default beaker.session.id)
+//	key                 String            cookie name (Beaker default beaker.session.id); the beaker package refuses
+//	                                      a name that is not an RFC 6265 token, and a __Host- or __Secure- name
+//	                                      without session.secure = true (__Host-: also Path=/, no Domain)
 //	secret              String            id cookie signing secret: one value, spaces and all, as Beaker reads it
 //	secret_fallbacks    Fields            older secrets that still verify (rotation); cookies they verify are re-signed
-//	timeout             Seconds           idle timeout: a session unused for longer is discarded
-//	cookie_expires      Bool or Seconds   true = browser-session cookie, false = far future, N = N s from creation
+//	timeout             Seconds           idle timeout: a session unused for longer is discarded; 0 (warned) or unset = none
+//	cookie_expires      Bool, Seconds     true = browser-session cookie, false = the session's lifetime,
+//	                    or Date           N = N s from when the cookie is set, a date = that instant (see DateForms)
 //	cookie_domain       String            cookie Domain
 //	cookie_path         String            cookie Path (default /)
 //	secure              Bool or "auto"    cookie Secure flag; auto = only for TLS requests
@@ -104,10 +138,11 @@
 //	key_length  Int (>= 1)  longest key before it is hashed
 //	max_entries Int (>= 0)  ours: bound on a memory region's entries
 //
-// The "read with" column is what Check validates: Bool, Int and Seconds
-// values must parse (as the getters of the same name parse them),
-// "Bool or Seconds" and "Bool or \"auto\"" accept either form; String, List
-// and Fields values are not checked here (their consumers check them).
+// The "read with" column is what Check validates: Bool, Int, Seconds and
+// Date values must parse (as the getters of the same name parse them),
+// "Bool, Seconds or Date" and "Bool or \"auto\"" accept any of their forms;
+// String, List and Fields values are not checked here (their consumers
+// check them).
 // Defaults are left to the callers: every getter takes one.
 //
 // Beaker keys that this project accepts but does not implement are logged
@@ -129,10 +164,15 @@
 // its fallbacks (true/yes/on/y/t/1, false/no/off/n/f/0, any case); an
 // empty or other value is an error. Integers are an optional sign and
 // decimal digits. Seconds are whole non-negative numbers of seconds.
+// Dates are ISO 8601 ([DateForms]): 2027-01-31, 2027-01-31T12:00:00 (or a
+// space for the T), optionally with Z or an offset; UTC without one, as
+// Beaker writes a naive datetime. (Beaker takes a datetime only from
+// Python code: from an INI string it accepts a boolean or seconds.)
 //
 // All errors are *[Error] values carrying file, line and key, wrapping one
 // of the sentinels [ErrSyntax], [ErrNoSection], [ErrDuplicate],
-// [ErrInterpolation], [ErrUnknownKey], [ErrUnknownRegion], [ErrBadValue].
+// [ErrInterpolation], [ErrUnknownKey], [ErrUnknownRegion], [ErrBadValue],
+// [ErrTooLarge], [ErrUse].
 // Error messages never show the values of secret, encrypt_key,
 // validate_key, url and urls (nor of keys ending in password); use [Mask]
 // to print such values.
@@ -143,5 +183,7 @@
 // global cache.<key> values with the region's cache.<region>.<key>
 // overrides in their place, read with the same getters
 // (r.Seconds("cache.expire", def)). [Settings.CacheValue] looks one value
-// up the same way.
+// up the same way. The keys are sorted by region once, so reading every
+// region's view is linear in the number of keys (50,000 regions take well
+// under a second).
 package settings
