@@ -3,8 +3,10 @@ package session
 import (
 	"bytes"
 	"encoding/base64"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testSealers returns a sealer with a current and a fallback key for the
@@ -127,4 +129,24 @@ func FuzzOpenCookie(f *testing.F) {
 			t.Fatalf("accepted a value the sealer never made: %q (%+v)", v, p)
 		}
 	})
+}
+
+// TestSetCookieLine: the line built around the sealed value is the one
+// net/http would build, whatever the attributes.
+func TestSetCookieLine(t *testing.T) {
+	sealed := bytes.Repeat([]byte{0xfb, 0x01, 0x7f}, 40)
+	value := base64.RawURLEncoding.EncodeToString(sealed)
+	exp := time.Unix(1_700_000_000, 0)
+	for _, ck := range []http.Cookie{
+		{Name: "beaker.session.id", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode},
+		{Name: "s", Path: "/app", Domain: "example.com", Secure: true, SameSite: http.SameSiteStrictMode, Expires: exp, MaxAge: 3600},
+		{Name: "s", SameSite: http.SameSiteNoneMode, Secure: true, Partitioned: true},
+		{Name: "bad name", Path: "/"},
+	} {
+		want := ck
+		want.Value = value
+		if got := setCookieLine(&ck, sealed); got != want.String() {
+			t.Errorf("got  %q\nwant %q", got, want.String())
+		}
+	}
 }
