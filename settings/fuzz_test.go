@@ -17,6 +17,8 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(string(data), "")
 	}
+	f.Add("[app:main]\nuse = config:testdata/seed.ini\nsession.key = k\n", "")
+	f.Add("[app:main]\nuse = main\n", "")
 	for _, c := range badCases() {
 		f.Add(c.ini, c.section)
 	}

@@ -359,3 +359,18 @@ func TestDate(t *testing.T) {
 		t.Errorf("unset: %v %v", ok, err)
 	}
 }
+
+// TestUseConfigDefaults: the referring file's [DEFAULT] values fill the
+// gaps of the referenced file's (PasteDeploy's update_defaults without
+// overwrite), while here stays the referenced file's directory.
+func TestUseConfigDefaults(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"app.ini":      "[DEFAULT]\nroot = /srv/app\nname = outer\n[app:main]\nuse = config:sub/base.ini\n",
+		"sub/base.ini": "[DEFAULT]\nname = inner\n[app:main]\nsession.data_dir = %(root)s/%(name)s\nsession.lock_dir = %(here)s\n",
+	})
+	s, err := Load(filepath.Join(dir, "app.ini"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkValues(t, s, map[string]string{"session.data_dir": "/srv/app/inner", "session.lock_dir": filepath.Join(dir, "sub")})
+}
