@@ -126,11 +126,6 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 	}()
 	o := &opener{ctx: ctx, s: s, log: log, drivers: opts.Drivers, b: b, shared: map[string]store.Store{}}
 
-	if !cfg.Session.CookieExpiresAt.IsZero() {
-		// session.Options has no field for a fixed instant yet.
-		return nil, settingError(s, "session.cookie_expires", "a date (a fixed expiry instant) is understood, but this version's session manager "+
-			"cannot give cookies a fixed Expires yet; use a number of seconds or true/false", ErrNotAvailable)
-	}
 	so := cfg.Session.Options
 	so.Logger = log
 	switch cfg.Session.Type {

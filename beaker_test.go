@@ -548,9 +548,19 @@ func TestCookieExpiresDate(t *testing.T) {
 	settingErrorAt(t, err, "demo.ini", 3, "session.cookie_expires", settings.ErrBadValue, "2001-01-31T00:00:00Z has passed")
 	_, err = beaker.Resolve(parse(t, base+"session.cookie_expires = next week\n"))
 	settingErrorAt(t, err, "demo.ini", 3, "session.cookie_expires", settings.ErrBadValue, "2027-01-31T12:00:00", "a whole number of seconds")
-	// Until session.Options can carry a fixed instant, Open says so.
-	_, err = beaker.Open(context.Background(), parse(t, base+"session.cookie_expires = 2099-01-31\n"), quiet())
-	settingErrorAt(t, err, "demo.ini", 3, "session.cookie_expires", beaker.ErrNotAvailable, "fixed Expires")
+	// Open gives every cookie that Expires.
+	b, err := beaker.Open(context.Background(), parse(t, base+"session.cookie_expires = 2099-01-31\n"), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rec := httptest.NewRecorder()
+	b.Sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.FromRequest(r).Set("k", 1)
+	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if sc := rec.Header().Get("Set-Cookie"); !strings.Contains(sc, "Expires=Sat, 31 Jan 2099 00:00:00 GMT") {
+		t.Fatalf("Set-Cookie %q: want Expires at the configured date", sc)
+	}
 }
 
 func TestTimeoutZeroWarns(t *testing.T) {

@@ -287,6 +287,9 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	if err := checkCookieName(s, o); err != nil {
 		return c, err
 	}
+	if o.Auto, err = s.Bool("session.auto", false); err != nil {
+		return c, err
+	}
 	save, err := s.Bool("session.save_accessed_time", true)
 	if err != nil {
 		return c, err
@@ -365,6 +368,7 @@ func resolveCookieExpires(s *settings.Settings, c *SessionConfig, now time.Time)
 		return settingError(s, "session.cookie_expires", fmt.Sprintf("%s has passed: browsers would drop every session cookie at once", at.UTC().Format(time.RFC3339)), settings.ErrBadValue)
 	}
 	c.CookieExpiresAt = at
+	o.CookieExpiresAt = at
 	return nil
 }
 
@@ -462,6 +466,9 @@ func resolveRegions(s *settings.Settings, timeout time.Duration) ([]RegionConfig
 			return nil, err
 		}
 		if ro.MaxEntries, err = r.Int("cache.max_entries", 0); err != nil {
+			return nil, err
+		}
+		if ro.RoundTrip, err = r.Bool("cache.round_trip", false); err != nil {
 			return nil, err
 		}
 		if p, ok := r.Lookup("cache.key_prefix"); ok {

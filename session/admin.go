@@ -14,12 +14,12 @@ import (
 // sessions commands). It never holds the session id, which is not stored:
 // Key is the store key, a hash of the id.
 type Record struct {
-	Key          string                     `json:"key"`
-	Created      time.Time                  `json:"created"`
-	Expires      time.Time                  `json:"expires,omitzero"`
-	Values       map[string]json.RawMessage `json:"values"`
-	Flash        map[string][]string        `json:"flash,omitempty"`
-	HasCSRFToken bool                       `json:"has_csrf_token"`
+	Key          string                       `json:"key"`
+	Created      time.Time                    `json:"created"`
+	Expires      time.Time                    `json:"expires,omitzero"`
+	Values       map[string]json.RawMessage   `json:"values"`
+	Flash        map[string][]json.RawMessage `json:"flash,omitempty"`
+	HasCSRFToken bool                         `json:"has_csrf_token"`
 }
 
 // ErrCannotScan is returned by Scan and Purge for a store that cannot list
@@ -68,7 +68,7 @@ func (m *Manager) Lookup(ctx context.Context, ref string) (r Record, found bool,
 	}
 	for q, msgs := range rec.Flash {
 		if r.Flash == nil {
-			r.Flash = map[string][]string{}
+			r.Flash = map[string][]json.RawMessage{}
 		}
 		for _, msg := range msgs {
 			r.Flash[q] = append(r.Flash[q], msg.Msg)

@@ -134,7 +134,7 @@ func cookieMux() *http.ServeMux {
 		session.FromRequest(r).Set("big", strings.Repeat("x", n))
 	})
 	mux.HandleFunc("/flash", func(w http.ResponseWriter, r *http.Request) {
-		session.FromRequest(r).Flash(r.FormValue("m"), "", true)
+		session.FromRequest(r).AddFlash(r.FormValue("m"))
 	})
 	mux.HandleFunc("/pop", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, session.FromRequest(r).PopFlash(""))

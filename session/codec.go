@@ -379,7 +379,7 @@ func encodeRecord(dst []byte, r *record) []byte {
 				dst = append(dst, `{"i":`...)
 				dst = strconv.AppendUint(dst, m.ID, 10)
 				dst = append(dst, `,"m":`...)
-				dst = appendString(dst, m.Msg)
+				dst = append(dst, m.Msg...)
 				dst = append(dst, '}')
 			}
 			dst = append(dst, ']')

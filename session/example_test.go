@@ -29,7 +29,7 @@ func Example() {
 		n, _ := session.Get[int](s, "counter") // an int stored is an int read
 		s.Set("counter", n+1)
 		if n == 0 {
-			s.Flash("Welcome!", "", true)
+			s.AddFlash("Welcome!")
 		}
 		fmt.Fprintf(w, "visit %d %v", n+1, s.PopFlash(""))
 	})

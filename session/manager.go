@@ -87,8 +87,22 @@ type Options struct {
 
 	// PersistentCookie makes the cookie last until the session's lifetime
 	// ends (INI: session.cookie_expires = false). Ignored when
-	// CookieExpires is set.
+	// CookieExpires or CookieExpiresAt is set.
 	PersistentCookie bool
+
+	// CookieExpiresAt, when not zero, makes every session cookie expire at
+	// that instant (INI: session.cookie_expires = <date>, Beaker's
+	// datetime). It takes precedence over CookieExpires and
+	// PersistentCookie. The default is the zero time.
+	CookieExpiresAt time.Time
+
+	// Auto saves, at the end of each request, the values the request read
+	// whose content the handler changed in place, without a call to
+	// Changed (INI: session.auto = true, Beaker's auto). Each value read
+	// is encoded again at commit and compared with its stored JSON; only
+	// the changed ones are written, as a delta. The default is false:
+	// call Changed after changing a value in place.
+	Auto bool
 
 	// Timeout is the idle timeout: a session not used for this long is
 	// gone (INI: session.timeout, seconds). The default, 0, means no idle

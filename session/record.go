@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 )
@@ -47,8 +48,8 @@ func (r *record) lookup(key string) (json.RawMessage, bool) {
 // exactly the messages it saw, even when another request added more
 // meanwhile.
 type flashMessage struct {
-	ID  uint64 `json:"i"`
-	Msg string `json:"m"`
+	ID  uint64          `json:"i"`
+	Msg json.RawMessage `json:"m"` // any JSON value
 }
 
 // delta is what one request changed. It is applied to the record as stored
@@ -93,7 +94,7 @@ func (d *delta) put(key string, val json.RawMessage, del bool) {
 }
 
 type flashAdd struct {
-	msg      string
+	msg      json.RawMessage
 	allowDup bool
 }
 
@@ -103,6 +104,11 @@ func (d *delta) empty() bool { return !d.anyChange }
 // gets fresh ones where it changes them, so apply can run again on the
 // same input (Updater retries).
 func (d *delta) apply(r record) record {
+	if d.cleared {
+		// Pyramid's clear(): the flash queues and the CSRF token go too;
+		// what this request added after the Clear is applied below.
+		r.Flash, r.CSRF = nil, ""
+	}
 	if d.cleared || len(d.ops) > 0 {
 		n := len(d.ops)
 		if !d.cleared {
@@ -140,7 +146,7 @@ func (d *delta) apply(r record) record {
 		for q, adds := range d.flashAdd {
 			msgs := slices.Clone(fl[q])
 			for _, a := range adds {
-				if !a.allowDup && slices.ContainsFunc(msgs, func(m flashMessage) bool { return m.Msg == a.msg }) {
+				if !a.allowDup && slices.ContainsFunc(msgs, func(m flashMessage) bool { return bytes.Equal(m.Msg, a.msg) }) {
 					continue
 				}
 				r.Seq++

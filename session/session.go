@@ -1,9 +1,12 @@
 package session
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"iter"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -255,6 +258,11 @@ func (s *Session) Delete(key string) {
 func (s *Session) Keys() []string {
 	s.lock()
 	defer s.mu.Unlock()
+	return s.keys()
+}
+
+// keys returns the keys that are set, sorted. s.mu is held.
+func (s *Session) keys() []string {
 	var keys []string
 	if !s.d.cleared {
 		for _, v := range s.rec.Values {
@@ -272,12 +280,81 @@ func (s *Session) Keys() []string {
 	return keys
 }
 
-// Clear removes every value. Flash messages and the CSRF token stay; use
-// Invalidate to end the session.
+// Len returns the number of keys that are set (Pyramid's len(session)).
+func (s *Session) Len() int {
+	return len(s.Keys())
+}
+
+// All iterates over the keys that are set, sorted, and their values as
+// JSON (Pyramid's session.items() and session.values()). Decode a value
+// with encoding/json, or read it typed with Get. The iteration works on a
+// snapshot: the handler may change the session inside the loop.
+func (s *Session) All() iter.Seq2[string, json.RawMessage] {
+	return func(yield func(string, json.RawMessage) bool) {
+		s.lock()
+		keys := s.keys()
+		vals := make([]json.RawMessage, len(keys))
+		for i, k := range keys {
+			if c, ok := s.cache[k]; ok {
+				if b, _, err := encodeValue(c); err == nil {
+					vals[i] = b // the value as the handler has it now
+					continue
+				}
+			}
+			vals[i], _ = s.raw(k)
+		}
+		s.mu.Unlock()
+		for i, k := range keys {
+			if !yield(k, vals[i]) {
+				return
+			}
+		}
+	}
+}
+
+// Update sets every key of m (Pyramid's session.update(m)), in key order.
+// A value that cannot be encoded fails the request with an *EncodeError.
+func (s *Session) Update(m map[string]any) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		s.Set(k, m[k])
+	}
+}
+
+// Pop removes key and returns its value decoded as T (Pyramid's
+// session.pop(key)). ok is false when the key was not set or its value does
+// not decode as T; the key is removed either way.
+func Pop[T any](s *Session, key string) (v T, ok bool) {
+	v, ok = Get[T](s, key)
+	s.Delete(key)
+	return v, ok
+}
+
+// SetDefault returns the value of key decoded as T, setting it to def first
+// when the key is not set (Pyramid's session.setdefault(key, def)). A key
+// that is set but does not decode as T is left as it is, and the zero T is
+// returned.
+func SetDefault[T any](s *Session, key string, def T) T {
+	if v, ok := Get[T](s, key); ok {
+		return v
+	}
+	if s.Has(key) {
+		var zero T
+		return zero
+	}
+	s.Set(key, def)
+	return def
+}
+
+// Clear removes every value, the flash queues and the CSRF token
+// (Pyramid's session.clear(), as pyramid_beaker does it). The session
+// itself goes on, under the same id; use Invalidate to end it, and
+// NewCSRFToken or CSRFToken for a new token.
 func (s *Session) Clear() {
 	s.lock()
 	defer s.mu.Unlock()
 	s.d.cleared, s.d.ops, s.cache = true, nil, nil
+	s.d.flashAdd, s.d.flashPop = nil, nil
+	s.d.csrf, s.d.csrfSet = "", false
 	s.d.anyChange = true
 }
 
@@ -335,35 +412,128 @@ func (s *Session) RegenerateID() {
 	s.newCSRFToken()
 }
 
-// Flash adds msg to the flash queue named queue ("" is the default queue).
-// With allowDuplicate false, a message already in the queue is not added
-// again.
+// AddFlash adds msg to the default flash queue (Pyramid's
+// session.flash(msg)). msg may be any value that encodes as JSON: a
+// string, a number, a struct; read it back typed with PopFlashes or
+// PeekFlashes. A value that cannot be encoded fails the request with an
+// *EncodeError, as Set does.
+func (s *Session) AddFlash(msg any) { s.addFlash("", msg, true) }
+
+// AddFlashTo adds msg to the flash queue named queue (Pyramid's
+// session.flash(msg, queue)).
+func (s *Session) AddFlashTo(queue string, msg any) { s.addFlash(queue, msg, true) }
+
+// AddFlashOnce adds msg to the flash queue named queue unless an equal
+// message (the same JSON) is already in it (Pyramid's session.flash(msg,
+// queue, allow_duplicate=False)).
+func (s *Session) AddFlashOnce(queue string, msg any) { s.addFlash(queue, msg, false) }
+
+// Flash adds msg to the flash queue named queue ("" is the default
+// queue); with allowDuplicate false, a message already in the queue is
+// not added again.
+//
+// Deprecated: use AddFlash(msg), AddFlashTo(queue, msg) or
+// AddFlashOnce(queue, msg), which read better and take any JSON value.
+// Flash stays for one release.
 func (s *Session) Flash(msg, queue string, allowDuplicate bool) {
+	s.addFlash(queue, msg, allowDuplicate)
+}
+
+func (s *Session) addFlash(queue string, msg any, allowDuplicate bool) {
+	b, _, err := encodeValue(msg)
 	s.lock()
 	defer s.mu.Unlock()
-	if !allowDuplicate && slices.Contains(s.peekFlash(queue), msg) {
+	if err != nil {
+		if s.err == nil {
+			s.err = &EncodeError{Key: "flash:" + queue, Err: err}
+		}
 		return
+	}
+	if !allowDuplicate {
+		for _, m := range s.peekFlash(queue) {
+			if bytes.Equal(m, b) {
+				return
+			}
+		}
 	}
 	if s.d.flashAdd == nil {
 		s.d.flashAdd = make(map[string][]flashAdd)
 	}
-	s.d.flashAdd[queue] = append(s.d.flashAdd[queue], flashAdd{msg: msg, allowDup: allowDuplicate})
+	s.d.flashAdd[queue] = append(s.d.flashAdd[queue], flashAdd{msg: b, allowDup: allowDuplicate})
 	s.d.anyChange = true
 }
 
-// PeekFlash returns the messages in the flash queue without removing them.
+// PeekFlash returns the messages in the flash queue without removing them
+// (Pyramid's session.peek_flash(queue)). A message that is not a string
+// is returned as its JSON text; PeekFlashes reads messages typed.
 func (s *Session) PeekFlash(queue string) []string {
 	s.lock()
 	defer s.mu.Unlock()
-	return s.peekFlash(queue)
+	return flashStrings(s.peekFlash(queue))
 }
 
-func (s *Session) peekFlash(queue string) []string {
-	var out []string
-	popped := s.d.flashPop[queue]
-	for _, m := range s.rec.Flash[queue] {
-		if !slices.Contains(popped, m.ID) {
-			out = append(out, m.Msg)
+// PopFlash returns the messages in the flash queue and removes them
+// (Pyramid's session.pop_flash(queue)). Only the messages returned are
+// removed: a message that another request adds meanwhile stays for the
+// next page. A message that is not a string is returned as its JSON text;
+// PopFlashes reads messages typed.
+func (s *Session) PopFlash(queue string) []string {
+	s.lock()
+	defer s.mu.Unlock()
+	return flashStrings(s.popFlash(queue))
+}
+
+// PeekFlashes returns the messages in the flash queue, decoded as T,
+// without removing them. A message that does not decode as T is left out.
+func PeekFlashes[T any](s *Session, queue string) []T {
+	s.lock()
+	defer s.mu.Unlock()
+	return decodeFlashes[T](s.peekFlash(queue))
+}
+
+// PopFlashes returns the messages in the flash queue, decoded as T, and
+// removes every message it saw (also those that do not decode as T, which
+// are left out of the result).
+func PopFlashes[T any](s *Session, queue string) []T {
+	s.lock()
+	defer s.mu.Unlock()
+	return decodeFlashes[T](s.popFlash(queue))
+}
+
+func decodeFlashes[T any](msgs []json.RawMessage) []T {
+	var out []T
+	for _, m := range msgs {
+		var v T
+		if decodeScalar(m, &v) || json.Unmarshal(m, &v) == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func flashStrings(msgs []json.RawMessage) []string {
+	if len(msgs) == 0 {
+		return nil
+	}
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		if !decodeScalar(m, &out[i]) && json.Unmarshal(m, &out[i]) != nil {
+			out[i] = string(m)
+		}
+	}
+	return out
+}
+
+// peekFlash returns the queue's messages as this request sees them. s.mu
+// is held.
+func (s *Session) peekFlash(queue string) []json.RawMessage {
+	var out []json.RawMessage
+	if !s.d.cleared {
+		popped := s.d.flashPop[queue]
+		for _, m := range s.rec.Flash[queue] {
+			if !slices.Contains(popped, m.ID) {
+				out = append(out, m.Msg)
+			}
 		}
 	}
 	for _, a := range s.d.flashAdd[queue] {
@@ -372,22 +542,21 @@ func (s *Session) peekFlash(queue string) []string {
 	return out
 }
 
-// PopFlash returns the messages in the flash queue and removes them. Only
-// the messages returned are removed: a message that another request adds
-// meanwhile stays for the next page.
-func (s *Session) PopFlash(queue string) []string {
-	s.lock()
-	defer s.mu.Unlock()
+// popFlash returns the queue's messages and records their removal. s.mu
+// is held.
+func (s *Session) popFlash(queue string) []json.RawMessage {
 	out := s.peekFlash(queue)
 	if len(out) == 0 {
 		return nil
 	}
-	for _, m := range s.rec.Flash[queue] {
-		if !slices.Contains(s.d.flashPop[queue], m.ID) {
-			if s.d.flashPop == nil {
-				s.d.flashPop = make(map[string][]uint64)
+	if !s.d.cleared {
+		for _, m := range s.rec.Flash[queue] {
+			if !slices.Contains(s.d.flashPop[queue], m.ID) {
+				if s.d.flashPop == nil {
+					s.d.flashPop = make(map[string][]uint64)
+				}
+				s.d.flashPop[queue] = append(s.d.flashPop[queue], m.ID)
 			}
-			s.d.flashPop[queue] = append(s.d.flashPop[queue], m.ID)
 		}
 	}
 	delete(s.d.flashAdd, queue)
@@ -403,7 +572,7 @@ func (s *Session) CSRFToken() string {
 	if s.d.csrfSet {
 		return s.d.csrf
 	}
-	if s.rec.CSRF != "" {
+	if s.rec.CSRF != "" && !s.d.cleared {
 		return s.rec.CSRF
 	}
 	return s.newCSRFToken()
@@ -417,6 +586,9 @@ func (s *Session) PeekCSRFToken() string {
 	defer s.mu.Unlock()
 	if s.d.csrfSet {
 		return s.d.csrf
+	}
+	if s.d.cleared {
+		return ""
 	}
 	return s.rec.CSRF
 }
@@ -434,6 +606,22 @@ func (s *Session) newCSRFToken() string {
 	_, _ = rand.Read(b[:])
 	s.d.csrf, s.d.csrfSet, s.d.anyChange = hex.EncodeToString(b[:]), true, true
 	return s.d.csrf
+}
+
+// autoChanged records as set every value the request read or set whose
+// encoding now differs from the JSON this request knows for it (Options.Auto).
+// s.mu is held.
+func (s *Session) autoChanged() {
+	for k, v := range s.cache {
+		b, err := json.Marshal(v)
+		if err != nil {
+			s.err = &EncodeError{Key: k, Err: err}
+			return
+		}
+		if raw, ok := s.raw(k); !ok || !bytes.Equal(raw, b) {
+			s.setEncoded(k, b, v)
+		}
+	}
 }
 
 // dirty reports whether there is anything to save. s.mu is held.
@@ -462,6 +650,12 @@ func (s *Session) commit(h http.Header) error {
 	if !s.loaded {
 		return nil
 	}
+	if s.m.opts.Auto {
+		s.autoChanged()
+		if s.err != nil {
+			return s.err
+		}
+	}
 	s.detached.parent = s.req.Context()
 	ctx, cancel := s.m.commitCtx(&s.detached)
 	defer cancel()
@@ -480,6 +674,9 @@ func (m *Manager) cookie(r *http.Request, value string, now, created time.Time) 
 		Secure:   m.opts.Secure == SecureAlways || m.opts.Secure == SecureAuto && r.TLS != nil,
 	}
 	switch {
+	case !m.opts.CookieExpiresAt.IsZero():
+		c.Expires = m.opts.CookieExpiresAt
+		c.MaxAge = max(int(m.opts.CookieExpiresAt.Sub(now)/time.Second), 1)
 	case m.opts.CookieExpires > 0:
 		c.Expires = now.Add(m.opts.CookieExpires)
 		c.MaxAge = int(m.opts.CookieExpires / time.Second)

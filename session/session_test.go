@@ -199,7 +199,12 @@ func (a *app) mux() *http.ServeMux {
 		writeJSON(w, map[string]any{"keys": s.Keys(), "new": s.IsNew()})
 	})
 	mux.HandleFunc("/flash", func(w http.ResponseWriter, r *http.Request) {
-		session.FromRequest(r).Flash(r.FormValue("m"), r.FormValue("q"), r.FormValue("nodup") == "")
+		s := session.FromRequest(r)
+		if r.FormValue("nodup") == "" {
+			s.AddFlashTo(r.FormValue("q"), r.FormValue("m"))
+		} else {
+			s.AddFlashOnce(r.FormValue("q"), r.FormValue("m"))
+		}
 		http.Redirect(w, r, "/pop?q="+url.QueryEscape(r.FormValue("q")), http.StatusSeeOther)
 	})
 	mux.HandleFunc("/peek", func(w http.ResponseWriter, r *http.Request) {
@@ -228,7 +233,7 @@ func (a *app) mux() *http.ServeMux {
 			s.Set(k, "late")
 		}
 		if m := r.FormValue("flash"); m != "" {
-			s.Flash(m, "", true)
+			s.AddFlash(m)
 		}
 		if r.FormValue("invalidate") != "" {
 			s.Invalidate()
@@ -941,7 +946,7 @@ func TestAdmin(t *testing.T) {
 		if err != nil || !found {
 			t.Fatalf("Lookup(%q) = %v, %v", ref, found, err)
 		}
-		if string(r.Values["user"]) != `"ann"` || !slices.Equal(r.Flash[""], []string{"hi"}) || r.Key != keys[0] {
+		if string(r.Values["user"]) != `"ann"` || len(r.Flash[""]) != 1 || string(r.Flash[""][0]) != `"hi"` || r.Key != keys[0] {
 			t.Fatalf("Lookup(%q) = %+v", ref, r)
 		}
 	}

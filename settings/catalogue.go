@@ -72,7 +72,7 @@ func sessionKeys() []keyDef {
 		{"memcached.key_prefix", kindString},
 		{"memcached.max_idle_conns", kindPositiveInt},
 		{"memcached.max_item_size", kindPositiveInt},
-		{"auto", kindUnimplemented},
+		{"auto", kindBool},
 		{"cookie_on_exception", kindUnimplemented},
 		{"memcache_module", kindUnimplemented},
 		{"encrypt_nonce_bits", kindUnimplemented},
@@ -100,6 +100,7 @@ func cacheKeys() []keyDef {
 		{"max_entries", kindInt},
 		{"key_prefix", kindString},
 		{"table_name", kindString},
+		{"round_trip", kindBool},
 		// Backend options, read by the store drivers (store.Config.Params).
 		{"file.fsync", kindBool},
 		{"sql.pool_size", kindPositiveInt},

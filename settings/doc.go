@@ -146,11 +146,11 @@
 // Defaults are left to the callers: every getter takes one.
 //
 // Beaker keys that this project accepts but does not implement are logged
-// as warnings by Check and are otherwise ignored: session.auto,
+// as warnings by Check and are otherwise ignored:
 // session.cookie_on_exception, session.memcache_module,
 // session.encrypt_nonce_bits, session.id, session.webtest_varname,
 // session.schema_name, session.constant_csrf_token, session.sa.*, and for
-// caches (global or per region) memcache_module, table_name, schema_name,
+// caches (global or per region) memcache_module, schema_name,
 // log_file and sa.*. Any other session.* or cache.* key is an
 // [ErrUnknownKey] error suggesting the nearest known key, for example
 // "demo.ini:12: session.timout: unknown Beaker setting; did you mean

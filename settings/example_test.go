@@ -25,14 +25,14 @@ cache.second.expire = 1
 beaker.session.key = demo
 session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac
 session.timeout = 3600
-session.auto = true
+session.cookie_on_exception = true
 `
 	s, err := settings.Parse("development.ini", strings.NewReader(ini), "")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	// Warnings (here: session.auto is not implemented) go to the logger.
+	// Warnings (here: session.cookie_on_exception is not implemented) go to the logger.
 	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {
@@ -56,12 +56,12 @@ session.auto = true
 		fmt.Printf("region %s expires after %v\n", r, expire)
 	}
 	// Output:
-	// level=WARN msg="Beaker setting not implemented; ignored" file=development.ini line=15 key=session.auto
+	// level=WARN msg="Beaker setting not implemented; ignored" file=development.ini line=15 key=session.cookie_on_exception
 	// cache.expire = 300
 	// cache.regions = default_term, second
 	// cache.second.expire = 1
 	// cache.type = memory
-	// session.auto = true
+	// session.cookie_on_exception = true
 	// session.key = demo
 	// session.secret = 0cb2…(40 chars)
 	// session.timeout = 3600

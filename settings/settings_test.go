@@ -325,7 +325,7 @@ func TestDefaultOnlyBeakerKeyWarns(t *testing.T) {
 func TestUnimplementedKeysWarn(t *testing.T) {
 	ini := `[app:main]
 cache.regions = short_term
-session.auto = true
+session.webtest_varname = beaker_session
 beaker.session.cookie_on_exception = false
 session.sa.pool_recycle = 3600
 cache.memcache_module = pylibmc
@@ -341,7 +341,7 @@ cache.short_term.sa.url = sqlite://
 		t.Fatalf("Check: %v", err)
 	}
 	out := buf.String()
-	for i, key := range []string{"session.auto", "beaker.session.cookie_on_exception", "session.sa.pool_recycle", "cache.memcache_module", "cache.short_term.memcache_module", "cache.short_term.sa.url"} {
+	for i, key := range []string{"session.webtest_varname", "beaker.session.cookie_on_exception", "session.sa.pool_recycle", "cache.memcache_module", "cache.short_term.memcache_module", "cache.short_term.sa.url"} {
 		want := "line=" + string(rune('3'+i)) + " key=" + key
 		if !strings.Contains(out, want) {
 			t.Errorf("no warning with %q in:\n%s", want, out)

@@ -103,7 +103,7 @@ func back(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) flash(w http.ResponseWriter, r *http.Request) {
 	if msg := strings.TrimSpace(r.FormValue("message")); msg != "" {
-		session.FromRequest(r).Flash(msg, "", true)
+		session.FromRequest(r).AddFlash(msg)
 	}
 	back(w, r)
 }
@@ -112,13 +112,13 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := session.FromRequest(r)
 	name := strings.TrimSpace(r.FormValue("username"))
 	if name == "" {
-		s.Flash("Please give a user name.", "", false)
+		s.AddFlashOnce("", "Please give a user name.")
 		back(w, r)
 		return
 	}
 	s.RegenerateID() // against session fixation; also makes a new CSRF token
 	s.Set("user", name)
-	s.Flash("Logged in as "+name, "", true)
+	s.AddFlash("Logged in as " + name)
 	back(w, r)
 }
 
@@ -132,7 +132,7 @@ func (a *app) notes(w http.ResponseWriter, r *http.Request) {
 	s := session.FromRequest(r)
 	key := strings.TrimSpace(r.FormValue("key"))
 	if key == "" {
-		s.Flash("A note needs a name.", "", false)
+		s.AddFlashOnce("", "A note needs a name.")
 		back(w, r)
 		return
 	}
@@ -231,6 +231,6 @@ func (a *app) invalidate(w http.ResponseWriter, r *http.Request) {
 	if hard {
 		mode = "hard"
 	}
-	session.FromRequest(r).Flash("Region "+a.cache.Name()+" invalidated ("+mode+")", "", true)
+	session.FromRequest(r).AddFlash("Region " + a.cache.Name() + " invalidated (" + mode + ")")
 	http.Redirect(w, r, "/cached", http.StatusSeeOther)
 }

@@ -380,6 +380,8 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 	row("timeout", seconds(o.Timeout, "none (no idle timeout)"))
 	row("lifetime", seconds(o.Lifetime, ""))
 	switch {
+	case !o.CookieExpiresAt.IsZero():
+		row("cookie_expires", o.CookieExpiresAt.UTC().Format(time.RFC3339)+" (every cookie expires then)")
 	case o.CookieExpires > 0:
 		row("cookie_expires", seconds(o.CookieExpires, "")+" (persistent cookie)")
 	case o.PersistentCookie:
@@ -396,6 +398,7 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 	row("samesite", map[http.SameSite]string{http.SameSiteLaxMode: "Lax", http.SameSiteStrictMode: "Strict",
 		http.SameSiteNoneMode: "None", http.SameSiteDefaultMode: "(attribute left out)"}[o.SameSite])
 	row("save_accessed_time", fmt.Sprint(!o.NoTouch))
+	row("auto", fmt.Sprint(o.Auto))
 	row("store_timeout", seconds(o.StoreTimeout, ""))
 	if o.MaxSize < 0 {
 		row("max_size", "no limit")
@@ -424,6 +427,9 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 		line := fmt.Sprintf("  %-14s type %-10s expire %ds", r.Options.Name, r.Type, int(r.Options.Expire.Seconds()))
 		if r.Options.Disabled {
 			line += "  disabled"
+		}
+		if r.Options.RoundTrip {
+			line += "  round_trip"
 		}
 		if r.Store.URL != "" {
 			line += "  url " + settings.Mask("cache.url", r.Store.URL)

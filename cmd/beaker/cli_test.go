@@ -135,7 +135,7 @@ func TestSessionsInProcess(t *testing.T) {
 	h := b.Sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromRequest(r)
 		s.Set("user", r.URL.Query().Get("user"))
-		s.Flash("hello "+r.URL.Query().Get("user"), "", true)
+		s.AddFlash("hello " + r.URL.Query().Get("user"))
 	}))
 	var cookies []string
 	for _, u := range []string{"ann", "bob"} {
