@@ -10,14 +10,23 @@
 package bench
 
 import (
+	"context"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	scsredis "github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 	scsmem "github.com/alexedwards/scs/v2/memstore"
 	"github.com/gobeaker/beaker/session"
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/filestore"
 	"github.com/gobeaker/beaker/store/memstore"
+	"github.com/gobeaker/beaker/store/redisstore"
+	"github.com/gobeaker/beaker/store/sqlstore"
+	redigo "github.com/gomodule/redigo/redis"
 	"github.com/gorilla/sessions"
 )
 
@@ -74,12 +83,28 @@ func Bare() http.Handler {
 // for mode, and a function that releases the store.
 func Beaker(mode Mode) (http.Handler, func(), error) {
 	st := memstore.New(memstore.Options{})
-	m, err := session.New(session.Options{Store: st, Secrets: []string{Secret}})
+	h, err := BeakerOn(st, mode, 0)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return h, func() { st.Close() }, nil
+}
+
+// BeakerOn returns beaker's session middleware over st, with the idle
+// timeout idle (0: none), and a handler for mode. The caller closes st.
+func BeakerOn(st store.Store, mode Mode, idle time.Duration) (http.Handler, error) {
+	m, err := session.New(session.Options{Store: st, Secrets: []string{Secret}, Timeout: idle})
+	if err != nil {
+		return nil, err
+	}
+	return m.Middleware(beakerHandler(mode)), nil
+}
+
+// beakerHandler is the handler for mode on beaker's session API, shared by
+// server-side and cookie sessions.
+func beakerHandler(mode Mode) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := session.FromRequest(r)
 		n, ok := session.Get[int](s, CounterKey)
 		switch {
@@ -93,7 +118,28 @@ func Beaker(mode Mode) (http.Handler, func(), error) {
 		}
 		writeInt(w, n)
 	})
-	return m.Middleware(h), func() { st.Close() }, nil
+}
+
+// OpenFile opens a filestore (session.type = file) with its data and lock
+// folders under dir.
+func OpenFile(dir string) (*filestore.Store, error) {
+	return filestore.New(filestore.Options{DataDir: filepath.Join(dir, "data"), LockDir: filepath.Join(dir, "lock")})
+}
+
+// OpenSQLite opens an sqlstore on the SQLite file dir/sessions.db
+// (session.type = ext:database, WAL mode with synchronous=NORMAL).
+func OpenSQLite(dir string) (*sqlstore.Store, error) {
+	abs, err := filepath.Abs(filepath.Join(dir, "sessions.db"))
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.Open(context.Background(), sqlstore.Options{URL: "sqlite:///" + abs})
+}
+
+// OpenRedis opens a redisstore on url (redis://host:port/db) whose keys
+// start with "beaker-bench:".
+func OpenRedis(url string) (*redisstore.Store, error) {
+	return redisstore.Open(url, redisstore.Options{KeyPrefix: "beaker-bench:"})
 }
 
 // BeakerCookie returns beaker's client-side session middleware (the whole
@@ -104,21 +150,7 @@ func BeakerCookie(mode Mode) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := session.FromRequest(r)
-		n, ok := session.Get[int](s, CounterKey)
-		switch {
-		case mode == ReadOnly && ok:
-		case mode == Counter2K && !ok:
-			s.Set(BigKey, BigValue)
-			fallthrough
-		default:
-			n++
-			s.Set(CounterKey, n)
-		}
-		writeInt(w, n)
-	})
-	return m.Middleware(h), nil
+	return m.Middleware(beakerHandler(mode)), nil
 }
 
 // SCS returns alexedwards/scs's LoadAndSave middleware over its memstore with
@@ -127,6 +159,27 @@ func BeakerCookie(mode Mode) (http.Handler, error) {
 func SCS(mode Mode) http.Handler {
 	sm := scs.New()
 	sm.Store = scsmem.NewWithCleanupInterval(0)
+	return scsHandler(sm, mode)
+}
+
+// SCSRedis returns scs's LoadAndSave middleware over its redisstore (on a
+// redigo pool dialing url, redis://host:port/db) with the idle timeout idle
+// (0: none) and a handler for mode, and a function that closes the pool.
+// With an idle timeout scs commits every loaded session, changed or not, to
+// extend it.
+func SCSRedis(url string, mode Mode, idle time.Duration) (http.Handler, func()) {
+	pool := &redigo.Pool{
+		MaxIdle:     16,
+		IdleTimeout: time.Minute,
+		Dial:        func() (redigo.Conn, error) { return redigo.DialURL(url) },
+	}
+	sm := scs.New()
+	sm.Store = scsredis.NewWithPrefix(pool, "scs-bench:")
+	sm.IdleTimeout = idle
+	return scsHandler(sm, mode), func() { pool.Close() }
+}
+
+func scsHandler(sm *scs.SessionManager, mode Mode) http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		n, ok := sm.Get(ctx, CounterKey).(int)
@@ -147,7 +200,18 @@ func SCS(mode Mode) http.Handler {
 // Gorilla returns a handler for mode on a gorilla/sessions CookieStore
 // (signed and encrypted): Get, then Save when something changed.
 func Gorilla(mode Mode) http.Handler {
-	st := sessions.NewCookieStore(GorillaHashKey, GorillaBlockKey)
+	return gorillaHandler(sessions.NewCookieStore(GorillaHashKey, GorillaBlockKey), mode)
+}
+
+// GorillaFS returns a handler for mode on a gorilla/sessions
+// FilesystemStore in dir, with the CookieStore's keys (the cookie carries
+// the signed and encrypted session id, the file the encrypted values): Get,
+// then Save, which rewrites the file, when something changed.
+func GorillaFS(dir string, mode Mode) http.Handler {
+	return gorillaHandler(sessions.NewFilesystemStore(dir, GorillaHashKey, GorillaBlockKey), mode)
+}
+
+func gorillaHandler(st sessions.Store, mode Mode) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, _ := st.Get(r, "session") // a bad cookie gives a new session and an error
 		n, ok := s.Values[CounterKey].(int)

@@ -18,7 +18,11 @@ type benchCase struct {
 	// inCookie is true for cookie sessions: the data is in the cookie, so
 	// every change sends a new one.
 	inCookie bool
-	make     func(tb testing.TB, mode Mode) http.Handler
+	// commitsAlways is true for a peer that commits (writes the store and
+	// sends a Set-Cookie) on every request that loads a session, changed or
+	// not: scs with an idle timeout.
+	commitsAlways bool
+	make          func(tb testing.TB, mode Mode) http.Handler
 }
 
 var cases = []benchCase{
@@ -75,67 +79,89 @@ func seed(tb testing.TB, h http.Handler) string {
 	return cookieHeader(rec)
 }
 
+// sanityModes are the modes that the sanity tests run every case in.
+var sanityModes = []struct {
+	name string
+	mode Mode
+}{{"counter", Counter}, {"readonly", ReadOnly}, {"2k", Counter2K}}
+
 func TestSanity(t *testing.T) {
-	modes := []struct {
-		name string
-		mode Mode
-	}{{"counter", Counter}, {"readonly", ReadOnly}, {"2k", Counter2K}}
 	for _, c := range cases {
-		for _, m := range modes {
+		for _, m := range sanityModes {
 			t.Run(c.name+"/"+m.name, func(t *testing.T) {
-				h := c.make(t, m.mode)
-				first := serve(h, "")
-				if first.Code != http.StatusOK || first.Body.String() != "1" {
-					t.Fatalf("first request: status %d, body %q, want 200 and 1", first.Code, first.Body.String())
-				}
-				cookie := cookieHeader(first)
-				if c.name == "bare" {
-					if cookie != "" {
-						t.Fatalf("bare sets a cookie: %q", cookie)
-					}
-					return
-				}
-				if cookie == "" {
-					t.Fatal("first request: no Set-Cookie")
-				}
-				if m.mode == Counter2K && c.inCookie && len(cookie) < len(BigValue) {
-					t.Fatalf("%s 2k cookie is %d bytes: the big value is missing", c.name, len(cookie))
-				}
-				for i := 2; i <= 4; i++ {
-					want := i
-					if m.mode == ReadOnly {
-						want = 1
-					}
-					// A cookie session keeps the data in the cookie: resend the latest one.
-					if next := cookieHeader(first); c.inCookie && next != "" {
-						cookie = next
-					}
-					rec := serve(h, cookie)
-					if got := rec.Body.String(); rec.Code != http.StatusOK || got != strconv.Itoa(want) {
-						t.Fatalf("request %d: status %d, body %q, want 200 and %d (session not loaded)", i, rec.Code, got, want)
-					}
-					setCookie := rec.Header().Values("Set-Cookie")
-					switch {
-					case c.ours && c.inCookie && m.mode != ReadOnly:
-						if len(setCookie) != 1 {
-							t.Fatalf("request %d changed a cookie session: Set-Cookie %q, want one", i, setCookie)
-						}
-					case c.ours || m.mode == ReadOnly:
-						if len(setCookie) != 0 {
-							t.Fatalf("request %d on a loaded session: Set-Cookie %q", i, setCookie)
-						}
-					}
-					first = rec
-				}
+				checkCase(t, c, c.make(t, m.mode), m.mode)
 			})
 		}
 	}
 }
 
+// checkCase checks that h, case c's handler for mode, really creates a
+// session, then loads it on three more requests (and saves it when mode
+// changes it), so that the benchmarks measure what they claim. It returns
+// the Cookie header that loads the session.
+func checkCase(t *testing.T, c benchCase, h http.Handler, mode Mode) string {
+	t.Helper()
+	first := serve(h, "")
+	if first.Code != http.StatusOK || first.Body.String() != "1" {
+		t.Fatalf("first request: status %d, body %q, want 200 and 1", first.Code, first.Body.String())
+	}
+	cookie := cookieHeader(first)
+	if c.name == "bare" {
+		if cookie != "" {
+			t.Fatalf("bare sets a cookie: %q", cookie)
+		}
+		return ""
+	}
+	if cookie == "" {
+		t.Fatal("first request: no Set-Cookie")
+	}
+	if mode == Counter2K && c.inCookie && len(cookie) < len(BigValue) {
+		t.Fatalf("%s 2k cookie is %d bytes: the big value is missing", c.name, len(cookie))
+	}
+	for i := 2; i <= 4; i++ {
+		want := i
+		if mode == ReadOnly {
+			want = 1
+		}
+		// A cookie session keeps the data in the cookie: resend the latest one.
+		if next := cookieHeader(first); c.inCookie && next != "" {
+			cookie = next
+		}
+		rec := serve(h, cookie)
+		if got := rec.Body.String(); rec.Code != http.StatusOK || got != strconv.Itoa(want) {
+			t.Fatalf("request %d: status %d, body %q, want 200 and %d (session not loaded)", i, rec.Code, got, want)
+		}
+		setCookie := rec.Header().Values("Set-Cookie")
+		switch {
+		case c.ours && c.inCookie && mode != ReadOnly:
+			if len(setCookie) != 1 {
+				t.Fatalf("request %d changed a cookie session: Set-Cookie %q, want one", i, setCookie)
+			}
+		case c.commitsAlways:
+			if len(setCookie) != 1 {
+				t.Fatalf("request %d: Set-Cookie %q, want one (the commit that extends the idle timeout)", i, setCookie)
+			}
+		case c.ours || mode == ReadOnly:
+			if len(setCookie) != 0 {
+				t.Fatalf("request %d on a loaded session: Set-Cookie %q", i, setCookie)
+			}
+		}
+		first = rec
+	}
+	if next := cookieHeader(first); c.inCookie && next != "" {
+		cookie = next
+	}
+	return cookie
+}
+
 // benchCycles runs the HTTP cycle of every case for mode as sub-benchmarks
 // named case=NAME, so that benchstat lines them up.
-func benchCycles(b *testing.B, mode Mode) {
-	for _, c := range cases {
+func benchCycles(b *testing.B, mode Mode) { benchCasesCycle(b, cases, mode) }
+
+// benchCasesCycle runs the HTTP cycle of each of cs for mode as
+// sub-benchmarks named case=NAME.
+func benchCasesCycle(b *testing.B, cs []benchCase, mode Mode) {
+	for _, c := range cs {
 		b.Run("case="+c.name, func(b *testing.B) {
 			h := c.make(b, mode)
 			cookie := seed(b, h)
