@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -34,6 +35,15 @@ var listenRE = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)/`)
 // ends.
 func Start(t testing.TB, bin string, args ...string) string {
 	t.Helper()
+	base, _ := Run(t, bin, args...)
+	return base
+}
+
+// Run is Start that also returns stop, which interrupts the demo and waits
+// until it has exited (a graceful shutdown), for tests that restart it.
+// Calling stop more than once, or not at all, is fine.
+func Run(t testing.TB, bin string, args ...string) (base string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -45,16 +55,42 @@ func Start(t testing.TB, bin string, args ...string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var (
+		mu   sync.Mutex
+		log  strings.Builder
+		read = make(chan struct{}) // closed when stderr is read to its end
+	)
+	logText := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return log.String()
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			_ = cmd.Wait()
+			<-read
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
+		stop()
+		if t.Failed() {
+			text := logText()
+			if len(text) > 8000 {
+				text = "…" + text[len(text)-8000:]
+			}
+			t.Logf("the demo's log (%s):\n%s", strings.Join(args, " "), text)
+		}
 	})
 	found := make(chan string, 1)
-	var log strings.Builder
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			mu.Lock()
 			log.WriteString(sc.Text() + "\n")
+			mu.Unlock()
 			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
@@ -64,11 +100,11 @@ func Start(t testing.TB, bin string, args ...string) string {
 	select {
 	case base, ok := <-found:
 		if !ok {
-			t.Fatalf("the demo exited before listening:\n%s", log.String()) // the reader is done
+			t.Fatalf("the demo exited before listening:\n%s", logText())
 		}
-		return base
+		return base, stop
 	case <-time.After(30 * time.Second):
 		t.Fatal("the demo did not listen within 30s")
 	}
-	return ""
+	return "", stop
 }
