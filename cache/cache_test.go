@@ -211,7 +211,7 @@ func TestInvalidateHard(t *testing.T) {
 	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		want(t, e.r, "k", value("v1"), "v1")
-		if err := e.r.Invalidate(ctx, true); err != nil {
+		if err := e.r.Invalidate(ctx, cache.Hard); err != nil {
 			t.Fatal(err)
 		}
 		if _, found, err := cache.Get[string](ctx, e.r, "k"); found || err != nil {
@@ -240,7 +240,7 @@ func TestInvalidateSoft(t *testing.T) {
 	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		want(t, e.r, "k", value("v1"), "v1")
-		if err := e.r.Invalidate(ctx, false); err != nil {
+		if err := e.r.Invalidate(ctx, cache.Soft); err != nil {
 			t.Fatal(err)
 		}
 		b := newBlocker("v2")
@@ -430,7 +430,7 @@ func TestTwoManagers(t *testing.T) {
 	}
 
 	// A hard invalidation in one is seen by the other within GenerationInterval.
-	if err := r1.Invalidate(context.Background(), true); err != nil {
+	if err := r1.Invalidate(context.Background(), cache.Hard); err != nil {
 		t.Fatal(err)
 	}
 	want(t, r1, "k", value("v2"), "v2")
@@ -439,7 +439,7 @@ func TestTwoManagers(t *testing.T) {
 
 	// r2 had read the record at the start: it sees r1's next invalidation
 	// only once it re-reads it.
-	if err := r1.Invalidate(context.Background(), true); err != nil {
+	if err := r1.Invalidate(context.Background(), cache.Hard); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(5 * time.Second)
@@ -457,7 +457,7 @@ func TestGenerationWithinInterval(t *testing.T) {
 	want(t, r1, "k", value("v1"), "v1")
 	want(t, r2, "k", mustNotRun(t), "v1")
 	clk.Advance(time.Second)
-	if err := r1.Invalidate(context.Background(), true); err != nil {
+	if err := r1.Invalidate(context.Background(), cache.Hard); err != nil {
 		t.Fatal(err)
 	}
 	want(t, r2, "k", mustNotRun(t), "v1") // r2 has not re-read the record yet

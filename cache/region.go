@@ -362,13 +362,29 @@ func (r *Region) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Invalidate invalidates every value in r created until now. A hard
-// invalidation makes them missing: the next GetOrCreate of each key waits
-// for its creator. A soft one makes them stale: one caller regenerates each
-// while the others are served the old value. For a region with a Store the
-// invalidation is written to the backend, and other processes sharing it
-// apply it within their GenerationInterval.
-func (r *Region) Invalidate(ctx context.Context, hard bool) error {
+// Mode says how Region.Invalidate invalidates: Hard or Soft (dogpile's
+// region.invalidate(hard=True/False)). It is a bool underneath, so an
+// older call written r.Invalidate(ctx, true) still compiles.
+type Mode bool
+
+const (
+	// Hard makes the values missing: the next GetOrCreate of each key
+	// waits for its creator.
+	Hard Mode = true
+	// Soft makes the values stale: one caller regenerates each while the
+	// others are served the old value.
+	Soft Mode = false
+)
+
+// Invalidate invalidates every value in r created until now, Hard or Soft
+// (dogpile's region.invalidate(hard)):
+//
+//	r.Invalidate(ctx, cache.Hard)
+//
+// For a region with a Store the invalidation is written to the backend,
+// and other processes sharing it apply it within their GenerationInterval.
+func (r *Region) Invalidate(ctx context.Context, mode Mode) error {
+	hard := mode == Hard
 	if r.disabled {
 		return nil
 	}

@@ -222,7 +222,7 @@ func (a *app) invalidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hard := r.FormValue("mode") != "soft"
-	if err := a.cache.Invalidate(r.Context(), hard); err != nil {
+	if err := a.cache.Invalidate(r.Context(), cache.Mode(hard)); err != nil {
 		a.log.Error("demo: invalidating", "error", err)
 		http.Error(w, "invalidation failed", http.StatusServiceUnavailable)
 		return

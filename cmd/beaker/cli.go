@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
 	"github.com/gobeaker/beaker/store"
@@ -473,7 +474,7 @@ func (c *cli) cache(ctx context.Context, args []string) error {
 	if r.Local() && !c.inProcess {
 		return errMemoryCache
 	}
-	if err := r.Invalidate(ctx, !*soft); err != nil {
+	if err := r.Invalidate(ctx, cache.Mode(!*soft)); err != nil {
 		return err
 	}
 	mode := "hard"
