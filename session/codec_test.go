@@ -187,3 +187,18 @@ func TestDecodeRecordRepeatedKeys(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkDecodeRecord2K(b *testing.B) {
+	r := record{Format: recordFormat, Created: 1, Values: []value{
+		{key: "counter", raw: json.RawMessage("41")},
+		{key: "blob", raw: appendString(nil, strings.Repeat("abcdefgh", 256))},
+	}}
+	enc := encodeRecord(nil, &r)
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeRecord(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
