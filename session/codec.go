@@ -399,7 +399,11 @@ func encodeRecord(dst []byte, r *record) []byte {
 				dst = append(dst, `{"i":`...)
 				dst = strconv.AppendUint(dst, m.ID, 10)
 				dst = append(dst, `,"m":`...)
-				dst = append(dst, m.Msg...)
+				if len(m.Msg) == 0 {
+					dst = append(dst, "null"...) // as encoding/json writes a nil RawMessage
+				} else {
+					dst = append(dst, m.Msg...)
+				}
 				dst = append(dst, '}')
 			}
 			dst = append(dst, ']')
