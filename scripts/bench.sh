@@ -31,6 +31,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# --- Redis for BenchmarkCycleRedis* (bench/store_test.go) ---------------------
+# Unless BEAKER_TEST_REDIS_URL is set already, start a throwaway Redis on
+# loopback with scripts/services/redis.sh (as scripts/test.sh does), when
+# redis-server is installed or can be (as root); otherwise those benchmarks
+# skip. Stopped on exit, before cleanup.
+PIDS=()
+step() { printf '\n== %s\n' "$*"; }
+apt_install() { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+stop_services() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap 'stop_services; cleanup' EXIT
+if [ -z "${BEAKER_TEST_REDIS_URL:-}" ]; then
+	if { command -v redis-server && command -v redis-cli; } >/dev/null || [ "$(id -u)" = 0 ]; then
+		# shellcheck source=services/redis.sh
+		source ../scripts/services/redis.sh
+	else
+		echo "redis-server not installed: the Redis benchmarks skip"
+	fi
+fi
+# --- end Redis -----------------------------------------------------------------
+
 echo "== go test -bench '$BENCH' -benchmem -count $COUNT -benchtime $BENCHTIME (GOMAXPROCS=$(nproc))"
 start=$SECONDS
 if ! go test -run '^$' -bench "$BENCH" -benchmem -count "$COUNT" -benchtime "$BENCHTIME" . >"$WORK/raw.txt" 2>&1; then
