@@ -127,10 +127,14 @@ func serverURL(t *testing.T, env string) string {
 }
 
 // demoINI writes an INI with the demo's session settings plus lines into
-// dir and returns its path.
+// dir and returns its path. The store timeout is well above the 2 s
+// default: on a loaded test machine, a save that waits its turn behind a
+// dozen others on one session (a compare-and-set retried, a lock queue)
+// can take longer, and a 503 would fail the count of acknowledged posts.
 func demoINI(t *testing.T, dir, lines string) string {
 	t.Helper()
-	text := "[app:main]\nsession.key = akhet_demo\nsession.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\nsession.timeout = 1800\n" + lines
+	text := "[app:main]\nsession.key = akhet_demo\nsession.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\nsession.timeout = 1800\n" +
+		"session.store_timeout = 10\n" + lines
 	p := filepath.Join(dir, "demo.ini")
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobeaker/beaker"
@@ -121,13 +122,32 @@ func (c *cli) run(ctx context.Context, args []string) int {
 // parse parses flags that may come before, between or after positional
 // arguments, and checks the number of positional arguments.
 func (c *cli) parse(fs *flag.FlagSet, args []string, want int, names string) ([]string, error) {
-	fs.SetOutput(c.stderr)
+	return c.parseArgs(fs, args, want, names, false)
+}
+
+// parseArgs is parse; hideArgs leaves the offending argument out of a
+// flag error, for commands whose argument may be a live session cookie
+// (one that starts with "-" reads as an unknown flag).
+func (c *cli) parseArgs(fs *flag.FlagSet, args []string, want int, names string, hideArgs bool) ([]string, error) {
+	// The flag package would print its error with the argument in it:
+	// print our own.
+	fs.SetOutput(io.Discard)
+	defer fs.SetOutput(c.stderr)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(c.stderr)
 			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
 				return nil, err
 			}
+			if hideArgs {
+				fmt.Fprintf(c.stderr, "beaker %s: a flag that is not defined (not printed: it may be a session cookie value); "+
+					"a REF that starts with \"-\" goes after \"--\"\n", fs.Name())
+			} else {
+				fmt.Fprintf(c.stderr, "beaker %s: %v\n", fs.Name(), err)
+			}
+			fs.Usage()
 			return nil, errUsage
 		}
 		args = fs.Args()
@@ -138,6 +158,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, want int, names string) ([]
 		args = args[1:]
 	}
 	if len(pos) != want {
+		fs.SetOutput(c.stderr)
 		fmt.Fprintf(c.stderr, "beaker %s: want %s\n", fs.Name(), names)
 		fs.Usage()
 		return nil, errUsage
@@ -243,7 +264,7 @@ func (c *cli) sessions(ctx context.Context, args []string) error {
 	if sub == "show" || sub == "delete" {
 		want, names = 1, "one REF"
 	}
-	pos, err := c.parse(fs, args, want, names)
+	pos, err := c.parseArgs(fs, args, want, names, want == 1)
 	if err != nil {
 		return err
 	}
@@ -258,33 +279,44 @@ func (c *cli) sessions(ctx context.Context, args []string) error {
 	m := b.Sessions
 	switch sub {
 	case "list":
-		return c.list(ctx, m)
+		err := c.list(ctx, m)
+		if errors.Is(err, session.ErrCannotScan) {
+			return fmt.Errorf("session.type = %s cannot list its sessions: the server has no way to enumerate keys "+
+				"(show and delete work with a REF)", b.SessionType)
+		}
+		return err
 	case "show":
 		r, found, err := m.Lookup(ctx, pos[0])
 		if err != nil {
-			return err
+			return redact(err, pos[0])
 		}
 		if !found {
-			return fmt.Errorf("no session %q", pos[0])
+			return errNoSession
 		}
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	case "delete":
-		if _, found, err := m.Lookup(ctx, pos[0]); err != nil {
-			return err
-		} else if !found {
-			return fmt.Errorf("no session %q", pos[0])
+		r, found, err := m.Lookup(ctx, pos[0])
+		if err != nil {
+			return redact(err, pos[0])
+		}
+		if !found {
+			return errNoSession
 		}
 		if err := m.Remove(ctx, pos[0]); err != nil {
-			return err
+			return redact(err, pos[0])
 		}
-		fmt.Fprintln(c.stdout, "deleted")
+		fmt.Fprintf(c.stdout, "deleted %s\n", r.Key)
 		return nil
 	default: // purge
-		stop := c.progress("purging expired sessions")
+		stop := c.progress(func() string { return "purging expired sessions" })
 		n, err := m.Purge(ctx)
 		stop()
+		if errors.Is(err, session.ErrCannotScan) {
+			fmt.Fprintf(c.stdout, "nothing to purge: session.type = %s expires sessions by itself\n", b.SessionType)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -293,17 +325,39 @@ func (c *cli) sessions(ctx context.Context, args []string) error {
 	}
 }
 
+// errNoSession is the error of show and delete for a REF that names no
+// stored session. The REF is not in it: it may be a live cookie value.
+var errNoSession = errors.New("no session stored for that REF (the REF is not printed: it may be a live session cookie)")
+
+// redact returns err with every occurrence of ref in its message replaced
+// by "REF" (a REF may be a live cookie value), still wrapping err.
+func redact(err error, ref string) error {
+	if err == nil || ref == "" || !strings.Contains(err.Error(), ref) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), ref, "REF"), err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
 func (c *cli) list(ctx context.Context, m *session.Manager) error {
-	count := 0
-	stop := c.progress("listing sessions")
+	var count atomic.Int64
+	stop := c.progress(func() string { return fmt.Sprintf("listing sessions: %d", count.Load()) })
 	defer stop()
-	fmt.Fprintf(c.stdout, "%-52s  %-20s  %s\n", "KEY", "CREATED", "EXPIRES")
 	err := m.Scan(ctx, func(key string) error {
 		r, found, err := m.Lookup(ctx, key)
 		if err != nil || !found {
 			return err
 		}
-		count++
+		if count.Add(1) == 1 {
+			fmt.Fprintf(c.stdout, "%-52s  %-20s  %s\n", "KEY", "CREATED", "EXPIRES")
+		}
 		exp := "-"
 		if !r.Expires.IsZero() {
 			exp = r.Expires.UTC().Format(time.DateTime)
@@ -315,19 +369,24 @@ func (c *cli) list(ctx context.Context, m *session.Manager) error {
 		return err
 	}
 	stop()
-	fmt.Fprintf(c.stderr, "%d sessions\n", count)
+	fmt.Fprintf(c.stderr, "%d sessions\n", count.Load())
 	return nil
 }
 
-// progress draws "what… N s" on a terminal until the returned stop is
-// called. On anything else it draws nothing.
-func (c *cli) progress(what string) (stop func()) {
+// progress draws "what… N s" on a terminal, at once and then every
+// 200 ms, until the returned stop is called and clears the line. On
+// anything else it draws nothing.
+func (c *cli) progress(what func() string) (stop func()) {
 	if !c.terminal {
 		return func() {}
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	start := time.Now()
+	draw := func() {
+		fmt.Fprintf(c.stderr, "\r\033[K%s… %ds", what(), int(time.Since(start).Seconds()))
+	}
+	draw()
 	go func() {
 		defer close(finished)
 		t := time.NewTicker(200 * time.Millisecond)
@@ -338,7 +397,7 @@ func (c *cli) progress(what string) (stop func()) {
 				fmt.Fprint(c.stderr, "\r\033[K")
 				return
 			case <-t.C:
-				fmt.Fprintf(c.stderr, "\r\033[K%s… %ds", what, int(time.Since(start).Seconds()))
+				draw()
 			}
 		}
 	}()
