@@ -98,11 +98,24 @@
 //
 // # Errors
 //
-// A store failure while loading or saving, or a store call that takes
-// longer than StoreTimeout, replaces the response with the ErrorHandler's
-// (503 by default) and is logged. A value that cannot be encoded as JSON
-// gives a 500 with an *EncodeError. A change made after the response
-// started is saved when it can be (an existing session keeps its cookie);
-// when it cannot (it needs a new cookie), it is logged and passed to the
-// ErrorHandler as ErrChangedAfterWrite.
+// A store failure while loading or saving, or a commit that takes longer
+// than StoreTimeout, replaces the response with the ErrorHandler's (503 by
+// default, keeping the headers that middleware outside the session's set)
+// and is logged. A value that cannot be encoded as JSON gives a 500 with an
+// *EncodeError; a record over MaxSize a 500 with a *TooLargeError; a change
+// to a session that a concurrent login moved a 409 with ErrSessionMoved. A
+// change made after the response started is saved when it can be (an
+// existing session keeps its cookie); when it cannot (it needs a new
+// cookie), it is logged and passed to the ErrorHandler as
+// ErrChangedAfterWrite. Every error is usable with errors.Is and errors.As.
+//
+// # Pyramid's names
+//
+// Session has Pyramid's ISession under Go names: Get[T] (session[key]),
+// Set, Delete, Has, Keys, Len, All (items, values), Update, Pop[T],
+// SetDefault[T], Clear, Changed, Invalidate, IsNew (new), Created,
+// AddFlash/AddFlashTo/AddFlashOnce (flash), PeekFlash/PeekFlashes
+// (peek_flash), PopFlash/PopFlashes (pop_flash), CSRFToken
+// (get_csrf_token), NewCSRFToken (new_csrf_token). docs/pyramid.md in the
+// repository lists each with its differences.
 package session
