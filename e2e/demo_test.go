@@ -86,11 +86,77 @@ func navigate(t *testing.T, ctx context.Context, url string) {
 	}
 }
 
-// TestDemoInChromium walks through the demo as a person would.
-func TestDemoInChromium(t *testing.T) {
-	ctx := browser(t)
-	base := startDemo(t)
+// cookieINI copies examples/cookie.ini into a temporary folder (as
+// cmd/beaker-demo's TestExamples does, so that nothing is written into
+// the repository) and returns the copy's path.
+func cookieINI(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../examples/cookie.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "cookie.ini")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
+// TestDemoInChromium walks through the demo as a person would: on the
+// built-in settings (memory sessions) and on examples/cookie.ini (the
+// whole session sealed in the cookie), where a flash too large for a
+// 4096-byte cookie must show the error page, not vanish.
+func TestDemoInChromium(t *testing.T) {
+	ctx := browser(t) // skips without a browser, before the build
+	bin := demotest.Build(t, "..")
+	t.Run("built-in", func(t *testing.T) {
+		walkInChromium(t, ctx, demotest.Start(t, bin))
+	})
+	t.Run("cookie.ini", func(t *testing.T) {
+		ctx := browser(t)
+		base := demotest.Start(t, bin, "-config", cookieINI(t))
+		walkInChromium(t, ctx, base)
+		cookieOverflow(t, ctx, base)
+	})
+}
+
+// cookieOverflow flashes a message that cannot fit in a 4096-byte cookie:
+// the browser is shown the error page (500), the cookie it had stays
+// valid, and a small flash still works afterwards.
+func cookieOverflow(t *testing.T, ctx context.Context, base string) {
+	navigate(t, ctx, base+"/")
+	before := text(t, ctx, "#counter")
+	big := strings.Repeat("overflow ", 4096/9+1) // over 4096 bytes before sealing
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("message"), big)); err != nil {
+		t.Fatalf("setting the message: %v", err)
+	}
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("send-flash")))
+	if err != nil {
+		t.Fatalf("sending the big flash: %v", err)
+	}
+	if resp.Status != http.StatusInternalServerError {
+		t.Fatalf("a flash over the cookie limit: status %d, want the error page (500)", resp.Status)
+	}
+	if got := text(t, ctx, "body"); !strings.Contains(got, "Internal Server Error") {
+		t.Fatalf("the error page: %q", got)
+	}
+	// The cookie from before the failed save still works: the session
+	// goes on, without the flash that could not be kept.
+	navigate(t, ctx, base+"/")
+	if got := text(t, ctx, "#counter"); got == "1" || got == before {
+		t.Fatalf("counter %q after the failed save (was %s): the session was lost or did not count", got, before)
+	}
+	if got := text(t, ctx, "main"); strings.Contains(got, "overflow") {
+		t.Fatal("the flash that could not be saved is shown")
+	}
+	submit(t, ctx, map[string]string{"message": "small again"}, "send-flash")
+	if got := text(t, ctx, "#flash"); got != "small again" {
+		t.Fatalf("a small flash after the failed one: %q", got)
+	}
+}
+
+// walkInChromium walks through the demo at base.
+func walkInChromium(t *testing.T, ctx context.Context, base string) {
 	navigate(t, ctx, base+"/")
 	if got := text(t, ctx, "#counter"); got != "1" {
 		t.Fatalf("counter %q on the first visit", got)

@@ -104,7 +104,7 @@ func openApp(t *testing.T, ini string) *app {
 		s := session.FromRequest(r)
 		if u := r.URL.Query().Get("user"); u != "" {
 			s.Set("user", u)
-			s.Flash("hello "+u, "", true)
+			s.AddFlash("hello " + u)
 		}
 		u, _ := session.Get[string](s, "user")
 		fmt.Fprint(w, u)
