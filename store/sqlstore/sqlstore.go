@@ -140,6 +140,7 @@ type Store struct {
 	rdb     *sql.DB // reads (and, for PostgreSQL, writes)
 	wdb     *sql.DB // writes: one connection for SQLite
 	q       queries
+	st      stmts // SQLite: the hot queries, prepared once
 	timeout time.Duration
 	log     *slog.Logger
 	now     func() time.Time
@@ -204,7 +205,50 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	if t.dialect == sqlite {
+		// modernc's SQLite parses every query it is given; pgx caches
+		// PostgreSQL's statements itself.
+		if err := s.prepare(ctx); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// stmts are prepared statements of the hot queries; a nil one is run as
+// plain text.
+type stmts struct {
+	get, set, del, insert, touch, updateLive, updateAny *sql.Stmt
+}
+
+// prepare prepares the hot queries: reads on rdb, writes on wdb.
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	p := func(db *sql.DB, q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.PrepareContext(ctx, q)
+		return st
+	}
+	s.st = stmts{
+		get: p(s.rdb, s.q.get), set: p(s.wdb, s.q.set), del: p(s.wdb, s.q.del), insert: p(s.wdb, s.q.insert),
+		touch: p(s.wdb, s.q.touch), updateLive: p(s.wdb, s.q.updateLive), updateAny: p(s.wdb, s.q.updateAny),
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: preparing statements: %w", err)
+	}
+	return nil
+}
+
+// execW runs a write: through st when it is prepared, else as text on wdb.
+func (s *Store) execW(ctx context.Context, st *sql.Stmt, q string, args ...any) (sql.Result, error) {
+	if st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return s.wdb.ExecContext(ctx, q, args...)
 }
 
 // setup creates the tables if missing and checks the columns of the entry
@@ -284,6 +328,11 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
+	for _, st := range []*sql.Stmt{s.st.get, s.st.set, s.st.del, s.st.insert, s.st.touch, s.st.updateLive, s.st.updateAny} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	err := s.rdb.Close()
 	if s.wdb != s.rdb {
 		err = errors.Join(err, s.wdb.Close())
@@ -341,7 +390,13 @@ func (s *Store) read(ctx context.Context, key []byte) (row, error) {
 		value        []byte
 		version, exp any
 	)
-	err := s.rdb.QueryRowContext(ctx, s.q.get, key).Scan(&value, &version, &exp)
+	var q *sql.Row
+	if s.st.get != nil {
+		q = s.st.get.QueryRowContext(ctx, key)
+	} else {
+		q = s.rdb.QueryRowContext(ctx, s.q.get, key)
+	}
+	err := q.Scan(&value, &version, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return row{}, nil
 	}
@@ -404,7 +459,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	if _, err := s.wdb.ExecContext(ctx, s.q.set, []byte(key), value, newVersion(), s.expiry(ttl)); err != nil {
+	if _, err := s.execW(ctx, s.st.set, s.q.set, []byte(key), value, newVersion(), s.expiry(ttl)); err != nil {
 		return fmt.Errorf("sqlstore: set: %w", err)
 	}
 	return nil
@@ -417,7 +472,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	if _, err := s.wdb.ExecContext(ctx, s.q.del, []byte(key)); err != nil {
+	if _, err := s.execW(ctx, s.st.del, s.q.del, []byte(key)); err != nil {
 		return fmt.Errorf("sqlstore: delete: %w", err)
 	}
 	return nil
@@ -459,11 +514,11 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		var res sql.Result
 		switch {
 		case cur.live:
-			res, err = s.wdb.ExecContext(ctx, s.q.updateLive, next, newVersion(), s.expiry(ttl), k, cur.version, s.micros(s.now()))
+			res, err = s.execW(ctx, s.st.updateLive, s.q.updateLive, next, newVersion(), s.expiry(ttl), k, cur.version, s.micros(s.now()))
 		case cur.exists: // expired or corrupt: replace it if nobody did
-			res, err = s.wdb.ExecContext(ctx, s.q.updateAny, next, newVersion(), s.expiry(ttl), k, cur.version)
+			res, err = s.execW(ctx, s.st.updateAny, s.q.updateAny, next, newVersion(), s.expiry(ttl), k, cur.version)
 		default:
-			res, err = s.wdb.ExecContext(ctx, s.q.insert, k, next, newVersion(), s.expiry(ttl))
+			res, err = s.execW(ctx, s.st.insert, s.q.insert, k, next, newVersion(), s.expiry(ttl))
 		}
 		if err != nil {
 			return fmt.Errorf("sqlstore: update: %w", err)
@@ -490,7 +545,7 @@ func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 	}
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	res, err := s.wdb.ExecContext(ctx, s.q.touch, s.expiry(ttl), []byte(key), s.micros(s.now()))
+	res, err := s.execW(ctx, s.st.touch, s.q.touch, s.expiry(ttl), []byte(key), s.micros(s.now()))
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: touch: %w", err)
 	}
