@@ -407,6 +407,7 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		ms = fmt.Sprint(millis(ttl))
 	}
 	k := s.key(key)
+	conflicts := 0
 	for {
 		if !found {
 			cur = nil
@@ -445,6 +446,47 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		if err := ctx.Err(); err != nil {
 			return fail(ctx, "update", key, err)
 		}
+		// Under heavy contention on one key, writers that retry at once
+		// keep colliding; a short random pause, growing with the
+		// conflicts, lets each through in turn.
+		conflicts++
+		switch {
+		case conflicts == lockAfterConflicts:
+			// Still losing: queue behind the other writers that got here,
+			// so that each gets its turn instead of all colliding.
+			l, err := s.Lock(ctx, updateLockPrefix+key, updateLockLease)
+			if err != nil {
+				return fail(ctx, "update", key, err)
+			}
+			defer l.Release(context.WithoutCancel(ctx))
+		case conflicts > 1:
+			if err := pause(ctx, conflicts); err != nil {
+				return fail(ctx, "update", key, err)
+			}
+		}
+	}
+}
+
+// An Update that keeps losing its compare-and-set to other writers of the
+// same key takes a lock on the key (in the lock namespace, under a name no
+// caller's lock can have) after lockAfterConflicts conflicts.
+const (
+	lockAfterConflicts = 4
+	updateLockPrefix   = "\x00update\x00"
+	updateLockLease    = 5 * time.Second
+)
+
+// pause sleeps a random time under 100µs×2^(n-2), at most 20ms, or until
+// ctx is done.
+func pause(ctx context.Context, n int) error {
+	d := min(100*time.Microsecond<<min(n-2, 10), 20*time.Millisecond)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(d)) + 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

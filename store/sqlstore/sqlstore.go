@@ -216,6 +216,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// setupTimeout bounds Open's table creation and checks.
+const setupTimeout = 30 * time.Second
+
 // stmts are prepared statements of the hot queries; a nil one is run as
 // plain text.
 type stmts struct {
@@ -254,7 +257,10 @@ func (s *Store) execW(ctx context.Context, st *sql.Stmt, q string, args ...any) 
 // setup creates the tables if missing and checks the columns of the entry
 // table.
 func (s *Store) setup(ctx context.Context, table string) error {
-	ctx, cancel := s.opCtx(ctx)
+	// Creating tables and switching SQLite to WAL can wait on other
+	// processes opening the same database: a bound of its own, not one
+	// operation's.
+	ctx, cancel := context.WithTimeout(ctx, max(setupTimeout, s.timeout))
 	defer cancel()
 	for _, stmt := range s.q.create {
 		if _, err := s.wdb.ExecContext(ctx, stmt); err != nil {
