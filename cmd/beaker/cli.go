@@ -540,7 +540,7 @@ func (c *cli) cache(ctx context.Context, args []string) error {
 	if *soft {
 		mode = "soft"
 	}
-	fmt.Fprintf(c.stdout, "invalidated region %s (%s)\n", r.Name(), mode)
+	fmt.Fprintf(c.stdout, "invalidated region %s (%s); running processes apply it within their generation interval (1 s by default)\n", r.Name(), mode)
 	return nil
 }
 
