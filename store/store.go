@@ -15,7 +15,9 @@
 // dogpile protection), [Scanner] and [Purger] (for operators' tools).
 //
 // The package store/storetest holds the conformance suite that checks every
-// one of these contracts against a real backend.
+// one of these contracts against a real backend. A [Driver] is how a
+// backend is linked into beaker.Open: the program passes the drivers of
+// the backends it uses, and pays for no other.
 package store
 
 import (
