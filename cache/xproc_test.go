@@ -293,7 +293,7 @@ func TestCrossProcessOneCreator(t *testing.T) {
 					return
 				}
 				defer st.Close()
-				if _, err := st.DB().Exec("DROP TABLE IF EXISTS " + table); err != nil {
+				if _, err := st.DB().Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_lock"); err != nil {
 					t.Error(err)
 				}
 			})

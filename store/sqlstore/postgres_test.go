@@ -185,3 +185,35 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal("Lost() did not close while the database was unreachable")
 	}
 }
+
+// TestPostgresConcurrentOpen opens stores on one new table from many
+// connections at once, as processes started together do: PostgreSQL's
+// CREATE ... IF NOT EXISTS fails with a unique violation when it races
+// with itself, so Open must make them take turns.
+func TestPostgresConcurrentOpen(t *testing.T) {
+	u := postgresURL(t)
+	t.Parallel()
+	for range 3 {
+		table := randomTable(t)
+		dropTables(t, u, table)
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() {
+				s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: u, TableName: table, PoolSize: 1})
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("Open on a new table, %d at once: %v", n, err)
+			}
+		}
+	}
+}

@@ -262,23 +262,48 @@ func (s *Store) setup(ctx context.Context, table string) error {
 	// operation's.
 	ctx, cancel := context.WithTimeout(ctx, max(setupTimeout, s.timeout))
 	defer cancel()
+	var db querier = s.wdb
+	if s.dialect == postgres {
+		// PostgreSQL's CREATE ... IF NOT EXISTS is not safe against itself:
+		// two processes that open a new table at once both find it missing,
+		// and one fails with a unique violation in the catalog (pg_type or
+		// pg_class, SQLSTATE 23505). An advisory lock on the table's name,
+		// held by the connection that runs the setup, makes them take turns.
+		conn, err := s.wdb.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlstore: creating table %s on %v: %w", table, s.dialect, err)
+		}
+		defer conn.Close()
+		lock := "github.com/gobeaker/beaker/store/sqlstore setup " + table
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext($1))`, lock); err != nil {
+			return fmt.Errorf("sqlstore: creating table %s on %v: %w", table, s.dialect, err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, lock)
+		db = conn
+	}
 	for _, stmt := range s.q.create {
-		if _, err := s.wdb.ExecContext(ctx, stmt); err != nil {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("sqlstore: creating table %s on %v: %w", table, s.dialect, err)
 		}
 	}
-	if err := s.checkColumns(ctx, table); err != nil {
+	if err := s.checkColumns(ctx, db, table); err != nil {
 		return err
 	}
-	if _, err := s.wdb.ExecContext(ctx, s.q.index); err != nil {
+	if _, err := db.ExecContext(ctx, s.q.index); err != nil {
 		return fmt.Errorf("sqlstore: creating the index of %s on %v: %w", table, s.dialect, err)
 	}
 	return nil
 }
 
+// querier is a *sql.DB or a *sql.Conn.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // checkColumns makes sure that the tables have the store's columns: a
 // table of the same name made by something else is an error.
-func (s *Store) checkColumns(ctx context.Context, table string) error {
+func (s *Store) checkColumns(ctx context.Context, db querier, table string) error {
 	for _, c := range []struct {
 		name string
 		want []string
@@ -286,7 +311,7 @@ func (s *Store) checkColumns(ctx context.Context, table string) error {
 		{table, []string{"expires", "key", "value", "version"}},
 		{table + "_lock", []string{"expires", "name", "token"}},
 	} {
-		rows, err := s.rdb.QueryContext(ctx, s.q.columns, c.name)
+		rows, err := db.QueryContext(ctx, s.q.columns, c.name)
 		if err != nil {
 			return fmt.Errorf("sqlstore: reading the columns of %s: %w", c.name, err)
 		}
