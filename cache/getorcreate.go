@@ -77,7 +77,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 	if r.disabled {
 		return callThrough(ctx, r, key, creator)
 	}
-	retried, counted := false, false
+	retried, counted, down := false, false, false
 	for {
 		seq := r.seq.Load()
 		v, st, err := lookup[T](ctx, r, key)
@@ -87,7 +87,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			}
 			r.m.log.Warn("cache: backend read failed; treating it as a miss",
 				slog.String("region", r.name), slog.Any("err", err))
-			st = missing
+			st, down = missing, true
 		}
 		if st == fresh {
 			if !counted {
@@ -105,7 +105,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			retried = true
 			continue
 		case f == nil:
-			if f, err = startFlight(ctx, r, key, st == stale, creator); err != nil {
+			if f, err = startFlight(ctx, r, key, st == stale, down, creator); err != nil {
 				r.fmu.Unlock()
 				if st == stale {
 					r.staleServed.Add(1)
@@ -178,7 +178,10 @@ func (r *Region) leave(key string, f *flight) {
 }
 
 // startFlight registers and starts a creator run for key. r.fmu is held.
-func startFlight[T any](ctx context.Context, r *Region, key string, stale bool, creator func(context.Context) (T, error)) (*flight, error) {
+// down says that the backend just failed a read: the run then goes
+// straight to the creator, without the cross-process lock, a second read or
+// a write, so that an outage costs one failed read, not one per step.
+func startFlight[T any](ctx context.Context, r *Region, key string, stale, down bool, creator func(context.Context) (T, error)) (*flight, error) {
 	if err := r.m.startRun(); err != nil {
 		return nil, err
 	}
@@ -186,14 +189,14 @@ func startFlight[T any](ctx context.Context, r *Region, key string, stale bool, 
 	stop := context.AfterFunc(r.m.closeCtx, cancel)
 	f := &flight{done: make(chan struct{}), cancel: func() { stop(); cancel() }}
 	r.flights[key] = f
-	go runFlight(fctx, r, f, key, stale, creator)
+	go runFlight(fctx, r, f, key, stale, down, creator)
 	return f, nil
 }
 
-func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, stale bool, creator func(context.Context) (T, error)) {
+func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, stale, down bool, creator func(context.Context) (T, error)) {
 	defer r.m.wg.Done()
-	val, enc, ok, err := r.create(ctx, key, stale, func(ctx context.Context) (any, int64, bool, error) {
-		if r.local == nil && r.locker != nil {
+	val, enc, ok, err := r.create(ctx, key, stale, down, func(ctx context.Context) (any, int64, bool, error) {
+		if r.local == nil && r.locker != nil && !down {
 			// We hold the cross-process lock: another process may have
 			// stored the value while we waited for it.
 			if v, st, err := lookup[T](ctx, r, key); err == nil && st == fresh {
@@ -220,8 +223,8 @@ func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, sta
 // and stores a value that produce created; enc is the value's encoding when
 // the region encodes and stored it. For a stale value it only tries the
 // lock: ok=false means another process holds it and is regenerating.
-func (r *Region) create(ctx context.Context, key string, stale bool, produce func(context.Context) (v any, created int64, isNew bool, err error)) (v any, enc []byte, ok bool, err error) {
-	if r.local == nil && r.locker != nil {
+func (r *Region) create(ctx context.Context, key string, stale, down bool, produce func(context.Context) (v any, created int64, isNew bool, err error)) (v any, enc []byte, ok bool, err error) {
+	if r.local == nil && r.locker != nil && !down {
 		lk := r.storeKey(key)
 		lease, got, err := r.locker.TryLock(ctx, lk, r.lease)
 		if err == nil && !got {
@@ -253,7 +256,10 @@ func (r *Region) create(ctx context.Context, key string, stale bool, produce fun
 	if !isNew && r.encode {
 		enc, _ = json.Marshal(v) // found in the store: each waiter gets its own copy
 	}
-	if isNew {
+	if isNew && down && r.encode {
+		enc, _ = json.Marshal(v) // not stored: the backend is down
+	}
+	if isNew && !down {
 		if enc, err = r.write(context.WithoutCancel(ctx), key, v, created); err != nil {
 			r.m.log.Warn("cache: storing a created value failed",
 				slog.String("region", r.name), slog.Any("err", err))

@@ -128,10 +128,11 @@ var ErrClosed = errors.New("redisstore: store closed")
 // store.Toucher, store.Locker and store.Scanner, and is safe for concurrent
 // use. Close stops its lease renewals.
 type Store struct {
-	c      redis.UniversalClient
-	owned  bool // Close closes c
-	prefix string
-	log    *slog.Logger
+	c       redis.UniversalClient
+	owned   bool // Close closes c
+	prefix  string
+	timeout time.Duration // a deadline for an operation whose context has none
+	log     *slog.Logger
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -202,11 +203,24 @@ func applyConnOptions(uo *redis.UniversalOptions, opts Options) {
 }
 
 func newStore(c redis.UniversalClient, owned bool, opts Options) *Store {
-	s := &Store{c: c, owned: owned, prefix: opts.KeyPrefix, log: opts.Logger, closed: make(chan struct{})}
+	s := &Store{c: c, owned: owned, prefix: opts.KeyPrefix, log: opts.Logger, closed: make(chan struct{}), timeout: opts.Timeout}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	return s
+}
+
+// bound gives one operation a deadline of the store's Timeout when ctx has
+// none: go-redis retries a timed-out command on a new connection, so
+// without it a frozen server holds a call for several timeouts.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 // Client returns the store's Redis client.
@@ -295,6 +309,8 @@ func millis(d time.Duration) int64 {
 
 // Get implements store.Store: one round trip (GET and PTTL pipelined).
 func (s *Store) Get(ctx context.Context, key string) (store.Entry, bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return store.Entry{}, false, fail(ctx, "get", key, err)
 	}
@@ -325,6 +341,8 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, bool, error) 
 
 // Set implements store.Store.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := checkTTL("set", key, ttl); err != nil {
 		return err
 	}
@@ -343,6 +361,8 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "delete", key, err)
 	}
@@ -382,6 +402,8 @@ return {0, v}
 // update is one round trip; each conflict costs one more, and needs no
 // separate read.
 func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl time.Duration, fn store.UpdateFunc) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := checkTTL("update", key, ttl); err != nil {
 		return err
 	}
@@ -493,6 +515,8 @@ func pause(ctx context.Context, n int) error {
 // Touch implements store.Toucher with PEXPIRE (PERSIST for ttl 0). It never
 // creates a key.
 func (s *Store) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := checkTTL("touch", key, ttl); err != nil {
 		return false, err
 	}
