@@ -6,7 +6,8 @@ test:
 demo:
 	go run ./cmd/beaker-demo
 
-# make bench: beaker vs scs, gorilla/sessions, otter, ristretto (bench/ module; COUNT, BENCHTIME, BENCH)
+# make bench: beaker vs scs, gorilla/sessions, otter, ristretto (bench/ module; COUNT, BENCHTIME, BENCH,
+# CPUS for the scaling pass: default 1,2; 1,4,16 on a 16-core machine)
 bench:
 	bash scripts/bench.sh
 
