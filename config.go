@@ -284,6 +284,12 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	if o.SameSite == http.SameSiteNoneMode && o.Secure == session.SecureNever {
 		return c, settingError(s, "session.samesite", "browsers drop a SameSite=None cookie that is not Secure; set session.secure = true (or auto behind TLS)", settings.ErrBadValue)
 	}
+	// The manager's own defaults for values written empty or zero
+	// (session.lifetime = 0, session.cookie_path =): what Open builds is
+	// what Resolve shows. The name is checked as written.
+	name := o.CookieName
+	*o = o.WithDefaults()
+	o.CookieName = name
 	if err := checkCookieName(s, o); err != nil {
 		return c, err
 	}

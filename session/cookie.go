@@ -24,6 +24,7 @@ const (
 // unpadded base64url. The first secret signs; every secret verifies.
 type signer struct {
 	pools []sync.Pool // one pool of *macState per secret
+	bind  string      // prefix of every MAC's input; see newSigner
 }
 
 // macState is an HMAC and buffers reused across requests.
@@ -33,8 +34,12 @@ type macState struct {
 	sum [sha256.Size]byte
 }
 
-func newSigner(secrets []string) *signer {
-	s := &signer{pools: make([]sync.Pool, len(secrets))}
+// newSigner returns a signer for secrets. bind is mixed into every MAC
+// before the id: the cookie's name for a name other than Beaker's default,
+// so that a value cannot be moved from one manager's cookie to another's
+// (the default name keeps the MAC of the id alone).
+func newSigner(secrets []string, bind string) *signer {
+	s := &signer{pools: make([]sync.Pool, len(secrets)), bind: bind}
 	for i, sec := range secrets {
 		key := []byte(sec)
 		s.pools[i].New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
@@ -46,7 +51,7 @@ func newSigner(secrets []string) *signer {
 func (s *signer) mac(dst []byte, i int, id string) []byte {
 	st := s.pools[i].Get().(*macState)
 	st.h.Reset()
-	st.in = append(st.in[:0], id...)
+	st.in = append(append(st.in[:0], s.bind...), id...)
 	st.h.Write(st.in)
 	st.h.Sum(st.sum[:0])
 	dst = base64.RawURLEncoding.AppendEncode(dst, st.sum[:])

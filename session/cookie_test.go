@@ -1,12 +1,15 @@
 package session
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"strings"
 	"testing"
 )
 
 func FuzzVerify(f *testing.F) {
-	s := newSigner([]string{"0123456789abcdef0123456789abcdef", "an older secret, still verifying"})
+	s := newSigner([]string{"0123456789abcdef0123456789abcdef", "an older secret, still verifying"}, "")
 	good := s.sign(newID())
 	f.Add(good)
 	f.Add("")
@@ -32,7 +35,7 @@ func signWith(s *signer, i int, id string) string {
 }
 
 func TestVerifyStrict(t *testing.T) {
-	s := newSigner([]string{"0123456789abcdef0123456789abcdef"})
+	s := newSigner([]string{"0123456789abcdef0123456789abcdef"}, "")
 	id := newID()
 	v := s.sign(id)
 	if got, _, ok := s.verify(v); !ok || got != id {
@@ -47,5 +50,23 @@ func TestVerifyStrict(t *testing.T) {
 				t.Fatalf("changing byte %d to %q still verifies", i, c)
 			}
 		}
+	}
+}
+
+// TestDefaultNameCookieIsTheMACOfTheID pins the cookie format of Beaker's
+// default cookie name: "<id>.<base64url(HMAC-SHA256(secret, id))>", as
+// before names were bound; another name binds the name too.
+func TestDefaultNameCookieIsTheMACOfTheID(t *testing.T) {
+	const sec = "0123456789abcdef0123456789abcdef"
+	id := newID()
+	h := hmac.New(sha256.New, []byte(sec))
+	h.Write([]byte(id))
+	want := id + "." + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+	if got := newSigner([]string{sec}, cookieBinding(DefaultCookieName)).sign(id); got != want {
+		t.Fatalf("default-name cookie %q, want %q", got, want)
+	}
+	other := newSigner([]string{sec}, cookieBinding("admin"))
+	if _, _, ok := other.verify(want); ok {
+		t.Fatal("a default-name cookie verifies under another name")
 	}
 }

@@ -187,6 +187,11 @@ var ErrChangedAfterWrite = errors.New("session: changed after the response start
 // 409 Conflict.
 var ErrSessionMoved = errors.New("session: moved to a new id by a concurrent request (a login); this request's changes were not saved")
 
+// ErrCommitFailed is returned by the response writer's Hijack when the
+// session could not be saved: the error handler has answered the request,
+// and the connection is not handed over.
+var ErrCommitFailed = errors.New("session: the session could not be saved; the error handler answered the request")
+
 // ErrTooLarge is matched (errors.Is) by every *TooLargeError.
 var ErrTooLarge = errors.New("session: record too large")
 
@@ -250,9 +255,7 @@ func New(opts Options) (*Manager, error) {
 			return nil, ErrSecretTooShort
 		}
 	}
-	if opts.KeyPrefix == "" {
-		opts.KeyPrefix = DefaultKeyPrefix
-	}
+	opts = opts.WithDefaults()
 	m, err := newManager(opts)
 	if err != nil {
 		return nil, err
@@ -261,7 +264,7 @@ func New(opts Options) (*Manager, error) {
 		m:       m,
 		store:   opts.Store,
 		updater: u,
-		f:       &nativeFormat{signer: newSigner(opts.Secrets), prefix: opts.KeyPrefix},
+		f:       &nativeFormat{signer: newSigner(opts.Secrets, cookieBinding(m.opts.CookieName)), prefix: opts.KeyPrefix},
 		maxSize: m.opts.MaxSize,
 		markTTL: markerTTL(m.opts.StoreTimeout),
 	}
@@ -273,27 +276,49 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
+// WithDefaults returns o with the documented default of every field left
+// at its zero value: what New and NewCookie use. beaker.Resolve applies it
+// too, so that beaker check-config shows what the manager will do.
+func (o Options) WithDefaults() Options {
+	if o.CookieName == "" {
+		o.CookieName = DefaultCookieName
+	}
+	if o.CookiePath == "" {
+		o.CookiePath = "/"
+	}
+	if o.SameSite == 0 {
+		o.SameSite = http.SameSiteLaxMode
+	}
+	if o.Lifetime <= 0 {
+		o.Lifetime = DefaultLifetime
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = DefaultStoreTimeout
+	}
+	if o.MaxSize == 0 {
+		o.MaxSize = DefaultMaxSize
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	return o
+}
+
+// cookieBinding is what the id cookie's MAC binds besides the id: nothing
+// for Beaker's default name (its cookies are the MAC of the id alone), the
+// name and a NUL for any other, so that two managers sharing a store and
+// a secret cannot open each other's sessions with a moved cookie value.
+func cookieBinding(name string) string {
+	if name == DefaultCookieName {
+		return ""
+	}
+	return name + "\x00"
+}
+
 // newManager applies the defaults of opts that do not depend on where
 // sessions live; the caller sets m.side.
 func newManager(opts Options) (*Manager, error) {
-	if opts.CookieName == "" {
-		opts.CookieName = DefaultCookieName
-	}
-	if opts.CookiePath == "" {
-		opts.CookiePath = "/"
-	}
-	if opts.SameSite == 0 {
-		opts.SameSite = http.SameSiteLaxMode
-	}
-	if opts.Lifetime <= 0 {
-		opts.Lifetime = DefaultLifetime
-	}
-	if opts.StoreTimeout <= 0 {
-		opts.StoreTimeout = DefaultStoreTimeout
-	}
-	if opts.MaxSize == 0 {
-		opts.MaxSize = DefaultMaxSize
-	}
+	opts = opts.WithDefaults()
 	if opts.Timeout < 0 {
 		return nil, errors.New("session: negative Timeout")
 	}
@@ -427,11 +452,7 @@ func (d *detached) String() string              { return "session commit context
 // A failure because the client went away (the request's context was
 // cancelled) is logged at debug level and answered by nobody: nothing is
 // wrong with the store, and there is no one to answer.
-func (m *Manager) fail(w http.ResponseWriter, r *http.Request, s *Session, err error) {
-	id := s.sv.id
-	if id == "" {
-		id = s.sv.cookieID
-	}
+func (m *Manager) fail(w http.ResponseWriter, r *http.Request, id string, err error) {
 	level, msg := slog.LevelError, "session error"
 	clientGone := errors.Is(err, context.Canceled) && r.Context().Err() != nil
 	if clientGone {

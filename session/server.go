@@ -224,7 +224,16 @@ func (sv *serverSide) save(ctx context.Context, s *Session, h http.Header, now t
 		}
 	}
 	if setID == "" && !clearCookie && st.stale && st.id != "" && h != nil {
-		setID = st.id // signed with an older secret: re-sign with the current one
+		// Signed with an older secret: re-sign with the current one, but
+		// only once a conditional write shows that the record is still
+		// this session (a login may have moved it since the load).
+		live, err := sv.confirm(ctx, s, now)
+		if err != nil {
+			return err
+		}
+		if live {
+			setID = st.id
+		}
 	}
 	if h != nil {
 		st.stale = false
@@ -331,6 +340,9 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 			return err
 		}
 		if err := sv.store.Set(ctx, newKey, b, ttl); err != nil {
+			if try > 0 {
+				sv.discard(ctx, newKey) // the previous try's copy
+			}
 			return &StoreError{Op: "save", Err: err}
 		}
 		var seen []byte
@@ -432,6 +444,29 @@ func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
 	}
 	u.result = u.d.apply(r)
 	return u.sv.encode(make([]byte, 0, len(cur)+64), &u.result)
+}
+
+// confirm rewrites the loaded record unchanged, conditionally on it still
+// being a record (not a marker), and reports whether it was. It also
+// extends the idle timeout, as any access does.
+func (sv *serverSide) confirm(ctx context.Context, s *Session, now time.Time) (bool, error) {
+	st := &s.sv
+	ttl := s.ttl(now)
+	err := sv.updater.Update(ctx, sv.key(st, st.id), st.entry, ttl, func(cur []byte, found bool) ([]byte, error) {
+		if !found || sv.f.markOf(cur) != markNone {
+			return nil, errGone
+		}
+		return cur, nil
+	})
+	switch {
+	case err == nil:
+		st.entry = store.Entry{Expires: now.Add(ttl)}
+		return true, nil
+	case errors.Is(err, errGone):
+		return false, nil
+	default:
+		return false, &StoreError{Op: "touch", Err: err}
+	}
 }
 
 // refreshDue reports whether a request that changed nothing should extend

@@ -48,7 +48,10 @@ type Session struct {
 	rec   record // the record as loaded, or a fresh one
 	cache map[string]any
 	d     delta
-	regen bool
+	// autoBase holds, with Options.Auto, the encoding of each value as a
+	// Get decoded it.
+	autoBase map[string][]byte
+	regen    bool
 
 	sv serverState // the server side's state (unused by the client side)
 
@@ -74,7 +77,7 @@ func (s *Session) load() {
 func (s *Session) fresh(now time.Time) {
 	s.sv.id, s.isNew, s.sv.entry = "", true, store.Entry{}
 	s.rec = record{Format: recordFormat, Created: now.UnixMilli()}
-	s.cache, s.d = nil, delta{}
+	s.cache, s.d, s.autoBase = nil, delta{}, nil
 }
 
 func (s *Session) lock() {
@@ -190,6 +193,17 @@ func Get[T any](s *Session, key string) (v T, ok bool) {
 		s.cache = make(map[string]any)
 	}
 	s.cache[key] = v
+	if s.m.opts.Auto {
+		// What this read looked like, for autoChanged: a type that holds
+		// less than the stored JSON (a struct of some of a map's fields,
+		// float64 for a large integer) is not a change.
+		if enc, err := json.Marshal(v); err == nil {
+			if s.autoBase == nil {
+				s.autoBase = make(map[string][]byte)
+			}
+			s.autoBase[key] = enc
+		}
+	}
 	return v, true
 }
 
@@ -618,10 +632,23 @@ func (s *Session) autoChanged() {
 			s.err = &EncodeError{Key: k, Err: err}
 			return
 		}
-		if raw, ok := s.raw(k); !ok || !bytes.Equal(raw, b) {
+		base, read := s.autoBase[k]
+		if !read || s.d.op(k) != nil {
+			base, read = s.raw(k)
+		}
+		if !read || !bytes.Equal(base, b) {
 			s.setEncoded(k, b, v)
 		}
 	}
+}
+
+// logRef is the session id that logs show (hashed by the logger): the
+// stored record's, else the cookie's. s.mu is held.
+func (s *Session) logRef() string {
+	if s.sv.id != "" {
+		return s.sv.id
+	}
+	return s.sv.cookieID
 }
 
 // dirty reports whether there is anything to save. s.mu is held.

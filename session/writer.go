@@ -31,6 +31,7 @@ func (w *responseWriter) start() {
 	s := &w.session
 	s.mu.Lock()
 	err := s.commit(w.Header())
+	id := s.logRef()
 	s.mu.Unlock()
 	if err != nil {
 		w.failed = true
@@ -44,7 +45,7 @@ func (w *responseWriter) start() {
 				delete(h, k)
 			}
 		}
-		w.m.fail(w.ResponseWriter, w.req, s, err)
+		w.m.fail(w.ResponseWriter, w.req, id, err)
 	}
 }
 
@@ -65,9 +66,10 @@ func (w *responseWriter) finish() {
 	if s.dirty() {
 		err = s.commit(nil)
 	}
+	id := s.logRef()
 	s.mu.Unlock()
 	if err != nil {
-		w.m.fail(discard{w.ResponseWriter}, w.req, s, err)
+		w.m.fail(discard{w.ResponseWriter}, w.req, id, err)
 	}
 }
 
@@ -107,6 +109,9 @@ func (w *responseWriter) Flush() {
 // connection, but changes are saved) and hands over the connection.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.start()
+	if w.failed {
+		return nil, nil, ErrCommitFailed
+	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
