@@ -87,7 +87,10 @@
 // # The cookie
 //
 // The cookie holds only the session id: 192 random bits, signed with
-// HMAC-SHA256 under the first of the configured secrets (the others still
+// HMAC-SHA256 (over the id, and over the cookie's name too when it is not
+// Beaker's default, so that two managers sharing a store and a secret
+// cannot open each other's sessions with a moved value) under the first of
+// the configured secrets (the others still
 // verify, for rotation, and a cookie one of them verifies is re-signed
 // with the first on its next response, so an old secret can be removed
 // after one idle timeout). It is HttpOnly, SameSite=Lax, Path=/ and, by
