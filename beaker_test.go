@@ -385,13 +385,7 @@ func TestPyramidINI(t *testing.T) {
 	}
 	b, err := beaker.Open(context.Background(), s, quiet())
 	if err != nil {
-		// The CSRF package may not take Pyramid's origin form yet; the
-		// settings side is what this test checks.
-		var se *settings.Error
-		if errors.As(err, &se) && se.Key == settings.CSRFTrustedOriginsKey {
-			t.Skipf("csrf does not accept Pyramid's origins yet: %v", err)
-		}
-		t.Fatal(err)
+		t.Fatal(err) // Pyramid's origin forms included
 	}
 	defer b.Close()
 	assertSessionPersists(t, b, "myproject=")
