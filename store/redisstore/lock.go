@@ -4,22 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	mrand "math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/internal/leasing"
 )
 
 // lockNamespace separates lock keys from value keys.
 const lockNamespace = "beaker:lock:"
-
-// maxLockPoll bounds the wait between two tries of Lock while the lock is
-// held by someone else.
-const maxLockPoll = 50 * time.Millisecond
 
 // renewScript extends the lock KEYS[1] to ARGV[2] ms if it still holds the
 // token ARGV[1]; it returns 1 if it did.
@@ -39,14 +35,6 @@ end
 return 0
 `)
 
-type leaseState int
-
-const (
-	leaseHeld leaseState = iota
-	leaseReleased
-	leaseLost
-)
-
 // Lease is a lock held in a Store; it implements store.Lease. Leases come
 // from Store.TryLock and Store.Lock. While it is held, a goroutine renews it
 // every third of its duration; Release, Abandon and the store's Close stop
@@ -57,17 +45,7 @@ type Lease struct {
 	key   string // the Redis key
 	token string
 	dur   time.Duration
-
-	lost     chan struct{}
-	lostOnce sync.Once
-	stop     chan struct{} // closed by Release
-	stopOnce sync.Once
-	abandon  chan struct{} // closed by Abandon
-	abanOnce sync.Once
-	done     chan struct{} // closed when the renewal goroutine returns
-
-	mu    sync.Mutex
-	state leaseState
+	r     *leasing.Renewal
 }
 
 var _ store.Lease = (*Lease)(nil)
@@ -109,7 +87,7 @@ func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (sto
 	if err != nil {
 		return nil, err
 	}
-	wait := 2 * time.Millisecond
+	var b leasing.Backoff
 	for {
 		l, err := s.tryLock(ctx, name, lease)
 		if err != nil {
@@ -118,17 +96,12 @@ func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (sto
 		if l != nil {
 			return l, nil
 		}
-		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fail(ctx, "lock", name, ctx.Err())
-		case <-s.closed:
-			t.Stop()
+		switch err := b.Wait(ctx, s.closed); {
+		case errors.Is(err, leasing.ErrClosed):
 			return nil, fmt.Errorf("redisstore: lock %q: %w", name, ErrClosed)
-		case <-t.C:
+		case err != nil:
+			return nil, fail(ctx, "lock", name, err)
 		}
-		wait = min(2*wait, maxLockPoll)
 	}
 }
 
@@ -140,10 +113,7 @@ func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (
 	}
 	var tok [16]byte
 	_, _ = rand.Read(tok[:])
-	l := &Lease{
-		s: s, name: name, key: s.lockKey(name), token: hex.EncodeToString(tok[:]), dur: lease,
-		lost: make(chan struct{}), stop: make(chan struct{}), abandon: make(chan struct{}), done: make(chan struct{}),
-	}
+	l := &Lease{s: s, name: name, key: s.lockKey(name), token: hex.EncodeToString(tok[:]), dur: lease}
 	start := time.Now()
 	ok, err := s.c.SetNX(ctx, l.key, l.token, time.Duration(millis(lease))*time.Millisecond).Result()
 	if err != nil {
@@ -152,67 +122,24 @@ func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (
 	if !ok {
 		return nil, nil
 	}
-	s.leases.Add(1)
-	go l.renew(start.Add(lease))
+	l.r = leasing.Start(&s.leases, lease, start.Add(lease), s.closed, l.renew, l.logLost)
 	return l, nil
 }
 
-// renew runs while the lease is held. expires is when the lease runs out
-// on the server at the earliest, as far as this process knows.
-func (l *Lease) renew(expires time.Time) {
-	defer l.s.leases.Done()
-	defer close(l.done)
-	tick := time.NewTicker(l.dur / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-l.s.closed:
-			l.markLost()
-			return
-		case <-l.abandon:
-			// A simulated dead holder: no more renewals; the lease is lost
-			// once it has run out.
-			t := time.NewTimer(time.Until(expires))
-			defer t.Stop()
-			select {
-			case <-t.C:
-				l.markLost()
-			case <-l.stop:
-			case <-l.s.closed:
-				l.markLost()
-			}
-			return
-		case <-tick.C:
-		}
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), l.dur/3)
-		n, err := renewScript.Run(ctx, l.s.c, []string{l.key}, l.token, millis(l.dur)).Int64()
-		cancel()
-		switch {
-		case err == nil && n == 1:
-			expires = start.Add(l.dur)
-		case err == nil:
-			l.s.log.Warn("redisstore: lock lost: another holder has it", "lock", l.name)
-			l.markLost()
-			return
-		case !time.Now().Before(expires):
-			l.s.log.Warn("redisstore: lock lost: cannot renew it", "lock", l.name, "err", err)
-			l.markLost()
-			return
-		}
-	}
+// renew extends the lock if it still holds this lease's token (one script
+// call).
+func (l *Lease) renew(ctx context.Context) (held bool, err error) {
+	n, err := renewScript.Run(ctx, l.s.c, []string{l.key}, l.token, millis(l.dur)).Int64()
+	return n == 1, err
 }
 
-// markLost records that the lease no longer holds its lock.
-func (l *Lease) markLost() {
-	l.mu.Lock()
-	if l.state == leaseHeld {
-		l.state = leaseLost
+// logLost logs why the renewal gave the lease up.
+func (l *Lease) logLost(err error) {
+	if err == nil {
+		l.s.log.Warn("redisstore: lock lost: another holder has it", "lock", l.name)
+		return
 	}
-	l.mu.Unlock()
-	l.lostOnce.Do(func() { close(l.lost) })
+	l.s.log.Warn("redisstore: lock lost: cannot renew it", "lock", l.name, "err", err)
 }
 
 // Release implements store.Lease: it stops the renewal and deletes the lock
@@ -222,18 +149,12 @@ func (l *Lease) markLost() {
 // Release returns nil. When the server cannot be reached, Release returns
 // that error, and the lock frees itself when its lease runs out.
 func (l *Lease) Release(ctx context.Context) error {
-	l.mu.Lock()
-	state := l.state
-	l.mu.Unlock()
-	switch state {
-	case leaseReleased:
+	switch l.r.BeginRelease() {
+	case leasing.Released:
 		return nil
-	case leaseLost:
+	case leasing.Lost:
 		return fmt.Errorf("redisstore: release %q: %w", l.name, store.ErrLeaseLost)
 	}
-	l.stopOnce.Do(func() { close(l.stop) })
-	<-l.done
-	l.lostOnce.Do(func() { close(l.lost) })
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "release", l.name, err)
 	}
@@ -241,23 +162,20 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil {
 		return fail(ctx, "release", l.name, err)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.r.EndRelease(n == 1)
 	if n != 1 {
-		l.state = leaseLost
 		return fmt.Errorf("redisstore: release %q: %w", l.name, store.ErrLeaseLost)
 	}
-	l.state = leaseReleased
 	return nil
 }
 
 // Lost implements store.Lease: the channel is closed by Release, when a
 // renewal finds that the lock has another holder, when renewals failed for a
 // whole lease, and by the store's Close.
-func (l *Lease) Lost() <-chan struct{} { return l.lost }
+func (l *Lease) Lost() <-chan struct{} { return l.r.Lost() }
 
 // Abandon is for tests: it stops renewing the lease without releasing it,
 // as if the holder's process had died. The lock then frees itself on the
 // server once the lease runs out, and Lost closes at that time.
 // storetest.Options.Abandon calls it.
-func (l *Lease) Abandon() { l.abanOnce.Do(func() { close(l.abandon) }) }
+func (l *Lease) Abandon() { l.r.Abandon() }
