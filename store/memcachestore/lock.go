@@ -6,25 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/gobeaker/beaker/store"
-)
-
-// maxLockPoll bounds the wait between two tries of Lock while the lock is
-// held by someone else.
-const maxLockPoll = 50 * time.Millisecond
-
-type leaseState int
-
-const (
-	leaseHeld leaseState = iota
-	leaseReleased
-	leaseLost
+	"github.com/gobeaker/beaker/store/internal/leasing"
 )
 
 // Lease is a lock held in a Store; it implements store.Lease. Leases come
@@ -37,17 +24,7 @@ type Lease struct {
 	key   string // the memcached key
 	token []byte
 	dur   time.Duration
-
-	lost     chan struct{}
-	lostOnce sync.Once
-	stop     chan struct{} // closed by Release
-	stopOnce sync.Once
-	abandon  chan struct{} // closed by Abandon
-	abanOnce sync.Once
-	done     chan struct{} // closed when the renewal goroutine returns
-
-	mu    sync.Mutex
-	state leaseState
+	r     *leasing.Renewal
 }
 
 var _ store.Lease = (*Lease)(nil)
@@ -89,7 +66,7 @@ func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (sto
 	if err != nil {
 		return nil, err
 	}
-	wait := 2 * time.Millisecond
+	var b leasing.Backoff
 	for {
 		l, err := s.tryLock(ctx, name, lease)
 		if err != nil {
@@ -98,17 +75,12 @@ func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (sto
 		if l != nil {
 			return l, nil
 		}
-		t := time.NewTimer(wait/2 + mrand.N(wait/2+1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fail(ctx, "lock", name, ctx.Err())
-		case <-s.closed:
-			t.Stop()
+		switch err := b.Wait(ctx, s.closed); {
+		case errors.Is(err, leasing.ErrClosed):
 			return nil, fmt.Errorf("memcachestore: lock %q: %w", name, ErrClosed)
-		case <-t.C:
+		case err != nil:
+			return nil, fail(ctx, "lock", name, err)
 		}
-		wait = min(2*wait, maxLockPoll)
 	}
 }
 
@@ -123,10 +95,7 @@ func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (
 	}
 	var tok [16]byte
 	_, _ = rand.Read(tok[:])
-	l := &Lease{
-		s: s, name: name, key: s.lockKey(name), token: []byte(hex.EncodeToString(tok[:])), dur: lease,
-		lost: make(chan struct{}), stop: make(chan struct{}), abandon: make(chan struct{}), done: make(chan struct{}),
-	}
+	l := &Lease{s: s, name: name, key: s.lockKey(name), token: []byte(hex.EncodeToString(tok[:])), dur: lease}
 	start := time.Now()
 	err := s.c.Add(&memcache.Item{Key: l.key, Value: l.token, Expiration: expiration(lease)})
 	if errors.Is(err, memcache.ErrNotStored) {
@@ -135,8 +104,7 @@ func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (
 	if err != nil {
 		return nil, fail(ctx, "lock", name, err)
 	}
-	s.leases.Add(1)
-	go l.renew(start.Add(lease))
+	l.r = leasing.Start(&s.leases, lease, start.Add(lease), s.closed, l.renew, l.logLost)
 	return l, nil
 }
 
@@ -174,57 +142,23 @@ func (l *Lease) casOwn(exp int32) error {
 	return errNotHolder
 }
 
-// renew runs while the lease is held. expires is when the lease runs out
-// on the server at the earliest, as far as this process knows.
-func (l *Lease) renew(expires time.Time) {
-	defer l.s.leases.Done()
-	defer close(l.done)
-	tick := time.NewTicker(l.dur / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-l.s.closed:
-			l.markLost()
-			return
-		case <-l.abandon:
-			t := time.NewTimer(time.Until(expires))
-			defer t.Stop()
-			select {
-			case <-t.C:
-				l.markLost()
-			case <-l.stop:
-			case <-l.s.closed:
-				l.markLost()
-			}
-			return
-		case <-tick.C:
-		}
-		start := time.Now()
-		err := l.casOwn(expiration(l.dur))
-		switch {
-		case err == nil:
-			expires = start.Add(l.dur)
-		case errors.Is(err, errNotHolder):
-			l.s.log.Warn("memcachestore: lock lost: another holder has it, or it expired", "lock", l.name)
-			l.markLost()
-			return
-		case !time.Now().Before(expires):
-			l.s.log.Warn("memcachestore: lock lost: cannot renew it", "lock", l.name, "err", err)
-			l.markLost()
-			return
-		}
+// renew extends the lock if it still holds this lease's token (two round
+// trips: "gets" and "cas").
+func (l *Lease) renew(context.Context) (held bool, err error) {
+	err = l.casOwn(expiration(l.dur))
+	if errors.Is(err, errNotHolder) {
+		return false, nil
 	}
+	return err == nil, err
 }
 
-func (l *Lease) markLost() {
-	l.mu.Lock()
-	if l.state == leaseHeld {
-		l.state = leaseLost
+// logLost logs why the renewal gave the lease up.
+func (l *Lease) logLost(err error) {
+	if err == nil {
+		l.s.log.Warn("memcachestore: lock lost: another holder has it, or it expired", "lock", l.name)
+		return
 	}
-	l.mu.Unlock()
-	l.lostOnce.Do(func() { close(l.lost) })
+	l.s.log.Warn("memcachestore: lock lost: cannot renew it", "lock", l.name, "err", err)
 }
 
 // Release implements store.Lease: it stops the renewal and, if the lock key
@@ -233,18 +167,12 @@ func (l *Lease) markLost() {
 // an error wrapping store.ErrLeaseLost and leaves the lock to its new
 // holder. After a successful Release, another Release returns nil.
 func (l *Lease) Release(ctx context.Context) error {
-	l.mu.Lock()
-	state := l.state
-	l.mu.Unlock()
-	switch state {
-	case leaseReleased:
+	switch l.r.BeginRelease() {
+	case leasing.Released:
 		return nil
-	case leaseLost:
+	case leasing.Lost:
 		return fmt.Errorf("memcachestore: release %q: %w", l.name, store.ErrLeaseLost)
 	}
-	l.stopOnce.Do(func() { close(l.stop) })
-	<-l.done
-	l.lostOnce.Do(func() { close(l.lost) })
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "release", l.name, err)
 	}
@@ -252,23 +180,20 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil && !errors.Is(err, errNotHolder) {
 		return fail(ctx, "release", l.name, err)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.r.EndRelease(err == nil)
 	if err != nil {
-		l.state = leaseLost
 		return fmt.Errorf("memcachestore: release %q: %w", l.name, store.ErrLeaseLost)
 	}
-	l.state = leaseReleased
 	return nil
 }
 
 // Lost implements store.Lease: the channel is closed by Release, when a
 // renewal finds that the lock has another holder or expired, when renewals
 // failed for a whole lease, and by the store's Close.
-func (l *Lease) Lost() <-chan struct{} { return l.lost }
+func (l *Lease) Lost() <-chan struct{} { return l.r.Lost() }
 
 // Abandon is for tests: it stops renewing the lease without releasing it,
 // as if the holder's process had died. The lock then frees itself on the
 // servers once the lease runs out, and Lost closes at that time.
 // storetest.Options.Abandon calls it.
-func (l *Lease) Abandon() { l.abanOnce.Do(func() { close(l.abandon) }) }
+func (l *Lease) Abandon() { l.r.Abandon() }
