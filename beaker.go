@@ -143,7 +143,7 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 		b.Sessions, err = session.NewCookie(session.CookieOptions{Options: so, EncryptKey: cfg.Session.EncryptKey,
 			EncryptKeyFallbacks: cfg.Session.EncryptKeyFallbacks, ValidateKey: cfg.Session.ValidateKey})
 		if err != nil {
-			return nil, settingError(s, "session.type", err.Error(), err)
+			return nil, settingError(s, cookieErrorKey(s, err), err.Error(), err)
 		}
 	} else if b.Sessions, err = session.New(so); err != nil {
 		return nil, err
@@ -172,6 +172,20 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 	}
 	ok = true
 	return b, nil
+}
+
+// cookieErrorKey is the setting a cookie-session configuration error is
+// about, for its location.
+func cookieErrorKey(s *settings.Settings, err error) string {
+	switch {
+	case strings.Contains(err.Error(), "encrypt_key_fallbacks"):
+		return "session.encrypt_key_fallbacks"
+	case errors.Is(err, session.ErrNoSecret), errors.Is(err, session.ErrSecretTooShort):
+		return "session.secret"
+	case s.Has("session.encrypt_key"):
+		return "session.encrypt_key"
+	}
+	return "session.type"
 }
 
 // builtinDrivers are the drivers Open links itself: the backends that need

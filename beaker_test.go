@@ -643,3 +643,13 @@ func TestManyRegionsResolve(t *testing.T) {
 	}
 	t.Logf("Resolve of %d regions: %v", n, time.Since(start))
 }
+
+func TestCookieConfigErrorIsLocated(t *testing.T) {
+	s := parse(t, "[app:main]\nsession.type = cookie\nsession.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\n"+
+		"session.encrypt_key_fallbacks = an-old-key-of-some-length\n")
+	_, err := beaker.Open(context.Background(), s, quiet())
+	var se *settings.Error
+	if !errors.As(err, &se) || se.Key != "session.encrypt_key_fallbacks" || se.Line != 4 {
+		t.Fatalf("error %v: want it located at session.encrypt_key_fallbacks, line 4", err)
+	}
+}
