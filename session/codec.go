@@ -28,7 +28,30 @@ func decodeRecord(b []byte) (record, error) {
 	}
 	it := members{b: b, i: i, shallow: true} // each container is checked below
 	for {
-		key, val, ok := it.next()
+		key, ok := it.nextKey()
+		if !ok {
+			break
+		}
+		if string(key) == "d" && it.i < len(b) && b[it.i] == '{' {
+			// The values are read in place, in one pass, rather than
+			// skipped as a container and then read again.
+			r.Values = r.Values[:0]
+			var index map[string]int // for large records only
+			vals := members{b: b, i: it.i}
+			for {
+				k, v, ok := vals.next()
+				if !ok {
+					break
+				}
+				r.Values, index = addValue(r.Values, index, string(k), v)
+			}
+			if vals.err != nil {
+				return record{}, errRecord
+			}
+			it.i = vals.i
+			continue
+		}
+		val, ok := it.value()
 		if !ok {
 			break
 		}
@@ -140,45 +163,65 @@ type members struct {
 
 // next returns the next member's key (unescaped) and raw value.
 func (m *members) next() (key, val []byte, ok bool) {
+	if key, ok = m.nextKey(); !ok {
+		return nil, nil, false
+	}
+	if val, ok = m.value(); !ok {
+		return nil, nil, false
+	}
+	return key, val, true
+}
+
+// nextKey returns the next member's key (unescaped) and leaves m.i at the
+// start of its value, which the caller reads with value or by itself
+// (setting m.i after it).
+func (m *members) nextKey() (key []byte, ok bool) {
 	b, i := m.b, m.i
 	if !m.started {
 		m.started = true
 		i = skipSpace(b, i+1) // past '{'
 		if i < len(b) && b[i] == '}' {
 			m.i = i + 1
-			return nil, nil, false
+			return nil, false
 		}
 	} else {
 		i = skipSpace(b, i)
 		if i < len(b) && b[i] == '}' {
 			m.i = i + 1
-			return nil, nil, false
+			return nil, false
 		}
 		if i >= len(b) || b[i] != ',' {
-			return m.fail()
+			return m.failKey()
 		}
 		i = skipSpace(b, i+1)
 	}
 	if i >= len(b) || b[i] != '"' {
-		return m.fail()
+		return m.failKey()
 	}
 	end, plain := scanString(b, i)
 	if end < 0 {
-		return m.fail()
+		return m.failKey()
 	}
 	key = b[i+1 : end-1]
 	if !plain || !utf8.Valid(key) {
 		var s string
 		if err := json.Unmarshal(b[i:end], &s); err != nil {
-			return m.fail()
+			return m.failKey()
 		}
 		key = []byte(s)
 	}
 	i = skipSpace(b, end)
 	if i >= len(b) || b[i] != ':' {
-		return m.fail()
+		return m.failKey()
 	}
-	i = skipSpace(b, i+1)
+	m.i = skipSpace(b, i+1)
+	return key, true
+}
+
+// value returns the raw value that starts at m.i, checked (a container only
+// for its brackets when m.shallow), and leaves m.i after it.
+func (m *members) value() (val []byte, ok bool) {
+	b, i := m.b, m.i
 	var vend int
 	if m.shallow && i < len(b) && (b[i] == '{' || b[i] == '[') {
 		vend = skipContainer(b, i)
@@ -186,15 +229,16 @@ func (m *members) next() (key, val []byte, ok bool) {
 		vend = scanValue(b, i)
 	}
 	if vend < 0 {
-		return m.fail()
+		m.err = errRecord
+		return nil, false
 	}
 	m.i = vend
-	return key, b[i:vend], true
+	return b[i:vend], true
 }
 
-func (m *members) fail() ([]byte, []byte, bool) {
+func (m *members) failKey() ([]byte, bool) {
 	m.err = errRecord
-	return nil, nil, false
+	return nil, false
 }
 
 func skipSpace(b []byte, i int) int {
@@ -210,20 +254,12 @@ func skipSpace(b []byte, i int) int {
 func scanString(b []byte, i int) (end int, plain bool) {
 	plain = true
 	for i++; i < len(b); i++ {
-		// Skip eight plain bytes at a time: none a quote, a backslash or a
-		// control character (the word tests of "Bit Twiddling Hacks":
-		// haszero and hasless, exact in whether any byte matches).
-		for i+8 <= len(b) {
-			const lo, hi = 0x0101010101010101, 0x8080808080808080
-			w := binary.LittleEndian.Uint64(b[i:])
-			ctl := (w - lo*0x20) &^ w & hi
-			q := w ^ (lo * '"')
-			q = (q - lo) &^ q & hi
-			bs := w ^ (lo * '\\')
-			bs = (bs - lo) &^ bs & hi
-			if ctl|q|bs != 0 {
-				break
-			}
+		// Skip plain bytes, sixteen then eight at a time: none a quote, a
+		// backslash or a control character.
+		for i+16 <= len(b) && special(binary.LittleEndian.Uint64(b[i:i+8]))|special(binary.LittleEndian.Uint64(b[i+8:i+16])) == 0 {
+			i += 16
+		}
+		for i+8 <= len(b) && special(binary.LittleEndian.Uint64(b[i:i+8])) == 0 {
 			i += 8
 		}
 		if i >= len(b) {
@@ -258,6 +294,19 @@ func scanString(b []byte, i int) (end int, plain bool) {
 		}
 	}
 	return -1, false
+}
+
+// special returns a non-zero word when one of the eight bytes of w is a
+// quote, a backslash or a control character ("Bit Twiddling Hacks":
+// haszero and hasless, exact in whether any byte matches).
+func special(w uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	ctl := (w - lo*0x20) &^ w & hi
+	q := w ^ (lo * '"')
+	q = (q - lo) &^ q & hi
+	bs := w ^ (lo * '\\')
+	bs = (bs - lo) &^ bs & hi
+	return ctl | q | bs
 }
 
 func isHex(c byte) bool {
