@@ -256,10 +256,14 @@ func (s *Store) write(name string, r *record) error {
 }
 
 func (s *Store) writeIn(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
 	f, err := os.CreateTemp(dir, "."+name+".tmp-*") // mode 0600
+	if errors.Is(err, fs.ErrNotExist) {
+		// The fan-out folder is made on its first write only.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		f, err = os.CreateTemp(dir, "."+name+".tmp-*")
+	}
 	if err != nil {
 		return err
 	}

@@ -71,14 +71,14 @@ func lockFile(ctx context.Context, path string, wait bool) (f *os.File, ok bool,
 
 func openLock(path string) (*os.File, error) {
 	for attempt := 0; ; attempt++ {
-		err := os.MkdirAll(filepath.Dir(path), 0o700)
-		var f *os.File
-		if err == nil {
-			f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-		}
-		// A purge may remove an empty folder in between: make it again.
+		// The folder usually exists: open first, make it only when missing
+		// (a purge may also remove an empty folder in between).
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == maxRetries {
 			return f, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
 		}
 	}
 }
