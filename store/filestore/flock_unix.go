@@ -77,7 +77,9 @@ func openLock(path string) (*os.File, error) {
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == maxRetries {
 			return f, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		// A purge may remove a parent folder while MkdirAll makes the
+		// child: that too is tried again.
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil && (!errors.Is(err, fs.ErrNotExist) || attempt == maxRetries) {
 			return nil, err
 		}
 	}
