@@ -261,12 +261,13 @@ func New(opts Options) (*Manager, error) {
 		return nil, err
 	}
 	sv := &serverSide{
-		m:       m,
-		store:   opts.Store,
-		updater: u,
-		f:       &nativeFormat{signer: newSigner(opts.Secrets, cookieBinding(m.opts.CookieName)), prefix: opts.KeyPrefix},
-		maxSize: m.opts.MaxSize,
-		markTTL: markerTTL(m.opts.StoreTimeout),
+		m:        m,
+		store:    opts.Store,
+		updater:  u,
+		f:        &nativeFormat{signer: newSigner(opts.Secrets, cookieBinding(m.opts.CookieName)), prefix: opts.KeyPrefix},
+		maxSize:  m.opts.MaxSize,
+		markTTL:  markerTTL(m.opts.StoreTimeout),
+		verified: newVerifiedCache(),
 	}
 	sv.toucher, _ = opts.Store.(store.Toucher)
 	m.side, m.server = sv, sv

@@ -45,6 +45,9 @@ type serverSide struct {
 	f       format
 	maxSize int           // largest record, in bytes; <= 0: no limit
 	markTTL time.Duration // how long moved and ended markers stay
+	// verified remembers cookie values that verified, with their store
+	// keys; nil: none (each request verifies its cookie).
+	verified *verifiedCache
 }
 
 // serverState is what serverSide keeps per request, inside Session.
@@ -105,8 +108,20 @@ func (sv *serverSide) identify(s *Session) {
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
+			if sv.verified != nil {
+				if e := sv.verified.lookup(value); e != nil {
+					st.cookieID, st.stale, st.keyID, st.keyVal = e.id, e.stale, e.id, e.key
+					return
+				}
+			}
 			if id, stale, ok := sv.f.parseCookie(value); ok {
 				st.cookieID, st.stale = id, stale
+				if sv.verified != nil {
+					// Copied: both are slices of the request's header.
+					e := &verifiedEntry{value: strings.Clone(value), id: strings.Clone(id), stale: stale}
+					e.key = sv.key(st, e.id)
+					sv.verified.add(e)
+				}
 				return
 			}
 			rejected++

@@ -1,0 +1,67 @@
+package session
+
+import (
+	"crypto/subtle"
+	"hash/maphash"
+	"sync/atomic"
+)
+
+// verifiedSlots is the number of cookie values a verifiedCache remembers
+// (a power of two). A returning client's cookie is found in it until
+// another value that hashes to the same slot replaces it.
+const verifiedSlots = 4096
+
+// verifiedCache remembers cookie values that verified recently, with the
+// id, the store key and whether an older secret signed them, so that a
+// returning client's cookie costs a hash and a comparison instead of an
+// HMAC and a SHA-256. Verifying is a pure function of the value and the
+// manager's secrets, so a remembered result is always the right one.
+//
+// The comparison with the remembered value runs in constant time, and a
+// value is found only when it is exactly one that verified: a forged value
+// learns nothing from the cache that the HMAC would not tell it. The slots
+// are chosen with a random seed; entries never change once stored, so a
+// lookup needs no lock.
+type verifiedCache struct {
+	seed  maphash.Seed
+	slots [verifiedSlots]atomic.Pointer[verifiedEntry]
+}
+
+// verifiedEntry is one remembered cookie value.
+type verifiedEntry struct {
+	value string // the whole cookie value, as the client sent it
+	id    string
+	key   string // the store key of id
+	stale bool   // an older secret signed it
+}
+
+func newVerifiedCache() *verifiedCache {
+	return &verifiedCache{seed: maphash.MakeSeed()}
+}
+
+// lookup returns the entry of value, or nil.
+func (c *verifiedCache) lookup(value string) *verifiedEntry {
+	e := c.slots[maphash.String(c.seed, value)&(verifiedSlots-1)].Load()
+	if e == nil || !sameConstantTime(e.value, value) {
+		return nil
+	}
+	return e
+}
+
+// sameConstantTime reports whether a == b, in time that depends only on
+// their lengths.
+func sameConstantTime(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := 0; i < len(a); i++ {
+		v |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeByteEq(v, 0) == 1
+}
+
+// add remembers e, replacing whatever its slot held.
+func (c *verifiedCache) add(e *verifiedEntry) {
+	c.slots[maphash.String(c.seed, e.value)&(verifiedSlots-1)].Store(e)
+}
