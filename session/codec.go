@@ -1,12 +1,14 @@
 package session
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The record's JSON is read and written by hand: it is on every request's
@@ -35,15 +37,15 @@ func decodeRecord(b []byte) (record, error) {
 		if string(key) == "d" && it.i < len(b) && b[it.i] == '{' {
 			// The values are read in place, in one pass, rather than
 			// skipped as a container and then read again.
-			r.Values = r.Values[:0]
-			var index map[string]int // for large records only
+			r.Values = make([]value, 0, 4) // most records hold few keys
+			var index map[string]int       // for large records only
 			vals := members{b: b, i: it.i}
 			for {
 				k, v, ok := vals.next()
 				if !ok {
 					break
 				}
-				r.Values, index = addValue(r.Values, index, string(k), v)
+				r.Values, index = addValue(r.Values, index, keyString(b, k), v)
 			}
 			if vals.err != nil {
 				return record{}, errRecord
@@ -60,15 +62,21 @@ func decodeRecord(b []byte) (record, error) {
 		}
 		switch string(key) {
 		case "v":
-			n, err := strconv.Atoi(string(val))
-			if err != nil {
-				return record{}, errRecord
+			n, ok := shortInt(val)
+			if !ok {
+				var err error
+				if n, err = strconv.ParseInt(string(val), 10, strconv.IntSize); err != nil {
+					return record{}, errRecord
+				}
 			}
-			r.Format = n
+			r.Format = int(n)
 		case "c":
-			n, err := strconv.ParseInt(string(val), 10, 64)
-			if err != nil {
-				return record{}, errRecord
+			n, ok := shortInt(val)
+			if !ok {
+				var err error
+				if n, err = strconv.ParseInt(string(val), 10, 64); err != nil {
+					return record{}, errRecord
+				}
 			}
 			r.Created = n
 		case "n":
@@ -78,9 +86,11 @@ func decodeRecord(b []byte) (record, error) {
 			}
 			r.Seq = n
 		case "t":
-			if err := json.Unmarshal(val, &r.CSRF); err != nil {
+			var t string // a local: &r.CSRF would move r to the heap
+			if !decodeScalar(val, &t) && json.Unmarshal(val, &t) != nil {
 				return record{}, errRecord
 			}
+			r.CSRF = t
 		case "d":
 			if val[0] != '{' {
 				return record{}, errRecord
@@ -99,9 +109,11 @@ func decodeRecord(b []byte) (record, error) {
 				return record{}, errRecord
 			}
 		case "f":
-			if err := json.Unmarshal(val, &r.Flash); err != nil {
+			var f map[string][]flashMessage // a local, as for "t"
+			if err := json.Unmarshal(val, &f); err != nil {
 				return record{}, errRecord
 			}
+			r.Flash = f
 		default:
 			if (val[0] == '{' || val[0] == '[') && !json.Valid(val) {
 				return record{}, errRecord // a member we do not read, but it must be valid
@@ -118,6 +130,43 @@ func decodeRecord(b []byte) (record, error) {
 		return record{}, fmt.Errorf("record format %d, want %d", r.Format, recordFormat)
 	}
 	return r, nil
+}
+
+// shortInt reads a decimal integer of at most 18 digits, with an optional
+// minus sign (what strconv.ParseInt reads, without its general cases);
+// ok is false for anything else, which the caller hands to strconv.
+func shortInt(b []byte) (n int64, ok bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// keyString returns key as a string. A key that is a slice of b (one
+// with no escapes) shares b's memory, as the values do: a decoded record
+// never outlives the promise that its bytes are not modified.
+func keyString(b, key []byte) string {
+	if len(key) == 0 {
+		return ""
+	}
+	if p := unsafe.Pointer(unsafe.SliceData(key)); uintptr(p) >= uintptr(unsafe.Pointer(unsafe.SliceData(b))) &&
+		uintptr(p)+uintptr(len(key)) <= uintptr(unsafe.Pointer(unsafe.SliceData(b)))+uintptr(len(b)) {
+		return unsafe.String(unsafe.SliceData(key), len(key))
+	}
+	return string(key)
 }
 
 // addValue sets key to v in vals, the last value of a repeated key
@@ -252,6 +301,18 @@ func skipSpace(b []byte, i int) int {
 // the index after it, or -1 if it is not a valid string. plain reports that
 // it holds no escapes.
 func scanString(b []byte, i int) (end int, plain bool) {
+	// Most strings hold no escape: find the closing quote with
+	// bytes.IndexByte (vectorised), check that no backslash comes before
+	// it the same way, and that no byte before it is a control character.
+	if q := bytes.IndexByte(b[i+1:], '"'); q >= 0 {
+		span := b[i+1 : i+1+q]
+		if bytes.IndexByte(span, '\\') < 0 {
+			if hasControl(span) {
+				return -1, false
+			}
+			return i + 2 + q, true
+		}
+	}
 	plain = true
 	for i++; i < len(b); i++ {
 		// Skip plain bytes, sixteen then eight at a time: none a quote, a
@@ -294,6 +355,35 @@ func scanString(b []byte, i int) (end int, plain bool) {
 		}
 	}
 	return -1, false
+}
+
+// hasControl reports whether b holds a control character (below 0x20),
+// eight bytes at a time.
+func hasControl(b []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	var acc uint64
+	for len(b) >= 32 {
+		w0 := binary.LittleEndian.Uint64(b[0:8])
+		w1 := binary.LittleEndian.Uint64(b[8:16])
+		w2 := binary.LittleEndian.Uint64(b[16:24])
+		w3 := binary.LittleEndian.Uint64(b[24:32])
+		acc |= (w0-lo*0x20)&^w0 | (w1-lo*0x20)&^w1 | (w2-lo*0x20)&^w2 | (w3-lo*0x20)&^w3
+		b = b[32:]
+	}
+	for len(b) >= 8 {
+		w := binary.LittleEndian.Uint64(b)
+		acc |= (w - lo*0x20) &^ w
+		b = b[8:]
+	}
+	if acc&hi != 0 {
+		return true
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // special returns a non-zero word when one of the eight bytes of w is a

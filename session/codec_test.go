@@ -226,3 +226,34 @@ func BenchmarkDecodeRecord2K(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeRecordSmall(b *testing.B) {
+	r := record{Format: recordFormat, Created: 1764540000000, Values: []value{
+		{key: "counter", raw: json.RawMessage("41")},
+	}}
+	enc := encodeRecord(nil, &r)
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeRecord(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A control character or an escape anywhere in a value, at every offset
+// of the word-at-a-time scan, is seen.
+func TestScanStringEveryOffset(t *testing.T) {
+	for n := 1; n < 80; n++ {
+		for at := range n {
+			for _, c := range []byte{0x00, 0x1f, '\n', '\\'} {
+				b := []byte(`{"v":1,"c":1,"d":{"k":"` + strings.Repeat("a", n) + `"}}`)
+				b[len(`{"v":1,"c":1,"d":{"k":"`)+at] = c
+				_, err := decodeRecord(b)
+				if want := json.Unmarshal(b, new(map[string]any)) != nil; (err != nil) != want {
+					t.Fatalf("n=%d at=%d byte %#x: decode error %v, encoding/json rejects: %v", n, at, c, err, want)
+				}
+			}
+		}
+	}
+}
