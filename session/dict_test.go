@@ -143,3 +143,23 @@ func TestAuto(t *testing.T) {
 		}
 	}
 }
+
+// The values All yields are the handler's: changing their bytes changes
+// nothing stored, also when the store hands out its own bytes.
+func TestAllValuesAreCopies(t *testing.T) {
+	a := newApp(t, session.Options{})
+	c := a.client()
+	a.handle(c, func(s *session.Session) { s.Set("k", "value") })
+	a.handle(c, func(s *session.Session) {
+		for _, v := range s.All() {
+			for i := range v {
+				v[i] = 'x'
+			}
+		}
+	})
+	a.handle(c, func(s *session.Session) {
+		if got, _ := session.Get[string](s, "k"); got != "value" {
+			t.Errorf("after a handler wrote into the bytes All gave it: k = %q, want value", got)
+		}
+	})
+}

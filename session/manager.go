@@ -270,6 +270,7 @@ func New(opts Options) (*Manager, error) {
 		verified: newVerifiedCache(),
 	}
 	sv.toucher, _ = opts.Store.(store.Toucher)
+	sv.shared, _ = opts.Store.(store.SharedGetter)
 	m.side, m.server = sv, sv
 	// Skipping the per-call timer is safe only for memstore itself, whose
 	// calls never wait on I/O: a type that wraps or embeds it may stall.

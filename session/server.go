@@ -42,6 +42,7 @@ type serverSide struct {
 	store   store.Store
 	updater store.Updater
 	toucher store.Toucher
+	shared  store.SharedGetter // the store's GetShared, if it has one
 	f       format
 	maxSize int           // largest record, in bytes; <= 0: no limit
 	markTTL time.Duration // how long moved and ended markers stay
@@ -69,6 +70,8 @@ type serverState struct {
 	endClear  bool
 
 	keyID, keyVal string // the last store key computed, and its id
+
+	upd updater // the update function of the save, kept here to save an allocation
 }
 
 // Sentinels of the update functions; none leaves the package.
@@ -140,7 +143,16 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 		s.fresh(now)
 		return nil
 	}
-	e, found, err := sv.store.Get(ctx, sv.key(st, st.cookieID))
+	// The record's bytes are never modified (values and keys decoded from
+	// them alias them), so a store's own bytes can be read in place.
+	var e store.Entry
+	var found bool
+	var err error
+	if sv.shared != nil {
+		e, found, err = sv.shared.GetShared(ctx, sv.key(st, st.cookieID))
+	} else {
+		e, found, err = sv.store.Get(ctx, sv.key(st, st.cookieID))
+	}
 	if err != nil {
 		s.fresh(now)
 		return &StoreError{Op: "load", Err: err}
@@ -412,11 +424,14 @@ func (sv *serverSide) discard(ctx context.Context, key string) {
 // update applies the delta to the stored record with one atomic update.
 // On success s.rec is the record as written.
 func (sv *serverSide) update(ctx context.Context, s *Session, now time.Time) error {
-	u := updater{sv: sv, d: &s.d, loaded: s.sv.entry.Value, base: s.rec}
+	u := &s.sv.upd
+	*u = updater{sv: sv, d: &s.d, loaded: s.sv.entry.Value, base: s.rec}
 	err := sv.updater.Update(ctx, sv.key(&s.sv, s.sv.id), s.sv.entry, s.ttl(now), u.apply)
+	result := u.result
+	*u = updater{} // drops the references to the old record
 	switch {
 	case err == nil:
-		s.rec, s.sv.entry = u.result, store.Entry{}
+		s.rec, s.sv.entry = result, store.Entry{}
 		return nil
 	case errors.Is(err, errGone):
 		return err

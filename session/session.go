@@ -315,7 +315,8 @@ func (s *Session) All() iter.Seq2[string, json.RawMessage] {
 					continue
 				}
 			}
-			vals[i], _ = s.raw(k)
+			raw, _ := s.raw(k)
+			vals[i] = bytes.Clone(raw) // raw may be the store's own bytes
 		}
 		s.mu.Unlock()
 		for i, k := range keys {

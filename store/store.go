@@ -101,6 +101,18 @@ type Updater interface {
 	Update(ctx context.Context, key string, last Entry, ttl time.Duration, fn UpdateFunc) error
 }
 
+// SharedGetter is implemented by stores that can hand out the bytes they
+// hold without copying them (memstore). Sessions read through it when a
+// store has it.
+type SharedGetter interface {
+	// GetShared is Get, except that the returned Value may be the store's
+	// own bytes, shared with the store and with every other caller: the
+	// caller must never modify them. The store never modifies them either
+	// (a write replaces the slice), so they stay valid, and unchanged, for
+	// as long as the caller keeps them.
+	GetShared(ctx context.Context, key string) (e Entry, found bool, err error)
+}
+
 // Toucher is implemented by stores that can extend the expiry of an entry
 // without rewriting it. Every built-in server-side store implements it.
 type Toucher interface {

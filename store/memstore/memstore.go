@@ -293,6 +293,16 @@ func (s *Store) shardOf(key string) (*shard, uint64) {
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, key string) (store.Entry, bool, error) {
+	e, found, err := s.GetShared(ctx, key)
+	if found {
+		e.Value = append([]byte(nil), e.Value...)
+	}
+	return e, found, err
+}
+
+// GetShared implements store.SharedGetter: Get without the copy. The
+// bytes are the entry's own, never modified in place.
+func (s *Store) GetShared(ctx context.Context, key string) (store.Entry, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Entry{}, false, fmt.Errorf("memstore: get: %w", err)
 	}
@@ -307,8 +317,8 @@ func (s *Store) Get(ctx context.Context, key string) (store.Entry, bool, error) 
 	sh.access(e)
 	v, ver, exp := e.value, e.version, e.expires
 	sh.mu.Unlock()
-	// v is never modified in place, so it can be copied without the lock.
-	out := store.Entry{Value: append([]byte(nil), v...), Version: store.Version(ver)}
+	// v is never modified in place: a write replaces the slice.
+	out := store.Entry{Value: v, Version: store.Version(ver)}
 	if exp != 0 {
 		out.Expires = time.Unix(0, exp)
 	}

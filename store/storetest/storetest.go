@@ -90,6 +90,7 @@ func Run(t *testing.T, s store.Store, opts Options) {
 		{"Delete", st.delete, true},
 		{"DeleteMissing", st.deleteMissing, true},
 		{"CallerOwnsSlices", st.callerOwnsSlices, true},
+		{"GetShared", st.getShared, isSharedGetter(s)},
 		{"NegativeTTL", st.negativeTTL, true},
 		{"Expiry", st.expiry, true},
 		{"ContextCanceled", st.contextCanceled, true},
@@ -128,6 +129,10 @@ func isUpdater(s store.Store) bool { _, ok := s.(store.Updater); return ok }
 func isToucher(s store.Store) bool { _, ok := s.(store.Toucher); return ok }
 func isScanner(s store.Store) bool { _, ok := s.(store.Scanner); return ok }
 func isPurger(s store.Store) bool  { _, ok := s.(store.Purger); return ok }
+func isSharedGetter(s store.Store) bool {
+	_, ok := s.(store.SharedGetter)
+	return ok
+}
 
 func (st *suite) key(t *testing.T, k string) string {
 	return st.prefix + t.Name() + ":" + k
@@ -302,6 +307,36 @@ func (st *suite) callerOwnsSlices(t *testing.T) {
 	e := st.wantValue(t, k, []byte("original"))
 	copy(e.Value, "CHANGED!")
 	st.wantValue(t, k, []byte("original"))
+}
+
+// getShared: GetShared reads what Get reads, and the bytes it handed out
+// stay as they were when the key is written again.
+func (st *suite) getShared(t *testing.T) {
+	sg := st.s.(store.SharedGetter)
+	k := st.key(t, "k")
+	if _, found, err := sg.GetShared(ctx(t), k); err != nil || found {
+		t.Fatalf("GetShared(missing) = found %v, err %v", found, err)
+	}
+	st.mustSet(t, k, []byte("first"), 0)
+	e, found, err := sg.GetShared(ctx(t), k)
+	if err != nil || !found || string(e.Value) != "first" {
+		t.Fatalf("GetShared = %q, found %v, err %v; want first", e.Value, found, err)
+	}
+	g := st.wantValue(t, k, []byte("first"))
+	if e.Version != g.Version {
+		t.Errorf("GetShared version %v, Get version %v", e.Version, g.Version)
+	}
+	st.mustSet(t, k, []byte("second"), 0)
+	if u, ok := st.s.(store.Updater); ok {
+		if err := u.Update(ctx(t), k, store.Entry{}, 0, func(cur []byte, _ bool) ([]byte, error) {
+			return append([]byte(nil), "third"...), nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(e.Value) != "first" {
+		t.Fatalf("bytes from GetShared changed to %q when the key was written again", e.Value)
+	}
 }
 
 func (st *suite) negativeTTL(t *testing.T) {
