@@ -280,7 +280,7 @@ func (c *clientSide) save(ctx context.Context, s *Session, h http.Header, now ti
 	}
 	if !seal && !st.clear {
 		if h != nil {
-			h.Add("Vary", "Cookie")
+			addVaryCookie(h)
 		}
 		return nil
 	}
@@ -313,7 +313,7 @@ func (c *clientSide) save(ctx context.Context, s *Session, h http.Header, now ti
 		ck.MaxAge, ck.Expires = -1, time.Time{}
 		line = ck.String()
 	}
-	h.Add("Vary", "Cookie")
+	addVaryCookie(h)
 	h.Add("Set-Cookie", line)
 	h.Set("Cache-Control", "no-store")
 	if seal {

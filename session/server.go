@@ -269,7 +269,7 @@ func (sv *serverSide) save(ctx context.Context, s *Session, h http.Header, now t
 	s.regen = false
 
 	if h != nil {
-		h.Add("Vary", "Cookie")
+		addVaryCookie(h)
 		switch {
 		case setID != "":
 			h.Add("Set-Cookie", m.cookie(s.req, sv.f.cookieValue(setID), now, time.UnixMilli(s.rec.Created)).String())

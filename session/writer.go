@@ -125,3 +125,15 @@ type discard struct{ w http.ResponseWriter }
 func (d discard) Header() http.Header         { return http.Header{} }
 func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
+
+// addVaryCookie adds "Cookie" to the response's Vary header, unless it is
+// there already. The key is written in its canonical form directly:
+// Header.Add would canonicalise it on every response.
+func addVaryCookie(h http.Header) {
+	for _, v := range h["Vary"] {
+		if v == "Cookie" {
+			return
+		}
+	}
+	h["Vary"] = append(h["Vary"], "Cookie")
+}
