@@ -211,7 +211,7 @@ func (s *Store) lockPath(name string) string {
 // expired, corrupt or foreign file gives ok=false and err=nil.
 func (s *Store) read(key, name string) (r record, ok bool, err error) {
 	path := s.recordPath(name)
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return record{}, false, nil
@@ -256,30 +256,19 @@ func (s *Store) write(name string, r *record) error {
 }
 
 func (s *Store) writeIn(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*") // mode 0600
+	tmp, err := writeTemp(dir, name, data, s.sync)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The fan-out folder is made on its first write only.
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		f, err = os.CreateTemp(dir, "."+name+".tmp-*")
+		tmp, err = writeTemp(dir, name, data, s.sync)
 	}
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil && s.sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name+s.lay.ext))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := replace(tmp, filepath.Join(dir, name+s.lay.ext)); err != nil {
+		_ = unlink(tmp)
 		return err
 	}
 	if s.sync {
@@ -356,7 +345,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("filestore: delete: %w", err)
 	}
 	defer unlock()
-	if err := os.Remove(s.recordPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := unlink(s.recordPath(name)); err != nil {
 		return fmt.Errorf("filestore: delete: %w", err)
 	}
 	return nil
@@ -625,10 +614,10 @@ func (s *Store) lockKey(ctx context.Context, name string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	f, _, err := lockFile(ctx, s.lockPath(name), true)
+	fd, _, err := lockFile(ctx, s.lockPath(name), true)
 	if err != nil {
 		unlock()
 		return nil, err
 	}
-	return func() { unlockFile(f); unlock() }, nil
+	return func() { unlockFile(fd); unlock() }, nil
 }

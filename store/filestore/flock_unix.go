@@ -23,96 +23,86 @@ const (
 )
 
 // lockFile takes an exclusive flock of the file at path, creating it (and
-// its folder) if missing. With wait it polls until the lock is free or ctx is
-// done; without, it returns ok=false at once when another holds it.
+// its folder) if missing, and returns its descriptor. With wait it polls
+// until the lock is free or ctx is done; without, it returns ok=false at
+// once when another holds it.
 //
 // PurgeExpired unlinks lock files that nobody holds, so after taking the
-// lock lockFile checks that path still names the file it locked; if not, it
-// starts again on the new file.
-func lockFile(ctx context.Context, path string, wait bool) (f *os.File, ok bool, err error) {
+// lock lockFile checks that the file it locked still has a name (a lock
+// file is never renamed, only unlinked, so a link count above zero means it
+// is still the file at path); if not, it starts again on a new file.
+func lockFile(ctx context.Context, path string, wait bool) (fd int, ok bool, err error) {
+	fd = -1
 	poll := minPoll
 	for {
-		if f == nil {
-			if f, err = openLock(path); err != nil {
-				return nil, false, err
+		if fd < 0 {
+			if fd, err = openLock(path); err != nil {
+				return -1, false, err
 			}
 		}
-		err = flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+		err = flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			if same, serr := samePath(f, path); serr != nil || !same {
-				_ = f.Close() // unlinked by a purge meanwhile: take the new file
-				f = nil
-				if serr != nil {
-					return nil, false, serr
-				}
+			var st syscall.Stat_t
+			if err := fstat(fd, &st); err != nil {
+				closeFD(fd)
+				return -1, false, &fs.PathError{Op: "fstat", Path: path, Err: err}
+			}
+			if st.Nlink == 0 {
+				closeFD(fd) // unlinked by a purge meanwhile: take the new file
+				fd = -1
 				continue
 			}
-			return f, true, nil
+			return fd, true, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			_ = f.Close()
-			return nil, false, &fs.PathError{Op: "flock", Path: path, Err: err}
+			closeFD(fd)
+			return -1, false, &fs.PathError{Op: "flock", Path: path, Err: err}
 		}
 		if !wait {
-			_ = f.Close()
-			return nil, false, nil
+			closeFD(fd)
+			return -1, false, nil
 		}
 		t := time.NewTimer(poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			_ = f.Close()
-			return nil, false, ctx.Err()
+			closeFD(fd)
+			return -1, false, ctx.Err()
 		case <-t.C:
 		}
 		poll = min(2*poll, maxPoll)
 	}
 }
 
-func openLock(path string) (*os.File, error) {
+func openLock(path string) (int, error) {
 	for attempt := 0; ; attempt++ {
 		// The folder usually exists: open first, make it only when missing
 		// (a purge may also remove an empty folder in between).
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		fd, err := sysOpen(path, syscall.O_RDWR|syscall.O_CREAT, 0o600)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == maxRetries {
-			return f, err
+			return fd, err
 		}
 		// A purge may remove a parent folder while MkdirAll makes the
 		// child: that too is tried again.
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil && (!errors.Is(err, fs.ErrNotExist) || attempt == maxRetries) {
-			return nil, err
+			return -1, err
 		}
 	}
 }
 
-func flock(f *os.File, how int) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), how)
-		if err != syscall.EINTR {
-			return err
-		}
-	}
+func flock(fd, how int) error {
+	return ignoringEINTR(func() error { return syscall.Flock(fd, how) })
 }
 
-func samePath(f *os.File, path string) (bool, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return false, err
-	}
-	pi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return os.SameFile(fi, pi), nil
-}
+func closeFD(fd int) { _ = syscall.Close(fd) }
 
-// unlockFile releases the flock and closes the file.
-func unlockFile(f *os.File) {
-	_ = flock(f, syscall.LOCK_UN)
-	_ = f.Close()
+// unlockFile releases the flock and closes the file. The explicit unlock
+// matters: a child process forked meanwhile (os/exec) holds a copy of the
+// descriptor until it execs, and close alone would leave the lock held
+// until then.
+func unlockFile(fd int) {
+	_ = flock(fd, syscall.LOCK_UN)
+	closeFD(fd)
 }
 
 // purgeLocks removes the lock files that no one holds, then the lock
@@ -139,12 +129,12 @@ func (s *Store) purgeLocks(ctx context.Context) error {
 		if !strings.HasSuffix(d.Name(), ".lock") {
 			return nil
 		}
-		f, ok, err := lockFile(ctx, path, false)
+		fd, ok, err := lockFile(ctx, path, false)
 		if err != nil || !ok {
 			return err
 		}
-		_ = os.Remove(path)
-		unlockFile(f)
+		_ = unlink(path)
+		unlockFile(fd)
 		return nil
 	})
 	if err != nil {

@@ -3,7 +3,6 @@ package filestore
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -22,7 +21,7 @@ type Lease struct {
 	lost chan struct{}
 
 	mu sync.Mutex
-	f  *os.File // nil once released
+	fd int // the locked file; -1 once released
 }
 
 var _ store.Lease = (*Lease)(nil)
@@ -55,14 +54,14 @@ func (s *Store) lock(ctx context.Context, op, key string, lease time.Duration, w
 	if lease < 0 {
 		return nil, false, fmt.Errorf("filestore: %s: lease %v: %w", op, lease, store.ErrNegativeTTL)
 	}
-	f, ok, err := lockFile(ctx, s.lockPath(s.lay.lock(key)), wait)
+	fd, ok, err := lockFile(ctx, s.lockPath(s.lay.lock(key)), wait)
 	if err != nil {
 		return nil, false, fmt.Errorf("filestore: %s: %w", op, err)
 	}
 	if !ok {
 		return nil, false, nil
 	}
-	return &Lease{name: key, f: f, lost: make(chan struct{})}, true, nil
+	return &Lease{name: key, fd: fd, lost: make(chan struct{})}, true, nil
 }
 
 // Release implements store.Lease: it unlocks and closes the lock file. A
@@ -70,11 +69,11 @@ func (s *Store) lock(ctx context.Context, op, key string, lease time.Duration, w
 func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil {
+	if l.fd < 0 {
 		return nil
 	}
-	unlockFile(l.f)
-	l.f = nil
+	unlockFile(l.fd)
+	l.fd = -1
 	close(l.lost)
 	return nil
 }
