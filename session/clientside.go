@@ -179,20 +179,39 @@ type clientState struct {
 func cookieValues(r *http.Request, name string) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for _, line := range r.Header["Cookie"] {
-			for part := range strings.SplitSeq(line, ";") {
-				n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-				if !ok || n != name {
-					continue
-				}
-				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-					v = v[1 : len(v)-1]
-				}
-				if !yield(v) {
+			for len(line) > 0 {
+				var v string
+				var ok bool
+				if v, line, ok = nextCookie(line, name); ok && !yield(v) {
 					return
 				}
 			}
 		}
 	}
+}
+
+// nextCookie reads the first "name=value" pair of a Cookie header line and
+// returns the rest of the line. ok reports that the pair's name is name;
+// value is then unquoted. Spaces and tabs around a pair are ignored.
+func nextCookie(line, name string) (value, rest string, ok bool) {
+	part := line
+	if i := strings.IndexByte(line, ';'); i >= 0 {
+		part, rest = line[:i], line[i+1:]
+	}
+	for len(part) > 0 && (part[0] == ' ' || part[0] == '\t') {
+		part = part[1:]
+	}
+	if len(part) <= len(name) || part[len(name)] != '=' || part[:len(name)] != name {
+		return "", rest, false
+	}
+	v := part[len(name)+1:]
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	return v, rest, true
 }
 
 var errCookieExpired = errors.New("past its idle timeout or lifetime")

@@ -103,13 +103,11 @@ func (sv *serverSide) identify(s *Session) {
 	st.identified = true
 	rejected := 0
 	for _, line := range s.req.Header["Cookie"] {
-		for part := range strings.SplitSeq(line, ";") {
-			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if !ok || name != s.m.opts.CookieName {
+		for len(line) > 0 {
+			var value string
+			var ok bool
+			if value, line, ok = nextCookie(line, s.m.opts.CookieName); !ok {
 				continue
-			}
-			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
-				value = value[1 : len(value)-1]
 			}
 			if sv.verified != nil {
 				if e := sv.verified.lookup(value); e != nil {
@@ -425,7 +423,7 @@ func (sv *serverSide) discard(ctx context.Context, key string) {
 // On success s.rec is the record as written.
 func (sv *serverSide) update(ctx context.Context, s *Session, now time.Time) error {
 	u := &s.sv.upd
-	*u = updater{sv: sv, d: &s.d, loaded: s.sv.entry.Value, base: s.rec}
+	*u = updater{sv: sv, s: s}
 	err := sv.updater.Update(ctx, sv.key(&s.sv, s.sv.id), s.sv.entry, s.ttl(now), u.apply)
 	result := u.result
 	*u = updater{} // drops the references to the old record
@@ -449,9 +447,7 @@ func (sv *serverSide) update(ctx context.Context, s *Session, now time.Time) err
 // since this one loaded it.
 type updater struct {
 	sv     *serverSide
-	d      *delta
-	loaded []byte
-	base   record
+	s      *Session // its record and entry as loaded, and its delta
 	result record
 }
 
@@ -459,8 +455,8 @@ func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
 	if !found {
 		return nil, errGone
 	}
-	r := u.base
-	if !bytes.Equal(cur, u.loaded) {
+	r := u.s.rec
+	if !bytes.Equal(cur, u.s.sv.entry.Value) {
 		switch u.sv.f.markOf(cur) {
 		case markMoved:
 			return nil, errMoved
@@ -472,7 +468,7 @@ func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
 			return nil, errGone
 		}
 	}
-	u.result = u.d.apply(r)
+	u.result = u.s.d.apply(r)
 	return u.sv.encode(make([]byte, 0, len(cur)+64), &u.result)
 }
 
