@@ -2,14 +2,14 @@
 # make load: a wrk load test on loopback against bench/cmd/loadserver:
 # /bare (no session), /beaker, /scs and /gorilla, each with the Cookie of a
 # session seeded first (so every request loads, increments and saves it).
-# ROUNDS interleaved rounds (default 3) of `wrk -t1 -c32 -d${DURATION}`
+# ROUNDS interleaved rounds (default 5) of `wrk -t1 -c32 -d${DURATION}`
 # (default 3s) per route; prints requests/s per round, the median and the
 # share of /bare. Installs wrk with apt-get when missing (as root). The
-# server is stopped on exit. Takes about ROUNDS x 4 x DURATION (~40 s).
+# server is stopped on exit. Takes about ROUNDS x 4 x DURATION (~60 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-3s}
 ROUTES=(bare beaker scs gorilla)
 
