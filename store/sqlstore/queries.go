@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	msqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 )
 
 // queries holds the statements of one table in one dialect. They are
@@ -95,14 +97,12 @@ func (q *queries) scan(op string, hi bool) string {
 const defaultBusyTimeout = 5 * time.Second
 
 // openSQLite opens a pool of reading connections and a single writing one.
-// An in-memory database has one connection for both.
+// An in-memory database has one connection for both. The writing
+// connection has no busy timeout once it is open (busyZero): Store.onWriter
+// waits for other processes' locks itself.
 func openSQLite(t target, poolSize int) (rdb, wdb *sql.DB, err error) {
-	busy := t.busy
-	if busy == 0 {
-		busy = defaultBusyTimeout
-	}
 	params := url.Values{}
-	params.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
+	params.Add("_pragma", "busy_timeout("+strconv.FormatInt(sqliteBusy(t).Milliseconds(), 10)+")")
 	params.Add("_txlock", "immediate")
 	if t.path == "" {
 		db, err := sql.Open("sqlite", "file::memory:?"+params.Encode())
@@ -129,18 +129,50 @@ func openSQLite(t target, poolSize int) (rdb, wdb *sql.DB, err error) {
 	params.Add("_pragma", "journal_mode(WAL)")
 	params.Add("_pragma", "synchronous(NORMAL)")
 	dsn := "file:" + (&url.URL{Path: t.path}).EscapedPath() + "?" + params.Encode()
-	if wdb, err = sql.Open("sqlite", dsn); err != nil {
+	c, err := msqlite.NewConnector(dsn)
+	if err != nil {
 		return nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
 	}
+	wdb = sql.OpenDB(busyZero{c})
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
-	if rdb, err = sql.Open("sqlite", dsn); err != nil {
-		wdb.Close()
-		return nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
-	}
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	rdb = sql.OpenDB(c)
 	rdb.SetMaxOpenConns(poolSize)
 	rdb.SetMaxIdleConns(poolSize)
 	return rdb, wdb, nil
+}
+
+// sqliteBusy is how long a SQLite statement waits for another process's
+// lock.
+func sqliteBusy(t target) time.Duration {
+	if t.busy == 0 {
+		return defaultBusyTimeout
+	}
+	return t.busy
+}
+
+// busyZero opens connections through c, then turns their busy timeout off:
+// it applied to the connection's setup (the switch to WAL may wait for
+// another process), and later waits are Store.onWriter's.
+type busyZero struct{ driver.Connector }
+
+func (c busyZero) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("sqlstore: sqlite: the driver's connection cannot run statements")
+	}
+	if _, err := ex.ExecContext(ctx, "PRAGMA busy_timeout = 0", nil); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // defaultConnectTimeout bounds a connection to PostgreSQL when neither the

@@ -38,8 +38,14 @@
 // process crash, the last commits may be lost; the database stays
 // consistent). Writes of the process go through one connection, so they
 // queue in the process instead of failing with "database is locked"; other
-// processes on the same file wait up to the busy timeout (5 s by default),
-// and transactions begin IMMEDIATE.
+// processes on the same file wait up to the busy timeout (5 s by default,
+// timeout= in the URL) or until the caller's context ends, and transactions
+// begin IMMEDIATE. A read uses that connection too when it is free (its
+// page cache is current after the store's own writes), else one of a pool.
+// The store waits for the connections under the caller's context but hands
+// SQLite a context without cancellation, which spares the goroutine per
+// statement that the driver and database/sql start to watch a cancellable
+// one (see onWriter).
 //
 // # Locks
 //
@@ -78,6 +84,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker/store"
+	msqlite "modernc.org/sqlite"
 )
 
 // DefaultTableName is the table used when Options.TableName is empty.
@@ -142,8 +149,16 @@ type Store struct {
 	q       queries
 	st      stmts // SQLite: the hot queries, prepared once
 	timeout time.Duration
-	log     *slog.Logger
-	now     func() time.Time
+
+	// SQLite: wsem holds a token while a goroutine uses wdb's connection
+	// (see onWriter), rsem one per reader of rdb (see onReader), and busy
+	// is how long a write waits for another process's lock. All nil or
+	// zero for PostgreSQL.
+	wsem, rsem chan struct{}
+	busy       time.Duration
+
+	log *slog.Logger
+	now func() time.Time
 
 	mu     sync.Mutex
 	leases map[*Lease]struct{} // held leases, whose renewal Close stops
@@ -194,6 +209,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	switch t.dialect {
 	case sqlite:
 		s.rdb, s.wdb, err = openSQLite(t, opts.PoolSize)
+		s.wsem, s.busy = make(chan struct{}, 1), sqliteBusy(t)
+		if s.rdb != s.wdb {
+			s.rsem = make(chan struct{}, opts.PoolSize)
+		}
 	case postgres:
 		s.rdb, err = openPostgres(t, opts)
 		s.wdb = s.rdb
@@ -222,10 +241,11 @@ const setupTimeout = 30 * time.Second
 // stmts are prepared statements of the hot queries; a nil one is run as
 // plain text.
 type stmts struct {
-	get, set, del, insert, touch, updateLive, updateAny *sql.Stmt
+	get, getW, set, del, insert, touch, updateLive, updateAny *sql.Stmt
 }
 
-// prepare prepares the hot queries: reads on rdb, writes on wdb.
+// prepare prepares the hot queries: reads on rdb and on wdb, writes on
+// wdb.
 func (s *Store) prepare(ctx context.Context) error {
 	var err error
 	p := func(db *sql.DB, q string) *sql.Stmt {
@@ -233,11 +253,14 @@ func (s *Store) prepare(ctx context.Context) error {
 			return nil
 		}
 		var st *sql.Stmt
-		st, err = db.PrepareContext(ctx, q)
+		err = s.retryBusy(ctx, func(ctx context.Context) error {
+			st, err = db.PrepareContext(ctx, q)
+			return err
+		})
 		return st
 	}
 	s.st = stmts{
-		get: p(s.rdb, s.q.get), set: p(s.wdb, s.q.set), del: p(s.wdb, s.q.del), insert: p(s.wdb, s.q.insert),
+		get: p(s.rdb, s.q.get), getW: p(s.wdb, s.q.get), set: p(s.wdb, s.q.set), del: p(s.wdb, s.q.del), insert: p(s.wdb, s.q.insert),
 		touch: p(s.wdb, s.q.touch), updateLive: p(s.wdb, s.q.updateLive), updateAny: p(s.wdb, s.q.updateAny),
 	}
 	if err != nil {
@@ -246,12 +269,121 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-// execW runs a write: through st when it is prepared, else as text on wdb.
-func (s *Store) execW(ctx context.Context, st *sql.Stmt, q string, args ...any) (sql.Result, error) {
-	if st != nil {
-		return st.ExecContext(ctx, args...)
+// execW runs a write on wdb: through st when it is prepared, else as text.
+func (s *Store) execW(ctx context.Context, st *sql.Stmt, q string, args ...any) (res sql.Result, err error) {
+	err = s.onWriter(ctx, func(ctx context.Context) error {
+		if st != nil {
+			res, err = st.ExecContext(ctx, args...)
+		} else {
+			res, err = s.wdb.ExecContext(ctx, q, args...)
+		}
+		return err
+	})
+	return res, err
+}
+
+// SQLite's statements keep the caller's deadline without being handed a
+// cancellable context. modernc's driver starts a goroutine for every
+// statement run under a context that can be cancelled, to interrupt it, and
+// database/sql another for every query's rows; on the 2-core development
+// machine those goroutines made a Get and an Update a quarter slower (go
+// test -run '^$' -bench GetUpdate ./store/sqlstore/: 53-58 µs with a
+// deadline, 41-50 µs without; now both the same). So the store waits for a
+// connection itself, under the caller's context (wsem, rsem), runs the
+// statement under a context with the same values and no cancellation, and
+// the writing connection, which has no busy timeout, leaves the waits for
+// another process's lock to onWriter, which ends them with the caller's
+// context. What no longer ends with the context is a statement that runs:
+// on a local database that is microseconds once it has its locks, at most
+// a purge batch (1000 rows) or a scan page (500 keys), and SQLite could not
+// interrupt a disk that hangs either.
+
+// onWriter runs f with wdb's connection to itself: it waits for the
+// connection as long as ctx allows, then calls f with ctx's values but no
+// cancellation. While another process holds SQLite's write lock (f fails
+// with SQLITE_BUSY: the statement did nothing) it calls f again, backing
+// off as SQLite's own busy handler does, until the busy timeout has passed
+// or ctx is done. For PostgreSQL it calls f(ctx).
+func (s *Store) onWriter(ctx context.Context, f func(context.Context) error) error {
+	if s.wsem == nil {
+		return f(ctx)
 	}
-	return s.wdb.ExecContext(ctx, q, args...)
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.wsem }()
+	return s.retryBusy(ctx, f)
+}
+
+// onReader runs f with a reading connection: wdb's when it is free, since
+// its page cache is current after the store's own writes (a connection of
+// rdb finds the database changed and reads pages again), else one of rdb,
+// waiting for it as long as ctx allows. f gets ctx's values without its
+// cancellation, and onW tells it which connection it has. For PostgreSQL it
+// calls f(ctx, false).
+//
+// The connections of rdb keep SQLite's busy timeout (they also serve DB's
+// users): a read in WAL mode does not wait for writers, and waits for a
+// lock only while another process recovers the database after a crash.
+func (s *Store) onReader(ctx context.Context, f func(ctx context.Context, onW bool) error) error {
+	if s.wsem == nil {
+		return f(ctx, false)
+	}
+	select {
+	case s.wsem <- struct{}{}:
+		defer func() { <-s.wsem }()
+		return s.retryBusy(ctx, func(ctx context.Context) error { return f(ctx, true) })
+	default:
+	}
+	if s.rsem == nil { // an in-memory database: one connection
+		return s.onWriter(ctx, func(ctx context.Context) error { return f(ctx, true) })
+	}
+	select {
+	case s.rsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.rsem }()
+	return f(context.WithoutCancel(ctx), false)
+}
+
+// busyDelays is the schedule of SQLite's own busy handler
+// (sqliteDefaultBusyCallback): the wait before each new try, the last one
+// repeated.
+var busyDelays = [...]time.Duration{1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100}
+
+// retryBusy calls f under ctx without its cancellation, again while it
+// fails with SQLITE_BUSY, until s.busy has passed or ctx is done.
+func (s *Store) retryBusy(ctx context.Context, f func(context.Context) error) error {
+	dctx := context.WithoutCancel(ctx)
+	var waited time.Duration
+	for try := 0; ; try++ {
+		err := f(dctx)
+		if err == nil || !isBusy(err) {
+			return err
+		}
+		d := busyDelays[min(try, len(busyDelays)-1)] * time.Millisecond
+		if d = min(d, s.busy-waited); d <= 0 {
+			return err
+		}
+		waited += d
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code):
+// another connection holds a lock the statement needs.
+func isBusy(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 5 // SQLITE_BUSY
 }
 
 // setup creates the tables if missing and checks the columns of the entry
@@ -281,15 +413,22 @@ func (s *Store) setup(ctx context.Context, table string) error {
 		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, lock)
 		db = conn
 	}
+	// On SQLite, onWriter waits while another process holds the lock.
+	exec := func(stmt string) error {
+		return s.onWriter(ctx, func(ctx context.Context) error {
+			_, err := db.ExecContext(ctx, stmt)
+			return err
+		})
+	}
 	for _, stmt := range s.q.create {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
+		if err := exec(stmt); err != nil {
 			return fmt.Errorf("sqlstore: creating table %s on %v: %w", table, s.dialect, err)
 		}
 	}
-	if err := s.checkColumns(ctx, db, table); err != nil {
+	if err := s.onWriter(ctx, func(ctx context.Context) error { return s.checkColumns(ctx, db, table) }); err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, s.q.index); err != nil {
+	if err := exec(s.q.index); err != nil {
 		return fmt.Errorf("sqlstore: creating the index of %s on %v: %w", table, s.dialect, err)
 	}
 	return nil
@@ -359,7 +498,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.st.get, s.st.set, s.st.del, s.st.insert, s.st.touch, s.st.updateLive, s.st.updateAny} {
+	for _, st := range []*sql.Stmt{s.st.get, s.st.getW, s.st.set, s.st.del, s.st.insert, s.st.touch, s.st.updateLive, s.st.updateAny} {
 		if st != nil {
 			st.Close()
 		}
@@ -421,13 +560,18 @@ func (s *Store) read(ctx context.Context, key []byte) (row, error) {
 		value        []byte
 		version, exp any
 	)
-	var q *sql.Row
-	if s.st.get != nil {
-		q = s.st.get.QueryRowContext(ctx, key)
-	} else {
-		q = s.rdb.QueryRowContext(ctx, s.q.get, key)
-	}
-	err := q.Scan(&value, &version, &exp)
+	err := s.onReader(ctx, func(ctx context.Context, onW bool) error {
+		var q *sql.Row
+		switch {
+		case onW && s.st.getW != nil:
+			q = s.st.getW.QueryRowContext(ctx, key)
+		case s.st.get != nil:
+			q = s.st.get.QueryRowContext(ctx, key)
+		default:
+			q = s.rdb.QueryRowContext(ctx, s.q.get, key)
+		}
+		return q.Scan(&value, &version, &exp)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return row{}, nil
 	}
@@ -628,20 +772,28 @@ func (s *Store) scanPage(ctx context.Context, lo, hi []byte, first bool) ([][]by
 	if hi != nil {
 		args = append(args, hi)
 	}
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var keys [][]byte
-	for rows.Next() {
-		var k []byte
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
+	err := s.onReader(ctx, func(ctx context.Context, onW bool) error {
+		keys = keys[:0]
+		db := s.rdb
+		if onW {
+			db = s.wdb
 		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k []byte
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return rows.Err()
+	})
+	return keys, err
 }
 
 // prefixEnd returns the smallest byte string greater than every string that
@@ -689,7 +841,7 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
-	res, err := s.wdb.ExecContext(ctx, q, args...)
+	res, err := s.execW(ctx, nil, q, args...)
 	if err != nil {
 		return 0, err
 	}

@@ -125,6 +125,54 @@ func twoStores(t *testing.T, url string) {
 
 func TestSQLiteTwoStores(t *testing.T) { twoStores(t, sqliteURL(t)) }
 
+// While another connection holds SQLite's write lock, a write waits for it
+// (the store's own busy wait, not SQLite's), until the caller's context
+// ends or, with no deadline, the busy timeout (timeout= in the URL) has
+// passed; once the lock is free, the write goes through.
+func TestSQLiteBusyWait(t *testing.T) {
+	u := sqliteURL(t) + "?timeout=0.3"
+	s := open(t, sqlstore.Options{URL: u})
+	other := open(t, sqlstore.Options{URL: u})
+	ctx := context.Background()
+	conn, err := other.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := s.Set(c, "k", []byte("v"), 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Set under a 100 ms deadline while locked = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 250*time.Millisecond {
+		t.Errorf("Set under a 100 ms deadline returned after %v", d)
+	}
+
+	start = time.Now()
+	if err := s.Set(ctx, "k", []byte("v"), 0); err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("Set without a deadline while locked = %v, want database is locked", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+		t.Errorf("Set without a deadline gave up after %v, want the busy timeout (300 ms)", d)
+	}
+	if _, found, err := s.Get(ctx, "k"); found || err != nil {
+		t.Fatalf("Get while locked = %v, %v; want not found (WAL: reads do not wait)", found, err)
+	}
+
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_, _ = conn.ExecContext(ctx, "ROLLBACK")
+	}()
+	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatalf("Set after the lock is released: %v", err)
+	}
+}
+
 // A row that does not decode (hand-edited: SQLite keeps any type in any
 // column) reads as missing, is logged, and Update replaces it.
 func TestSQLiteCorruptRow(t *testing.T) {
@@ -247,22 +295,33 @@ func TestCloseStopsLeases(t *testing.T) {
 	}
 }
 
+// BenchmarkSQLiteGetUpdate is the store's part of a session update: a Get,
+// then an Update with its entry, of a 1 KB value, under a context with a
+// deadline (as session.Manager gives each request's store calls) or none.
 func BenchmarkSQLiteGetUpdate(b *testing.B) {
-	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: "sqlite:///" + filepath.Join(b.TempDir(), "b.db")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	v := []byte(strings.Repeat("x", 1024))
-	_ = s.Set(ctx, "session:abc", v, time.Hour)
-	for b.Loop() {
-		last, _, err := s.Get(ctx, "session:abc")
-		if err == nil {
-			err = s.Update(ctx, "session:abc", last, time.Hour, func(cur []byte, found bool) ([]byte, error) { return v, nil })
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, deadline := range []bool{true, false} {
+		b.Run("deadline="+strconv.FormatBool(deadline), func(b *testing.B) {
+			s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: "sqlite:///" + filepath.Join(b.TempDir(), "b.db")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			v := []byte(strings.Repeat("x", 1024))
+			_ = s.Set(context.Background(), "session:abc", v, time.Hour)
+			for b.Loop() {
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if deadline {
+					ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+				}
+				last, _, err := s.Get(ctx, "session:abc")
+				if err == nil {
+					err = s.Update(ctx, "session:abc", last, time.Hour, func(cur []byte, found bool) ([]byte, error) { return v, nil })
+				}
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
