@@ -23,6 +23,114 @@ var errRecord = errors.New("malformed session record")
 
 // decodeRecord parses a stored record. Values alias b.
 func decodeRecord(b []byte) (record, error) {
+	if r, ok := decodeCompact(b); ok {
+		return r, nil
+	}
+	return decodeGeneric(b)
+}
+
+// compactHead is how every record encodeRecord writes begins.
+const compactHead = `{"v":1,"c":`
+
+// decodeCompact reads a record in the exact form encodeRecord writes it
+// (no blanks, the members in its order, plain keys, no flash messages), the
+// form of nearly every record read; ok is false for anything else, which
+// decodeGeneric then reads (or refuses). Whatever it accepts, it reads as
+// decodeGeneric would.
+func decodeCompact(b []byte) (r record, ok bool) {
+	if len(b) < len(compactHead) || string(b[:len(compactHead)]) != compactHead {
+		return r, false
+	}
+	i := len(compactHead)
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	j = digits(b, j)
+	if scanNumber(b, i) != j {
+		return r, false // not a plain integer
+	}
+	created, ok := shortInt(b[i:j])
+	if !ok {
+		return r, false
+	}
+	r.Format, r.Created = recordFormat, created
+	i = j
+	if hasMember(b, i, 'd') {
+		i += len(`,"d":{`)
+		r.Values = make([]value, 0, 4)
+		var index map[string]int
+		if i < len(b) && b[i] == '}' {
+			i++
+		} else {
+			for {
+				if i >= len(b) || b[i] != '"' {
+					return r, false
+				}
+				end, plain := scanString(b, i)
+				if end < 0 || !plain || !utf8.Valid(b[i+1:end-1]) || end >= len(b) || b[end] != ':' {
+					return r, false
+				}
+				key := b[i+1 : end-1]
+				vend := scanValue(b, end+1)
+				if vend < 0 || vend >= len(b) {
+					return r, false
+				}
+				r.Values, index = addValue(r.Values, index, keyString(b, key), b[end+1:vend])
+				i = vend + 1
+				if b[vend] == '}' {
+					break
+				}
+				if b[vend] != ',' {
+					return r, false
+				}
+			}
+		}
+	}
+	if hasMember(b, i, 't') {
+		i += len(`,"t":`)
+		if i >= len(b) || b[i] != '"' {
+			return r, false
+		}
+		end, plain := scanString(b, i)
+		if end < 0 || !plain || !utf8.Valid(b[i+1:end-1]) {
+			return r, false
+		}
+		r.CSRF = string(b[i+1 : end-1])
+		i = end
+	}
+	if hasMember(b, i, 'n') {
+		i += len(`,"n":`)
+		j := digits(b, i)
+		if j == i || j-i > 19 || b[i] == '0' {
+			return r, false
+		}
+		n, err := strconv.ParseUint(string(b[i:j]), 10, 64)
+		if err != nil {
+			return r, false
+		}
+		r.Seq, i = n, j
+	}
+	if i != len(b)-1 || b[i] != '}' {
+		return r, false
+	}
+	return r, true
+}
+
+// hasMember reports whether b[i:] starts with `,"k":` (and a '{' for "d").
+func hasMember(b []byte, i int, k byte) bool {
+	n := len(`,"k":`)
+	if k == 'd' {
+		n++
+	}
+	if len(b)-i < n || b[i] != ',' || b[i+1] != '"' || b[i+2] != k || b[i+3] != '"' || b[i+4] != ':' {
+		return false
+	}
+	return k != 'd' || b[i+5] == '{'
+}
+
+// decodeGeneric parses any record that encoding/json would read.
+func decodeGeneric(b []byte) (record, error) {
 	var r record
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {

@@ -17,9 +17,18 @@ func FuzzRecordCodec(f *testing.F) {
 	f.Add([]byte(`{"v":1,"c":-0,"d":{"a":"\u00e9\n\"x\\","b":-1.5e+10,"c":[true,false,null,{"x":[]}],"d":0.25E-3}}`))
 	f.Add([]byte(`{"v":1,"c":5,"d":{"k":"v"}} `))
 	f.Add([]byte(`{"v":1,"c":null,"t":null,"d":null,"f":null}`))
+	f.Add([]byte(`{"v":1,"c":1,"d":{"a":1,"b":"x","a":[2]},"t":"tok","n":7}`))
+	f.Add([]byte(`{"v":1,"c":-0,"d":{},"t":null,"n":0}`))
+	f.Add([]byte(`{"v":1,"c":1,"t":"\u00e9","n":18446744073709551616}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if ambiguous(b) {
 			return
+		}
+		if fast, ok := decodeCompact(b); ok {
+			slow, err := decodeGeneric(b)
+			if err != nil || !sameRecord(fast, slow) {
+				t.Fatalf("decodeCompact(%q) = %+v; decodeGeneric = %+v, %v", b, fast, slow, err)
+			}
 		}
 		got, err := decodeRecord(b)
 		var want jsonRecord
@@ -254,6 +263,25 @@ func TestScanStringEveryOffset(t *testing.T) {
 					t.Fatalf("n=%d at=%d byte %#x: decode error %v, encoding/json rejects: %v", n, at, c, err, want)
 				}
 			}
+		}
+	}
+}
+
+// Every record the encoder writes without flash messages is read by the
+// compact reader (the fast path), the same as by the generic one.
+func TestDecodeCompactReadsEncoderOutput(t *testing.T) {
+	for _, r := range []record{
+		{Format: recordFormat, Created: 1764540000000},
+		{Format: recordFormat, Created: -5, Values: []value{{key: "counter", raw: json.RawMessage("41")}}},
+		{Format: recordFormat, Created: 1, Values: []value{{key: "é", raw: json.RawMessage(`{"a":[1,"}"]}`)}, {key: "s", raw: json.RawMessage(`"x\"y"`)}}, CSRF: "tok", Seq: 12},
+	} {
+		enc := encodeRecord(nil, &r)
+		fast, ok := decodeCompact(enc)
+		if !ok {
+			t.Fatalf("decodeCompact(%s) refused the encoder's output", enc)
+		}
+		if !sameRecord(fast, r) {
+			t.Fatalf("decodeCompact(%s) = %+v, want %+v", enc, fast, r)
 		}
 	}
 }
