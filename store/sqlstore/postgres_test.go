@@ -217,3 +217,5 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 		}
 	}
 }
+
+func TestPostgresUpdateKeepsExpiry(t *testing.T) { updateKeepsExpiry(t, postgresURL(t)) }

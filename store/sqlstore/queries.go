@@ -25,7 +25,7 @@ type queries struct {
 	create                                  []string
 	index, columns                          string
 	get, set, del, insert, touch            string
-	updateLive, updateAny                   string
+	updateLive, updateAny, updateKeep       string
 	purge, purgeLocks                       string
 	lockTake, lockRenew, lockRelease        string
 	scanFirstHi, scanFirst, scanHi, scanAll string
@@ -55,6 +55,9 @@ func newQueries(d dialect, table string) queries {
 		insert:     `INSERT INTO ` + table + ` ("key", "value", "version", "expires") VALUES ($1, $2, $3, $4) ON CONFLICT ("key") DO NOTHING`,
 		updateLive: `UPDATE ` + table + ` SET "value" = $1, "version" = $2, "expires" = $3 WHERE "key" = $4 AND "version" = $5 AND ` + fmt.Sprintf(live, 6),
 		updateAny:  `UPDATE ` + table + ` SET "value" = $1, "version" = $2, "expires" = $3 WHERE "key" = $4 AND "version" = $5`,
+		// The expiry stays: the row must have exactly the one the caller
+		// read, and be live.
+		updateKeep: `UPDATE ` + table + ` SET "value" = $1, "version" = $2 WHERE "key" = $3 AND "version" = $4 AND "expires" = $5 AND "expires" > $6`,
 		touch:      `UPDATE ` + table + ` SET "expires" = $1 WHERE "key" = $2 AND ` + fmt.Sprintf(live, 3),
 		purge: `DELETE FROM ` + table + ` WHERE "key" IN (SELECT "key" FROM ` + table +
 			` WHERE "expires" IS NOT NULL AND "expires" <= $1 LIMIT $2)`,
@@ -70,7 +73,7 @@ func newQueries(d dialect, table string) queries {
 	q.scanHi = fmt.Sprintf(scan, ">", ` AND "key" < $3`)
 	q.scanAll = fmt.Sprintf(scan, ">", "")
 	if d == sqlite {
-		for _, p := range []*string{&q.columns, &q.get, &q.set, &q.del, &q.insert, &q.updateLive, &q.updateAny, &q.touch,
+		for _, p := range []*string{&q.columns, &q.get, &q.set, &q.del, &q.insert, &q.updateLive, &q.updateAny, &q.updateKeep, &q.touch,
 			&q.purge, &q.purgeLocks, &q.lockTake, &q.lockRenew, &q.lockRelease, &q.scanFirstHi, &q.scanFirst, &q.scanHi, &q.scanAll} {
 			*p = strings.ReplaceAll(*p, "$", "?")
 		}

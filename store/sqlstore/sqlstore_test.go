@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobeaker/beaker/internal/fakeclock"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/sqlstore"
 	"github.com/gobeaker/beaker/store/storetest"
@@ -325,3 +326,68 @@ func BenchmarkSQLiteGetUpdate(b *testing.B) {
 		})
 	}
 }
+
+// updateKeepsExpiry: an update whose expiry is within a millisecond of the
+// row's keeps the row's own; a Touch between the read and the update (a
+// new expiry, the same version) is not undone by it, nor does it make the
+// update fail.
+func updateKeepsExpiry(t *testing.T, url string) {
+	clock := fakeclock.New()
+	s := open(t, sqlstore.Options{URL: url, TableName: randomTable(t), Now: clock.Now})
+	ctx := context.Background()
+	set := func(v string) store.UpdateFunc {
+		return func([]byte, bool) ([]byte, error) { return []byte(v), nil }
+	}
+	get := func() store.Entry {
+		t.Helper()
+		e, found, err := s.Get(ctx, "k")
+		if err != nil || !found {
+			t.Fatalf("Get: found %v, err %v", found, err)
+		}
+		return e
+	}
+	if err := s.Set(ctx, "k", []byte("a"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	first := get()
+	clock.Advance(500 * time.Microsecond)
+	if err := s.Update(ctx, "k", first, time.Hour, set("b")); err != nil {
+		t.Fatal(err)
+	}
+	second := get()
+	if string(second.Value) != "b" || second.Version == first.Version {
+		t.Fatalf("after the update: %q version %v (was %v)", second.Value, second.Version, first.Version)
+	}
+	if !second.Expires.Equal(first.Expires) {
+		t.Errorf("an update half a millisecond later moved the expiry from %v to %v", first.Expires, second.Expires)
+	}
+	// A Touch after the read (a new expiry, the same version): the
+	// update's first try, which would keep the expiry it read, misses; it
+	// reads again and writes its own.
+	if found, err := s.Touch(ctx, "k", 2*time.Hour); err != nil || !found {
+		t.Fatalf("Touch: %v %v", found, err)
+	}
+	if err := s.Update(ctx, "k", second, time.Hour, set("c")); err != nil {
+		t.Fatal(err)
+	}
+	third := get()
+	if string(third.Value) != "c" {
+		t.Fatalf("after a touch and an update: %q, want c", third.Value)
+	}
+	if d := third.Expires.Sub(clock.Now()); d != time.Hour {
+		t.Errorf("after a touch (2 h) and an update with a 1 h ttl, the row expires in %v", d)
+	}
+	// An update with a different ttl moves the expiry.
+	if err := s.Update(ctx, "k", third, time.Hour, set("d")); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Millisecond)
+	if err := s.Update(ctx, "k", get(), time.Hour, set("e")); err != nil {
+		t.Fatal(err)
+	}
+	if d := get().Expires.Sub(clock.Now()); d != time.Hour {
+		t.Errorf("an update 2 ms after the last, with a 1 h ttl, left the row expiring in %v", d)
+	}
+}
+
+func TestSQLiteUpdateKeepsExpiry(t *testing.T) { updateKeepsExpiry(t, sqliteURL(t)) }
