@@ -299,7 +299,7 @@ func (c *clientSide) save(ctx context.Context, s *Session, h http.Header, now ti
 	}
 	if !seal && !st.clear {
 		if h != nil {
-			addVaryCookie(h)
+			addVaryCookie(h, &s.vary)
 		}
 		return nil
 	}
@@ -332,7 +332,7 @@ func (c *clientSide) save(ctx context.Context, s *Session, h http.Header, now ti
 		ck.MaxAge, ck.Expires = -1, time.Time{}
 		line = ck.String()
 	}
-	addVaryCookie(h)
+	addVaryCookie(h, &s.vary)
 	h.Add("Set-Cookie", line)
 	h.Set("Cache-Control", "no-store")
 	if seal {

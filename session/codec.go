@@ -22,8 +22,13 @@ import (
 var errRecord = errors.New("malformed session record")
 
 // decodeRecord parses a stored record. Values alias b.
-func decodeRecord(b []byte) (record, error) {
-	if r, ok := decodeCompact(b); ok {
+func decodeRecord(b []byte) (record, error) { return decodeRecordInto(b, nil) }
+
+// decodeRecordInto is decodeRecord, with the record's values appended to
+// buf[:0] when it is not nil (a buffer the caller keeps, which saves an
+// allocation).
+func decodeRecordInto(b []byte, buf []value) (record, error) {
+	if r, ok := decodeCompact(b, buf); ok {
 		return r, nil
 	}
 	return decodeGeneric(b)
@@ -37,7 +42,7 @@ const compactHead = `{"v":1,"c":`
 // form of nearly every record read; ok is false for anything else, which
 // decodeGeneric then reads (or refuses). Whatever it accepts, it reads as
 // decodeGeneric would.
-func decodeCompact(b []byte) (r record, ok bool) {
+func decodeCompact(b []byte, buf []value) (r record, ok bool) {
 	if len(b) < len(compactHead) || string(b[:len(compactHead)]) != compactHead {
 		return r, false
 	}
@@ -58,7 +63,10 @@ func decodeCompact(b []byte) (r record, ok bool) {
 	i = j
 	if hasMember(b, i, 'd') {
 		i += len(`,"d":{`)
-		r.Values = make([]value, 0, 4)
+		r.Values = buf[:0]
+		if r.Values == nil {
+			r.Values = make([]value, 0, 4)
+		}
 		var index map[string]int
 		if i < len(b) && b[i] == '}' {
 			i++

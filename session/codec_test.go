@@ -24,7 +24,7 @@ func FuzzRecordCodec(f *testing.F) {
 		if ambiguous(b) {
 			return
 		}
-		if fast, ok := decodeCompact(b); ok {
+		if fast, ok := decodeCompact(b, nil); ok {
 			slow, err := decodeGeneric(b)
 			if err != nil || !sameRecord(fast, slow) {
 				t.Fatalf("decodeCompact(%q) = %+v; decodeGeneric = %+v, %v", b, fast, slow, err)
@@ -276,7 +276,7 @@ func TestDecodeCompactReadsEncoderOutput(t *testing.T) {
 		{Format: recordFormat, Created: 1, Values: []value{{key: "é", raw: json.RawMessage(`{"a":[1,"}"]}`)}, {key: "s", raw: json.RawMessage(`"x\"y"`)}}, CSRF: "tok", Seq: 12},
 	} {
 		enc := encodeRecord(nil, &r)
-		fast, ok := decodeCompact(enc)
+		fast, ok := decodeCompact(enc, nil)
 		if !ok {
 			t.Fatalf("decodeCompact(%s) refused the encoder's output", enc)
 		}

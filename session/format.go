@@ -35,6 +35,9 @@ type format interface {
 	// that does not decode is treated as missing.
 	encode(dst []byte, r *record) []byte
 	decode(b []byte) (record, error)
+	// decodeInto is decode with the values in buf[:0] (a buffer of the
+	// caller's, reused when it has room).
+	decodeInto(b []byte, buf []value) (record, error)
 	// marker returns the bytes of a marker of kind k (never markNone); the
 	// caller owns them. markOf tells whether stored bytes are a marker.
 	marker(k mark) []byte
@@ -97,7 +100,10 @@ func (f *nativeFormat) storeKey(id string) string           { return storeKey(f.
 func (f *nativeFormat) keyPrefix() string                   { return f.prefix }
 func (f *nativeFormat) encode(dst []byte, r *record) []byte { return encodeRecord(dst, r) }
 func (f *nativeFormat) decode(b []byte) (record, error)     { return decodeRecord(b) }
-func (f *nativeFormat) refresh() refreshPolicy              { return refreshTouch }
+func (f *nativeFormat) decodeInto(b []byte, buf []value) (record, error) {
+	return decodeRecordInto(b, buf)
+}
+func (f *nativeFormat) refresh() refreshPolicy { return refreshTouch }
 
 func (f *nativeFormat) refKey(ref string) string {
 	if len(ref) > len(f.prefix) && ref[:len(f.prefix)] == f.prefix {

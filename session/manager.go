@@ -363,6 +363,23 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 // one request at the cost of one context value each.
 type ctxKey struct{}
 
+// sessionCtx is the request's context with its session added, as
+// context.WithValue(parent, ctxKey{}, s) would make it. It lives inside the
+// responseWriter, which saves an allocation per request.
+type sessionCtx struct {
+	context.Context
+	s *Session
+}
+
+// Value returns the session for ctxKey and asks the parent for any other
+// key.
+func (c *sessionCtx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
 // FromContext returns the session that the innermost Manager.Middleware
 // put in ctx. It panics when there is none: the handler was not wrapped by
 // the middleware, which is a programming error.
@@ -411,7 +428,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		s.m = m
 		s.outer, _ = r.Context().Value(ctxKey{}).(*Session)
 		rw.m = m
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		rw.ctx = sessionCtx{Context: r.Context(), s: s}
+		r = r.WithContext(&rw.ctx)
 		s.req = r
 		rw.req = r
 		next.ServeHTTP(rw, r)

@@ -72,6 +72,11 @@ type serverState struct {
 	keyID, keyVal string // the last store key computed, and its id
 
 	upd updater // the update function of the save, kept here to save an allocation
+
+	// vals is the backing array of the loaded record's values, for a
+	// record of few keys (the record is never changed in place: a save
+	// builds a new one).
+	vals [4]value
 }
 
 // Sentinels of the update functions; none leaves the package.
@@ -161,7 +166,7 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 		s.fresh(now)
 		return nil
 	}
-	rec, err := sv.f.decode(e.Value)
+	rec, err := sv.f.decodeInto(e.Value, st.vals[:0])
 	if err != nil {
 		s.m.log.LogAttrs(ctx, slog.LevelWarn, "session: corrupt record treated as missing",
 			slog.String("session", logID(st.cookieID)), slog.Any("error", err))
@@ -267,7 +272,7 @@ func (sv *serverSide) save(ctx context.Context, s *Session, h http.Header, now t
 	s.regen = false
 
 	if h != nil {
-		addVaryCookie(h)
+		addVaryCookie(h, &s.vary)
 		switch {
 		case setID != "":
 			h.Add("Set-Cookie", m.cookie(s.req, sv.f.cookieValue(setID), now, time.UnixMilli(s.rec.Created)).String())

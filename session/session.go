@@ -56,6 +56,7 @@ type Session struct {
 	sv serverState // the server side's state (unused by the client side)
 
 	detached detached    // the commit's context: the request's, not cancelled
+	vary     [1]string   // the backing array of the Vary header; see addVaryCookie
 	cs       clientState // the client side's state (unused by the server side)
 }
 

@@ -18,8 +18,9 @@ type responseWriter struct {
 	// middleware left it (HSTS, CSP, ...), kept when an error replaces the
 	// response; nil when it was empty.
 	outerHeader http.Header
-	started     bool // the session was committed for the header
-	failed      bool // the error handler answered; the handler's output is dropped
+	ctx         sessionCtx // the request's context, with the session
+	started     bool       // the session was committed for the header
+	failed      bool       // the error handler answered; the handler's output is dropped
 }
 
 // start commits the session before the first byte of the response.
@@ -127,13 +128,21 @@ func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
 
 // addVaryCookie adds "Cookie" to the response's Vary header, unless it is
-// there already. The key is written in its canonical form directly:
-// Header.Add would canonicalise it on every response.
-func addVaryCookie(h http.Header) {
-	for _, v := range h["Vary"] {
+// there already. The key is written in its canonical form directly
+// (Header.Add would canonicalise it on every response), and a header that
+// had no Vary gets buf as its backing array, which saves an allocation: a
+// later Add copies it (its capacity is one).
+func addVaryCookie(h http.Header, buf *[1]string) {
+	vs := h["Vary"]
+	for _, v := range vs {
 		if v == "Cookie" {
 			return
 		}
 	}
-	h["Vary"] = append(h["Vary"], "Cookie")
+	if len(vs) == 0 {
+		buf[0] = "Cookie"
+		h["Vary"] = buf[:1:1]
+		return
+	}
+	h["Vary"] = append(vs, "Cookie")
 }
