@@ -620,7 +620,15 @@ func skipContainer(b []byte, i int) int {
 }
 
 // encodeRecord appends r's JSON to dst.
-func encodeRecord(dst []byte, r *record) []byte {
+func encodeRecord(dst []byte, r *record) []byte { return encodeRecordAt(dst, r, nil) }
+
+// valueAt is where one value went in an encoded record: the offsets of its
+// key's opening quote, of its JSON and of the end of its JSON.
+type valueAt struct{ key, val, end int }
+
+// encodeRecordAt is encodeRecord, which also fills at[i] for r.Values[i]
+// when at is not nil (it must then be as long as r.Values).
+func encodeRecordAt(dst []byte, r *record, at []valueAt) []byte {
 	dst = append(dst, `{"v":`...)
 	dst = strconv.AppendInt(dst, int64(r.Format), 10)
 	dst = append(dst, `,"c":`...)
@@ -631,8 +639,12 @@ func encodeRecord(dst []byte, r *record) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
+			k := len(dst)
 			dst = appendString(dst, v.key)
 			dst = append(dst, ':')
+			if at != nil {
+				at[i] = valueAt{key: k, val: len(dst), end: len(dst) + len(v.raw)}
+			}
 			dst = append(dst, v.raw...)
 		}
 		dst = append(dst, '}')

@@ -1,9 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,6 +58,16 @@ func FuzzRecordCodec(f *testing.F) {
 		again, err := decodeRecord(enc)
 		if err != nil || !sameRecord(again, got) {
 			t.Fatalf("round trip of %+v: %q → %+v, %v", got, enc, again, err)
+		}
+		// The same, with the values pointed at the encoding (a save's
+		// record that is remembered): the same bytes, the same record.
+		view := got
+		view.Values = slices.Clone(got.Values)
+		at := make([]valueAt, len(view.Values))
+		if enc2 := encodeRecordAt(nil, &view, at); !bytes.Equal(enc2, enc) {
+			t.Fatalf("encodeRecordAt(%+v) = %q, encodeRecord = %q", got, enc2, enc)
+		} else if aliasValues(enc2, &view, at); !sameRecord(view, got) {
+			t.Fatalf("the values of %+v pointed at %q read %+v", got, enc2, view)
 		}
 	})
 }

@@ -271,6 +271,12 @@ func New(opts Options) (*Manager, error) {
 	}
 	sv.toucher, _ = opts.Store.(store.Toucher)
 	sv.shared, _ = opts.Store.(store.SharedGetter)
+	if sv.shared != nil {
+		// The store keeps the bytes a save gives it unchanged and hands
+		// them back as they are: a load of what this process saved can
+		// skip decoding it.
+		sv.remember = true
+	}
 	m.side, m.server = sv, sv
 	// Skipping the per-call timer is safe only for memstore itself, whose
 	// calls never wait on I/O: a type that wraps or embeds it may stall.

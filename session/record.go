@@ -58,6 +58,10 @@ type flashMessage struct {
 type delta struct {
 	cleared bool
 	ops     []valueOp // at most one per key
+	// opsBuf is the backing array of ops for a request that sets few keys
+	// (a delta lives in its request's Session and is never copied, only
+	// reset).
+	opsBuf [2]valueOp
 
 	flashAdd  map[string][]flashAdd
 	flashPop  map[string][]uint64
@@ -88,6 +92,9 @@ func (d *delta) put(key string, val json.RawMessage, del bool) {
 	if o := d.op(key); o != nil {
 		o.val, o.del = val, del
 	} else {
+		if d.ops == nil {
+			d.ops = d.opsBuf[:0]
+		}
 		d.ops = append(d.ops, valueOp{key: key, val: val, del: del})
 	}
 	d.anyChange = true
@@ -103,7 +110,12 @@ func (d *delta) empty() bool { return !d.anyChange }
 // apply returns r with d applied. r's maps are not modified: the result
 // gets fresh ones where it changes them, so apply can run again on the
 // same input (Updater retries).
-func (d *delta) apply(r record) record {
+func (d *delta) apply(r record) record { return d.applyInto(r, nil) }
+
+// applyInto is apply, with the result's values in buf[:0] when it changes
+// them and buf has room (a buffer of the caller's, which it must not
+// share while the result is in use).
+func (d *delta) applyInto(r record, buf []value) record {
 	if d.cleared {
 		// Pyramid's clear(): the flash queues and the CSRF token go too;
 		// what this request added after the Clear is applied below.
@@ -114,7 +126,10 @@ func (d *delta) apply(r record) record {
 		if !d.cleared {
 			n += len(r.Values)
 		}
-		vals := make([]value, 0, n)
+		vals := buf[:0]
+		if cap(vals) < n {
+			vals = make([]value, 0, n)
+		}
 		if !d.cleared {
 			for _, v := range r.Values {
 				if d.op(v.key) == nil {

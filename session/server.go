@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gobeaker/beaker/store"
 )
@@ -49,6 +50,10 @@ type serverSide struct {
 	// verified remembers cookie values that verified, with their store
 	// keys; nil: none (each request verifies its cookie).
 	verified *verifiedCache
+	// remember is true when verified cookie entries remember their
+	// session's record (cachedRecord): the store shares its bytes and the
+	// format is the native one.
+	remember bool
 }
 
 // serverState is what serverSide keeps per request, inside Session.
@@ -60,23 +65,27 @@ type serverState struct {
 	id    string      // id of the stored record; "" for a new session
 	entry store.Entry // the record's bytes and version as loaded
 
-	// The session to end at commit (Invalidate, or a record past its
-	// lifetime): its id, its entry as loaded, whether this request loaded
-	// it (then a move since is this request's conflict), and whether the
-	// cookie must be cleared.
-	endID     string
-	endEntry  store.Entry
-	endLoaded bool
-	endClear  bool
+	// end is the session to end at commit (Invalidate, or a record past
+	// its lifetime); nil: none. Rare, so kept out of line.
+	end *ending
 
 	keyID, keyVal string // the last store key computed, and its id
 
-	upd updater // the update function of the save, kept here to save an allocation
+	// ve is the verified entry of the request cookie, if the cache has
+	// one; nil otherwise.
+	ve *verifiedEntry
 
-	// vals is the backing array of the loaded record's values, for a
-	// record of few keys (the record is never changed in place: a save
-	// builds a new one).
-	vals [4]value
+	upd updater // the update function of the save, kept here to save an allocation
+}
+
+// ending is a session to end at commit: its id, its entry as loaded,
+// whether this request loaded it (then a move since is this request's
+// conflict), and whether the cookie must be cleared.
+type ending struct {
+	id     string
+	entry  store.Entry
+	loaded bool
+	clear  bool
 }
 
 // Sentinels of the update functions; none leaves the package.
@@ -116,7 +125,7 @@ func (sv *serverSide) identify(s *Session) {
 			}
 			if sv.verified != nil {
 				if e := sv.verified.lookup(value); e != nil {
-					st.cookieID, st.stale, st.keyID, st.keyVal = e.id, e.stale, e.id, e.key
+					st.cookieID, st.stale, st.keyID, st.keyVal, st.ve = e.id, e.stale, e.id, e.key, e
 					return
 				}
 			}
@@ -127,6 +136,7 @@ func (sv *serverSide) identify(s *Session) {
 					e := &verifiedEntry{value: strings.Clone(value), id: strings.Clone(id), stale: stale}
 					e.key = sv.key(st, e.id)
 					sv.verified.add(e)
+					st.ve = e
 				}
 				return
 			}
@@ -166,7 +176,23 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 		s.fresh(now)
 		return nil
 	}
-	rec, err := sv.f.decodeInto(e.Value, st.vals[:0])
+	var rec record
+	switch ve := st.ve; {
+	case !sv.remember || ve == nil || len(e.Value) > maxCachedRecord:
+		rec, err = sv.f.decode(e.Value)
+	default:
+		if c := ve.rec.Load(); c.matches(e.Value) {
+			rec = c.rec
+			break
+		}
+		// Remembered too: a record decoded from the store's bytes refers
+		// to those bytes, which never change, or to memory of its own.
+		c := new(cachedRecord)
+		if rec, err = sv.f.decodeInto(e.Value, c.vals[:0]); err == nil {
+			c.b, c.rec = e.Value, rec
+			ve.rec.Store(c.seal())
+		}
+	}
 	if err != nil {
 		s.m.log.LogAttrs(ctx, slog.LevelWarn, "session: corrupt record treated as missing",
 			slog.String("session", logID(st.cookieID)), slog.Any("error", err))
@@ -175,7 +201,7 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 	}
 	if now.Sub(time.UnixMilli(rec.Created)) >= s.m.opts.Lifetime {
 		s.fresh(now)
-		st.endID, st.endEntry, st.endLoaded, st.endClear = st.cookieID, e, false, false
+		st.end = &ending{id: st.cookieID, entry: e}
 		return nil
 	}
 	st.id, st.entry, s.rec = st.cookieID, e, rec
@@ -185,15 +211,15 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 func (sv *serverSide) end(s *Session) {
 	st := &s.sv
 	if s.loaded && st.id != "" {
-		st.endID, st.endEntry, st.endLoaded = st.id, st.entry, true
+		st.end = &ending{id: st.id, entry: st.entry, loaded: true}
 	} else {
 		sv.identify(s)
-		if st.endID == "" && st.cookieID != "" {
-			st.endID, st.endEntry, st.endLoaded = st.cookieID, store.Entry{}, false
+		if st.end == nil && st.cookieID != "" {
+			st.end = &ending{id: st.cookieID}
 		}
 	}
-	if st.endID != "" {
-		st.endClear = true
+	if st.end != nil {
+		st.end.clear = true
 	}
 }
 
@@ -203,12 +229,12 @@ func (sv *serverSide) save(ctx context.Context, s *Session, h http.Header, now t
 	var setID string
 	clearCookie := false
 
-	if st.endID != "" {
+	if st.end != nil {
 		if err := sv.endRecord(ctx, st); err != nil {
 			return err
 		}
-		clearCookie = st.endClear
-		st.endID, st.endEntry, st.endLoaded, st.endClear = "", store.Entry{}, false, false
+		clearCookie = st.end.clear
+		st.end = nil
 	}
 
 	switch {
@@ -291,8 +317,8 @@ func (sv *serverSide) save(ctx context.Context, s *Session, h http.Header, now t
 // login moved it after this request loaded it: then the logout is this
 // request's conflict (ErrSessionMoved), and the new session is untouched.
 func (sv *serverSide) endRecord(ctx context.Context, st *serverState) error {
-	loaded := st.endLoaded
-	err := sv.updater.Update(ctx, sv.key(st, st.endID), st.endEntry, sv.markTTL, func(cur []byte, found bool) ([]byte, error) {
+	loaded := st.end.loaded
+	err := sv.updater.Update(ctx, sv.key(st, st.end.id), st.end.entry, sv.markTTL, func(cur []byte, found bool) ([]byte, error) {
 		if !found {
 			return nil, errGone
 		}
@@ -319,7 +345,18 @@ func (sv *serverSide) endRecord(ctx context.Context, st *serverState) error {
 
 // encode encodes rec, refusing a record over the size limit.
 func (sv *serverSide) encode(dst []byte, rec *record) ([]byte, error) {
-	b := sv.f.encode(dst, rec)
+	return sv.encodeAt(dst, rec, nil)
+}
+
+// encodeAt is encode, which also fills at (see encodeRecordAt) when it is
+// not nil; it is not nil only with the native format (sv.remember).
+func (sv *serverSide) encodeAt(dst []byte, rec *record, at []valueAt) ([]byte, error) {
+	var b []byte
+	if at != nil {
+		b = encodeRecordAt(dst, rec, at)
+	} else {
+		b = sv.f.encode(dst, rec)
+	}
 	if sv.maxSize > 0 && len(b) > sv.maxSize {
 		return nil, &TooLargeError{Size: len(b), Max: sv.maxSize}
 	}
@@ -430,11 +467,14 @@ func (sv *serverSide) update(ctx context.Context, s *Session, now time.Time) err
 	u := &s.sv.upd
 	*u = updater{sv: sv, s: s}
 	err := sv.updater.Update(ctx, sv.key(&s.sv, s.sv.id), s.sv.entry, s.ttl(now), u.apply)
-	result := u.result
+	result, c := u.result, u.cached
 	*u = updater{} // drops the references to the old record
 	switch {
 	case err == nil:
 		s.rec, s.sv.entry = result, store.Entry{}
+		if ve := s.sv.ve; c != nil && ve != nil && ve.id == s.sv.id {
+			ve.rec.Store(c.seal())
+		}
 		return nil
 	case errors.Is(err, errGone):
 		return err
@@ -454,6 +494,9 @@ type updater struct {
 	sv     *serverSide
 	s      *Session // its record and entry as loaded, and its delta
 	result record
+	// cached is, when sv.remember, the last call's result and the bytes it
+	// returned, when the result's values alias them; nil otherwise.
+	cached *cachedRecord
 }
 
 func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
@@ -473,8 +516,43 @@ func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
 			return nil, errGone
 		}
 	}
-	u.result = u.s.d.apply(r)
-	return u.sv.encode(make([]byte, 0, len(cur)+64), &u.result)
+	dst := make([]byte, 0, len(cur)+64)
+	if !u.sv.remember {
+		u.result = u.s.d.apply(r)
+		return u.sv.encode(dst, &u.result)
+	}
+	c := new(cachedRecord)
+	u.result = u.s.d.applyInto(r, c.vals[:])
+	b, err := u.sv.encodeAliased(dst, &u.result, r.Values, c.vals[:])
+	u.cached = nil
+	if err == nil && len(b) <= maxCachedRecord && len(u.result.Flash) == 0 {
+		c.b, c.rec, u.cached = b, u.result, c
+	}
+	return b, err
+}
+
+// encodeAliased is encode for a record that may be remembered: when
+// it is small enough for that and has no flash messages, r's values are
+// pointed at the returned bytes, so that it refers to nothing else. base
+// is the values before the delta: when r.Values is still base (a delta
+// that set no key), which other requests may share, it is copied first,
+// into buf if it has room.
+func (sv *serverSide) encodeAliased(dst []byte, r *record, base, buf []value) ([]byte, error) {
+	var atBuf [8]valueAt
+	at := atBuf[:]
+	if len(r.Values) > len(at) {
+		at = make([]valueAt, len(r.Values))
+	}
+	at = at[:len(r.Values)]
+	b, err := sv.encodeAt(dst, r, at)
+	if err != nil || len(b) > maxCachedRecord || len(r.Flash) > 0 {
+		return b, err
+	}
+	if len(r.Values) > 0 && unsafe.SliceData(r.Values) == unsafe.SliceData(base) {
+		r.Values = append(buf[:0], r.Values...)
+	}
+	aliasValues(b, r, at)
+	return b, nil
 }
 
 // confirm rewrites the loaded record unchanged, conditionally on it still

@@ -187,9 +187,13 @@ func Get[T any](s *Session, key string) (v T, ok bool) {
 	if decodeScalar(b, &v) {
 		return v, true
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
+	// Decoded through a pointer of its own, so that v stays off the heap
+	// on the paths above.
+	p := new(T)
+	if err := json.Unmarshal(b, p); err != nil {
 		return v, false
 	}
+	v = *p
 	if s.cache == nil {
 		s.cache = make(map[string]any)
 	}
@@ -655,7 +659,7 @@ func (s *Session) logRef() string {
 
 // dirty reports whether there is anything to save. s.mu is held.
 func (s *Session) dirty() bool {
-	return s.d.anyChange || s.sv.endID != "" || s.cs.clear || s.regen || s.err != nil
+	return s.d.anyChange || s.sv.end != nil || s.cs.clear || s.regen || s.err != nil
 }
 
 // ttl is how long the stored record should live from now: the idle

@@ -2,8 +2,10 @@ package session
 
 import (
 	"crypto/subtle"
+	"encoding/binary"
 	"hash/maphash"
 	"sync/atomic"
+	"unsafe"
 )
 
 // verifiedSlots is the number of cookie values a verifiedCache remembers
@@ -20,8 +22,8 @@ const verifiedSlots = 4096
 // The comparison with the remembered value runs in constant time, and a
 // value is found only when it is exactly one that verified: a forged value
 // learns nothing from the cache that the HMAC would not tell it. The slots
-// are chosen with a random seed; entries never change once stored, so a
-// lookup needs no lock.
+// are chosen with a random seed; entries never change once stored (but for
+// the record they remember, an atomic pointer), so a lookup needs no lock.
 type verifiedCache struct {
 	seed  maphash.Seed
 	slots [verifiedSlots]atomic.Pointer[verifiedEntry]
@@ -33,6 +35,11 @@ type verifiedEntry struct {
 	id    string
 	key   string // the store key of id
 	stale bool   // an older secret signed it
+
+	// rec is the record of id last read or written through this entry,
+	// with its bytes, when the store shares its bytes; see cachedRecord.
+	// It is the one part of an entry that changes.
+	rec atomic.Pointer[cachedRecord]
 }
 
 func newVerifiedCache() *verifiedCache {
@@ -49,16 +56,22 @@ func (c *verifiedCache) lookup(value string) *verifiedEntry {
 }
 
 // sameConstantTime reports whether a == b, in time that depends only on
-// their lengths.
+// their lengths. It compares eight bytes at a time.
 func sameConstantTime(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	var v byte
-	for i := 0; i < len(a); i++ {
-		v |= a[i] ^ b[i]
+	x := unsafe.Slice(unsafe.StringData(a), len(a)) // read only
+	y := unsafe.Slice(unsafe.StringData(b), len(b))
+	var v uint64
+	for len(x) >= 8 {
+		v |= binary.LittleEndian.Uint64(x) ^ binary.LittleEndian.Uint64(y)
+		x, y = x[8:], y[8:]
 	}
-	return subtle.ConstantTimeByteEq(v, 0) == 1
+	for i := range x {
+		v |= uint64(x[i] ^ y[i])
+	}
+	return subtle.ConstantTimeEq(int32(uint32(v)|uint32(v>>32)), 0) == 1
 }
 
 // add remembers e, replacing whatever its slot held.

@@ -2,6 +2,8 @@ package session
 
 import (
 	"hash/maphash"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -30,6 +32,29 @@ func TestVerifiedCacheMatchesWholeValue(t *testing.T) {
 		c.slots[maphash.String(c.seed, bad)&(verifiedSlots-1)].Store(e)
 		if got := c.lookup(bad); got != nil {
 			t.Fatalf("lookup(%q) found the entry of the good value", bad)
+		}
+	}
+}
+
+// Strings of every length up to a few words compare equal only when every
+// byte is, wherever the difference is (in a word or in the tail).
+func TestSameConstantTime(t *testing.T) {
+	for n := range 26 {
+		a := []byte(strings.Repeat("abcdefghij", 3)[:n])
+		if !sameConstantTime(string(a), string(a)) {
+			t.Fatalf("length %d: equal strings compare unequal", n)
+		}
+		for i := range n {
+			for _, bit := range []byte{1, 0x80} {
+				b := slices.Clone(a)
+				b[i] ^= bit
+				if sameConstantTime(string(a), string(b)) {
+					t.Fatalf("length %d: a difference at %d (bit %#x) compares equal", n, i, bit)
+				}
+			}
+		}
+		if sameConstantTime(string(a), string(a)+"x") {
+			t.Fatalf("length %d: a longer string compares equal", n)
 		}
 	}
 }

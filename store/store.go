@@ -109,7 +109,9 @@ type SharedGetter interface {
 	// own bytes, shared with the store and with every other caller: the
 	// caller must never modify them. The store never modifies them either
 	// (a write replaces the slice), so they stay valid, and unchanged, for
-	// as long as the caller keeps them.
+	// as long as the caller keeps them. That holds too for the slice an
+	// UpdateFunc returns, which such a store keeps as it is: its caller may
+	// rely on those bytes never changing.
 	GetShared(ctx context.Context, key string) (e Entry, found bool, err error)
 }
 
