@@ -168,6 +168,7 @@ func (sh *shard) put(key string, h uint64, v []byte, expires, now int64) (evicte
 		sh.entries[key] = e
 		sh.bytes += e.cost()
 		sh.setExpiry(e, expires)
+		sh.sketch.grow(len(sh.entries))
 		sh.sketch.increment(h)
 		sh.window.pushFront(e)
 	}

@@ -9,20 +9,50 @@ import "math/bits"
 // counted sampleSize uses, every counter is halved, so that old popularity
 // fades and a key has to stay in use to stay frequent.
 //
+// The table starts small and doubles as its shard fills (grow), up to a
+// word per entry of the shard's capacity, so that an empty store does not
+// hold a table sized for its bound.
+//
 // A sketch is not safe for concurrent use: a shard guards its own.
 type sketch struct {
 	table      []uint64 // 16 counters of 4 bits per word
 	mask       uint64   // len(table)-1; len(table) is a power of two
+	maxLen     int      // the length grow stops at
 	additions  int
 	sampleSize int
 }
 
+// minSketchLen is the length a sketch's table starts at (at most its
+// maximum).
+const minSketchLen = 16
+
 func newSketch(capacity int) sketch {
-	n := 1
+	maxLen := 1
 	if capacity > 1 {
-		n = 1 << bits.Len(uint(capacity-1))
+		maxLen = 1 << bits.Len(uint(capacity-1))
 	}
-	return sketch{table: make([]uint64, n), mask: uint64(n - 1), sampleSize: 10 * max(capacity, 1)}
+	n := min(maxLen, minSketchLen)
+	return sketch{table: make([]uint64, n), mask: uint64(n - 1), maxLen: maxLen, sampleSize: 10 * max(capacity, 1)}
+}
+
+// grow doubles the table until it has a word per entry for entries
+// entries, or reaches its maximum. Each doubling copies the table into
+// both halves: a key's word in the doubled table is its old word or the
+// one a half further, both of which hold the old counts, so every
+// estimate stays what it was.
+func (s *sketch) grow(entries int) {
+	if entries <= len(s.table) || len(s.table) >= s.maxLen {
+		return
+	}
+	n := len(s.table)
+	for n < entries && n < s.maxLen {
+		n *= 2
+	}
+	t := make([]uint64, n)
+	for i := 0; i < n; i += len(s.table) {
+		copy(t[i:], s.table)
+	}
+	s.table, s.mask = t, uint64(n-1)
 }
 
 // slot returns the word and the bit offset of the counter of row i.
