@@ -1,5 +1,5 @@
 # make test: everything CI runs (installs and starts the servers the tests need).
-.PHONY: test demo bench load
+.PHONY: test demo bench load icount
 test:
 	bash scripts/test.sh
 
@@ -14,3 +14,8 @@ bench:
 # make load: wrk on loopback against bench/cmd/loadserver (/bare, /beaker, /scs)
 load:
 	bash scripts/load.sh
+
+# make icount: instructions per request under valgrind, beaker vs bare and scs
+# (figures the machine's load does not move; see scripts/icount.sh)
+icount:
+	bash scripts/icount.sh
