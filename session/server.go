@@ -467,12 +467,14 @@ func (sv *serverSide) update(ctx context.Context, s *Session, now time.Time) err
 	u := &s.sv.upd
 	*u = updater{sv: sv, s: s}
 	err := sv.updater.Update(ctx, sv.key(&s.sv, s.sv.id), s.sv.entry, s.ttl(now), u.apply)
-	result, c := u.result, u.cached
+	c := u.last
 	*u = updater{} // drops the references to the old record
 	switch {
+	case err == nil && c == nil:
+		return &StoreError{Op: "save", Err: errors.New("the store reported a write without computing it")}
 	case err == nil:
-		s.rec, s.sv.entry = result, store.Entry{}
-		if ve := s.sv.ve; c != nil && ve != nil && ve.id == s.sv.id {
+		s.rec, s.sv.entry = c.rec, store.Entry{}
+		if ve := s.sv.ve; c.b != nil && ve != nil && ve.id == s.sv.id {
 			ve.rec.Store(c.seal())
 		}
 		return nil
@@ -491,12 +493,12 @@ func (sv *serverSide) update(ctx context.Context, s *Session, now time.Time) err
 // record as stored, decoding it only when another request changed it
 // since this one loaded it.
 type updater struct {
-	sv     *serverSide
-	s      *Session // its record and entry as loaded, and its delta
-	result record
-	// cached is, when sv.remember, the last call's result and the bytes it
-	// returned, when the result's values alias them; nil otherwise.
-	cached *cachedRecord
+	sv *serverSide
+	s  *Session // its record and entry as loaded, and its delta
+	// last holds the last call's result, and the bytes it returned when
+	// it can be remembered (sv.remember; its values alias them); its b is
+	// nil otherwise.
+	last *cachedRecord
 }
 
 func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
@@ -517,16 +519,15 @@ func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
 		}
 	}
 	dst := make([]byte, 0, len(cur)+64)
-	if !u.sv.remember {
-		u.result = u.s.d.apply(r)
-		return u.sv.encode(dst, &u.result)
-	}
 	c := new(cachedRecord)
-	u.result = u.s.d.applyInto(r, c.vals[:])
-	b, err := u.sv.encodeAliased(dst, &u.result, r.Values, c.vals[:])
-	u.cached = nil
-	if err == nil && len(b) <= maxCachedRecord && len(u.result.Flash) == 0 {
-		c.b, c.rec, u.cached = b, u.result, c
+	u.last = c
+	c.rec = u.s.d.applyInto(r, c.vals[:])
+	if !u.sv.remember {
+		return u.sv.encode(dst, &c.rec)
+	}
+	b, err := u.sv.encodeAliased(dst, &c.rec, r.Values, c.vals[:])
+	if err == nil && len(b) <= maxCachedRecord && len(c.rec.Flash) == 0 {
+		c.b = b
 	}
 	return b, err
 }

@@ -62,13 +62,13 @@ func sameConstantTime(a, b string) bool {
 		return false
 	}
 	x := unsafe.Slice(unsafe.StringData(a), len(a)) // read only
-	y := unsafe.Slice(unsafe.StringData(b), len(b))
+	y := unsafe.Slice(unsafe.StringData(b), len(a))
 	var v uint64
-	for len(x) >= 8 {
-		v |= binary.LittleEndian.Uint64(x) ^ binary.LittleEndian.Uint64(y)
-		x, y = x[8:], y[8:]
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		v |= binary.LittleEndian.Uint64(x[i:i+8]) ^ binary.LittleEndian.Uint64(y[i:i+8])
 	}
-	for i := range x {
+	for ; i < len(x); i++ {
 		v |= uint64(x[i] ^ y[i])
 	}
 	return subtle.ConstantTimeEq(int32(uint32(v)|uint32(v>>32)), 0) == 1
