@@ -340,8 +340,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	v := append([]byte{}, value...)
 	now := s.now()
 	sh.mu.Lock()
-	sh.live(key, now)
-	evicted := sh.put(key, h, v, expiry(now, ttl), now)
+	evicted := sh.put(key, h, sh.live(key, now), v, expiry(now, ttl), now)
 	sh.mu.Unlock()
 	s.noteEvicted(evicted, now)
 	return nil
@@ -404,7 +403,7 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 			cur, ver = e.value, e.version
 		}
 		if try >= maxOptimisticTries {
-			evicted, err := s.updateLocked(sh, key, h, cur, found, ttl, now, fn)
+			evicted, err := s.updateLocked(sh, key, h, e, ttl, now, fn)
 			sh.mu.Unlock()
 			s.noteEvicted(evicted, now)
 			return err
@@ -430,16 +429,21 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 			sh.mu.Unlock() // another write got in between: try again
 			continue
 		}
-		evicted := sh.put(key, h, next, expiry(now, ttl), now)
+		evicted := sh.put(key, h, e, next, expiry(now, ttl), now)
 		sh.mu.Unlock()
 		s.noteEvicted(evicted, now)
 		return nil
 	}
 }
 
-// updateLocked runs fn and writes its result with sh.mu held.
-func (s *Store) updateLocked(sh *shard, key string, h uint64, cur []byte, found bool, ttl time.Duration, now int64, fn store.UpdateFunc) (int, error) {
-	next, err := fn(cur, found)
+// updateLocked runs fn and writes its result with sh.mu held; e is what
+// live(key) returned under this hold.
+func (s *Store) updateLocked(sh *shard, key string, h uint64, e *entry, ttl time.Duration, now int64, fn store.UpdateFunc) (int, error) {
+	var cur []byte
+	if e != nil {
+		cur = e.value
+	}
+	next, err := fn(cur, e != nil)
 	if err != nil {
 		return 0, err
 	}
@@ -449,7 +453,7 @@ func (s *Store) updateLocked(sh *shard, key string, h uint64, cur []byte, found 
 	if err := s.checkSize(sh, key, next, "update"); err != nil {
 		return 0, err
 	}
-	return sh.put(key, h, next, expiry(now, ttl), now), nil
+	return sh.put(key, h, e, next, expiry(now, ttl), now), nil
 }
 
 // Touch implements store.Toucher. A touch counts as a use of the entry for

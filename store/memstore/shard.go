@@ -153,10 +153,10 @@ func (sh *shard) access(e *entry) {
 
 // put stores v (owned by the store from now on) under key, which hashes to
 // h, and makes room if the shard is over a bound. It returns how many live
-// entries were evicted. sh.mu is held, and live(key) was called.
-func (sh *shard) put(key string, h uint64, v []byte, expires, now int64) (evicted int) {
+// entries were evicted. sh.mu is held, and e is what live(key) returned
+// under this same hold.
+func (sh *shard) put(key string, h uint64, e *entry, v []byte, expires, now int64) (evicted int) {
 	sh.version++
-	e := sh.entries[key]
 	if e != nil {
 		sh.bytes += int64(len(v) - len(e.value))
 		e.value = v
