@@ -99,6 +99,18 @@
 // does not verify, whatever the change, starts a new empty session; it is
 // never an error page.
 //
+// # What a Manager keeps
+//
+// A Manager remembers the last 4096 or so cookie values that verified
+// (hashed into slots), so that a returning cookie costs a lookup and a
+// constant-time comparison instead of an HMAC. With a store that shares
+// its bytes (memstore), each also remembers its session's record as last
+// read or saved, with those bytes, when they are at most 4 KiB: a request
+// that finds the store still holding the same bytes (the same memory, not
+// merely equal) skips decoding them. The store holds those bytes anyway;
+// what only the Manager keeps alive is the last record of sessions that
+// have since ended, up to 16 MiB in the worst case.
+//
 // # Errors
 //
 // A store failure while loading or saving, or a commit that takes longer

@@ -16,7 +16,9 @@
 // entries, and then it chooses them by how often they were used, not only
 // how recently: the policy is W-TinyLFU (the one of Caffeine and otter). A
 // count-min sketch estimates how many times each key was used lately (its
-// counts are halved periodically, so old popularity fades). A new entry
+// counts are halved periodically, so old popularity fades; it grows with
+// the store, up to a word per entry of the bound, keeping every count as
+// it grows, so an empty store does not hold one sized for 100,000). A new entry
 // enters a small LRU window (1% of the entries); when it leaves the window
 // of a full store, it is admitted to the main space only if it was used more
 // often than the main space's coldest entry, which it then replaces;
