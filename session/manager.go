@@ -274,7 +274,9 @@ func New(opts Options) (*Manager, error) {
 	if sv.shared != nil {
 		// The store keeps the bytes a save gives it unchanged and hands
 		// them back as they are: a load of what this process saved can
-		// skip decoding it.
+		// skip decoding it. (Saves point a remembered record's values at
+		// the native format's bytes, encodeRecordAt: a format of another
+		// layout must not turn this on.)
 		sv.remember = true
 	}
 	m.side, m.server = sv, sv

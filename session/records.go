@@ -2,15 +2,18 @@ package session
 
 import (
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 )
 
-// maxCachedRecord is the largest record a session's verified cookie entry
-// remembers, in bytes. Each entry remembers the record of its own session,
-// which the store holds too; what the cache alone keeps alive (the last
-// record of a session that ended, until its slot is reused) is bounded by
-// verifiedSlots × maxCachedRecord (16 MiB), and is far less for sessions
-// of ordinary size.
+// maxCachedRecord bounds the records a session's verified cookie entry
+// remembers: the capacity of their bytes, not only their length, so that
+// it bounds the memory they hold. Each entry remembers the record of its
+// own session, which the store holds too; what the cache alone keeps alive
+// (the last record of a session that ended, until its slot is reused) is
+// bounded by verifiedSlots × maxCachedRecord (16 MiB, and a little more
+// with the allocator's rounding), and is far less for sessions of ordinary
+// size.
 const maxCachedRecord = 4 << 10
 
 // cachedRecord is a record and the bytes it was read from or written to,
@@ -46,15 +49,23 @@ func (c *cachedRecord) seal() *cachedRecord {
 
 // aliasValues points each value of r at its copy in out, the encoding of r
 // that at describes (see encodeRecordAt), so that r refers to no bytes
-// but out's. r.Values must be r's own: no other record shares it.
-func aliasValues(out []byte, r *record, at []valueAt) {
+// but out's. r.Values must be r's own: no other record shares it. It
+// reports false, leaving r only partly pointed at out (the same keys and
+// values), when a key is not valid UTF-8: out holds it with U+FFFD in
+// place of the invalid bytes, so r is not what out decodes to and must
+// not be remembered.
+func aliasValues(out []byte, r *record, at []valueAt) bool {
 	for i := range r.Values {
 		v, a := &r.Values[i], at[i]
-		if k := out[a.key+1 : a.val-2]; string(k) == v.key {
+		switch k := out[a.key+1 : a.val-2]; {
+		case string(k) == v.key:
 			v.key = unsafe.String(unsafe.SliceData(k), len(k))
-		} else {
+		case !utf8.ValidString(v.key):
+			return false
+		default:
 			v.key = strings.Clone(v.key) // escaped: not in out as it is
 		}
 		v.raw = out[a.val:a.end:a.end]
 	}
+	return true
 }

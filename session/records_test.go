@@ -60,6 +60,9 @@ func checkRecordCache(t *testing.T, m *Manager, recent *[]*cachedRecord) (n int)
 	}
 	all = append(all, *recent...)
 	for i, e := range all {
+		if cap(e.b) > maxCachedRecord {
+			t.Fatalf("record %d: its bytes hold %d bytes of memory (length %d), over %d", i, cap(e.b), len(e.b), maxCachedRecord)
+		}
 		want, err := decodeRecord(e.b)
 		if err != nil {
 			t.Fatalf("record %d: its bytes do not decode: %v", i, err)
@@ -213,4 +216,51 @@ func TestRecordCacheAgreesWithStore(t *testing.T) {
 func modelString(model map[string]string) string {
 	b, _ := json.Marshal(model)
 	return string(b)
+}
+
+// A key that is not valid UTF-8 is stored with U+FFFD in its place (as
+// encoding/json writes it), so a record holding one is not what its bytes
+// decode to: it is not remembered, and a request sees the same keys
+// whether its load found a remembered record or decoded.
+func TestRecordCacheInvalidUTF8Key(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	t.Cleanup(func() { st.Close() })
+	m, err := New(Options{Store: st, Secrets: []string{"records-test-secret-0123456789"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var step func(s *Session)
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		step(FromContext(r.Context()))
+	}))
+	cookie := ""
+	do := func(f func(s *Session)) {
+		t.Helper()
+		step = f
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		if c := rec.Result().Cookies(); len(c) > 0 {
+			cookie = c[0].Name + "=" + c[0].Value
+		}
+	}
+	do(func(s *Session) { s.Set("x", 1) })
+	do(func(s *Session) { s.Set("a\xff", 1); s.Set("a\xfe", 2) })
+	var remembered, decoded []string
+	do(func(s *Session) { remembered = s.Keys() })
+	for i := range m.server.verified.slots {
+		if ve := m.server.verified.slots[i].Load(); ve != nil {
+			ve.rec.Store(nil)
+		}
+	}
+	do(func(s *Session) { decoded = s.Keys() })
+	if !slices.Equal(remembered, decoded) {
+		t.Fatalf("keys %q with the remembered record, %q decoded from the same bytes", remembered, decoded)
+	}
 }

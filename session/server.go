@@ -178,7 +178,7 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 	}
 	var rec record
 	switch ve := st.ve; {
-	case !sv.remember || ve == nil || len(e.Value) > maxCachedRecord:
+	case !sv.remember || ve == nil || cap(e.Value) > maxCachedRecord:
 		rec, err = sv.f.decode(e.Value)
 	default:
 		if c := ve.rec.Load(); c.matches(e.Value) {
@@ -525,35 +525,39 @@ func (u *updater) apply(cur []byte, found bool) ([]byte, error) {
 	if !u.sv.remember {
 		return u.sv.encode(dst, &c.rec)
 	}
-	b, err := u.sv.encodeAliased(dst, &c.rec, r.Values, c.vals[:])
-	if err == nil && len(b) <= maxCachedRecord && len(c.rec.Flash) == 0 {
+	b, aliased, err := u.sv.encodeAliased(dst, &c.rec, r.Values, c.vals[:])
+	if aliased {
 		c.b = b
 	}
 	return b, err
 }
 
-// encodeAliased is encode for a record that may be remembered: when
-// it is small enough for that and has no flash messages, r's values are
-// pointed at the returned bytes, so that it refers to nothing else. base
-// is the values before the delta: when r.Values is still base (a delta
-// that set no key), which other requests may share, it is copied first,
-// into buf if it has room.
-func (sv *serverSide) encodeAliased(dst []byte, r *record, base, buf []value) ([]byte, error) {
+// encodeAliased is encode for a record that may be remembered. When it
+// can be (aliased is true: it is small, has no flash messages, and its
+// bytes decode to exactly r), r's values are pointed at the returned
+// bytes, so that it refers to nothing else, and those bytes take no more
+// memory than maxCachedRecord (a record that shrank is copied out of its
+// larger buffer). base is the values before the delta: when r.Values is
+// still base (a delta that set no key), which other requests may share, it
+// is copied first, into buf if it has room.
+func (sv *serverSide) encodeAliased(dst []byte, r *record, base, buf []value) (b []byte, aliased bool, err error) {
 	var atBuf [8]valueAt
 	at := atBuf[:]
 	if len(r.Values) > len(at) {
 		at = make([]valueAt, len(r.Values))
 	}
 	at = at[:len(r.Values)]
-	b, err := sv.encodeAt(dst, r, at)
+	b, err = sv.encodeAt(dst, r, at)
 	if err != nil || len(b) > maxCachedRecord || len(r.Flash) > 0 {
-		return b, err
+		return b, false, err
+	}
+	if cap(b) > maxCachedRecord {
+		b = bytes.Clone(b)
 	}
 	if len(r.Values) > 0 && unsafe.SliceData(r.Values) == unsafe.SliceData(base) {
 		r.Values = append(buf[:0], r.Values...)
 	}
-	aliasValues(b, r, at)
-	return b, nil
+	return b, aliasValues(b, r, at), nil
 }
 
 // confirm rewrites the loaded record unchanged, conditionally on it still
