@@ -110,8 +110,9 @@ type SharedGetter interface {
 	// caller must never modify them. The store never modifies them either
 	// (a write replaces the slice), so they stay valid, and unchanged, for
 	// as long as the caller keeps them. That holds too for the slice an
-	// UpdateFunc returns, which such a store keeps as it is: its caller may
-	// rely on those bytes never changing.
+	// UpdateFunc returns: such a store keeps it as it is, or a copy of it,
+	// and never changes it, so its caller may rely on those bytes never
+	// changing.
 	GetShared(ctx context.Context, key string) (e Entry, found bool, err error)
 }
 

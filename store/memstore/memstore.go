@@ -59,6 +59,7 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -416,9 +417,7 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		if err != nil {
 			return err
 		}
-		if next == nil {
-			next = []byte{}
-		}
+		next = owned(next)
 		if err := s.checkSize(sh, key, next, "update"); err != nil {
 			return err
 		}
@@ -449,13 +448,26 @@ func (s *Store) updateLocked(sh *shard, key string, h uint64, e *entry, ttl time
 	if err != nil {
 		return 0, err
 	}
-	if next == nil {
-		next = []byte{}
-	}
+	next = owned(next)
 	if err := s.checkSize(sh, key, next, "update"); err != nil {
 		return 0, err
 	}
 	return sh.put(key, h, e, next, expiry(now, ttl), now), nil
+}
+
+// owned returns the value an UpdateFunc returned as the store keeps it:
+// non-nil, and copied when its capacity holds much more than its length
+// (a record that shrank, in the buffer of its larger self), because the
+// store charges the length against its byte bound and must not keep more
+// memory alive than that.
+func owned(next []byte) []byte {
+	switch {
+	case next == nil:
+		return []byte{}
+	case cap(next)-len(next) > len(next)/4+64:
+		return bytes.Clone(next)
+	}
+	return next
 }
 
 // Touch implements store.Toucher. A touch counts as a use of the entry for

@@ -424,3 +424,25 @@ func digits(b []byte) string {
 	}
 	return string(b)
 }
+
+// An update that returns a small value in a large buffer (a record that
+// shrank) is stored in a buffer of its own size: the store charges the
+// length against its bound, so it must not keep the larger buffer alive.
+func TestUpdateKeepsNoSpareCapacity(t *testing.T) {
+	f := newFixture(t, memstore.Options{})
+	ctx := context.Background()
+	shrunk := func(cur []byte, found bool) ([]byte, error) {
+		b := make([]byte, 0, 1<<20)
+		return append(b, "small"...), nil
+	}
+	if err := f.s.Update(ctx, "k", store.Entry{}, time.Hour, shrunk); err != nil {
+		t.Fatal(err)
+	}
+	e, found, err := f.s.GetShared(ctx, "k")
+	if err != nil || !found || string(e.Value) != "small" {
+		t.Fatalf("GetShared = %q, %v, %v; want small", e.Value, found, err)
+	}
+	if cap(e.Value) > 64 {
+		t.Fatalf("the stored value keeps %d bytes of capacity for its %d", cap(e.Value), len(e.Value))
+	}
+}
