@@ -112,12 +112,7 @@ func recordString(r record) string {
 // remembered record or decoded one), and every remembered record is what
 // its bytes decode to, referring to nothing else.
 func TestRecordCacheAgreesWithStore(t *testing.T) {
-	st := memstore.New(memstore.Options{})
-	t.Cleanup(func() { st.Close() })
-	m, err := New(Options{Store: st, Secrets: []string{"records-test-secret-0123456789"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, st := newMemManager(t)
 	if !m.server.remember {
 		t.Fatal("records are not remembered on a memstore")
 	}
@@ -223,12 +218,7 @@ func modelString(model map[string]string) string {
 // decode to: it is not remembered, and a request sees the same keys
 // whether its load found a remembered record or decoded.
 func TestRecordCacheInvalidUTF8Key(t *testing.T) {
-	st := memstore.New(memstore.Options{})
-	t.Cleanup(func() { st.Close() })
-	m, err := New(Options{Store: st, Secrets: []string{"records-test-secret-0123456789"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _ := newMemManager(t)
 	var step func(s *Session)
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		step(FromContext(r.Context()))
@@ -263,4 +253,16 @@ func TestRecordCacheInvalidUTF8Key(t *testing.T) {
 	if !slices.Equal(remembered, decoded) {
 		t.Fatalf("keys %q with the remembered record, %q decoded from the same bytes", remembered, decoded)
 	}
+}
+
+// newMemManager returns a Manager on a new memstore, and the store.
+func newMemManager(t *testing.T) (*Manager, *memstore.Store) {
+	t.Helper()
+	st := memstore.New(memstore.Options{})
+	t.Cleanup(func() { st.Close() })
+	m, err := New(Options{Store: st, Secrets: []string{"records-test-secret-0123456789"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, st
 }
