@@ -383,7 +383,13 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // version has not changed meanwhile; otherwise it calls fn again with the
 // newer value. After 8 such conflicts it calls fn under the lock of the
 // key's shard, so that an update cannot starve; fn must therefore not call
-// the store. last is not needed: reading is as cheap as a version check.
+// the store.
+//
+// When last.Version is not zero, the first try skips the read: it calls
+// fn(last.Value, true), and writes only if the key's version is still
+// last.Version. Versions are never reused within a Store, so a match means
+// last.Value is the stored value (as Get or GetShared returned it, and as
+// the contract of last requires it unchanged).
 //
 // fn receives the stored slice itself, which nobody modifies (fn must not
 // either); the store takes ownership of the slice fn returns.
@@ -397,21 +403,26 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 			return fmt.Errorf("memstore: update: %w", err)
 		}
 		now := s.now()
-		sh.mu.Lock()
-		e := sh.live(key, now)
-		found := e != nil
 		var cur []byte
 		var ver uint64
-		if found {
-			cur, ver = e.value, e.version
-		}
-		if try >= maxOptimisticTries {
-			evicted, err := s.updateLocked(sh, key, h, e, ttl, now, fn)
+		found := true
+		if try == 0 && last.Version != 0 {
+			cur, ver = last.Value, uint64(last.Version)
+		} else {
+			sh.mu.Lock()
+			e := sh.live(key, now)
+			found = e != nil
+			if found {
+				cur, ver = e.value, e.version
+			}
+			if try >= maxOptimisticTries {
+				evicted, err := s.updateLocked(sh, key, h, e, ttl, now, fn)
+				sh.mu.Unlock()
+				s.noteEvicted(evicted, now)
+				return err
+			}
 			sh.mu.Unlock()
-			s.noteEvicted(evicted, now)
-			return err
 		}
-		sh.mu.Unlock()
 
 		next, err := fn(cur, found)
 		if err != nil {
@@ -425,7 +436,7 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		// The write uses the time of the read: the update takes effect as
 		// of then, and it saves reading the clock again.
 		sh.mu.Lock()
-		e = sh.live(key, now)
+		e := sh.live(key, now)
 		if (e != nil) != found || (e != nil && e.version != ver) {
 			sh.mu.Unlock() // another write got in between: try again
 			continue

@@ -98,6 +98,7 @@ func Run(t *testing.T, s store.Store, opts Options) {
 		{"UpdateAbort", st.updateAbort, isUpdater(s)},
 		{"UpdateConcurrent", st.updateConcurrent, isUpdater(s)},
 		{"UpdateStaleVersion", st.updateStaleVersion, isUpdater(s)},
+		{"UpdateLastDeleted", st.updateLastDeleted, isUpdater(s)},
 		{"UpdateExpiredIsMissing", st.updateExpiredIsMissing, isUpdater(s)},
 		{"TouchExtends", st.touchExtends, isToucher(s)},
 		{"TouchMissing", st.touchMissing, isToucher(s)},
@@ -486,6 +487,52 @@ func (st *suite) updateStaleVersion(t *testing.T) {
 	if len(seen) == 0 || string(seen[len(seen)-1]) != "ab" {
 		t.Fatalf("fn saw %q, want its last call to see the newer value \"ab\"", seen)
 	}
+}
+
+// updateLastDeleted gives Update an Entry whose key has since been
+// deleted, and then one whose key was deleted and written again: a store
+// that skips the read when last has a version must still see that the key
+// is missing, and must not take the new entry's version for the old one's.
+func (st *suite) updateLastDeleted(t *testing.T) {
+	u := st.s.(store.Updater)
+	k := st.key(t, "k")
+	st.mustSet(t, k, []byte("a"), 0)
+	last := st.wantValue(t, k, []byte("a"))
+	if err := st.s.Delete(ctx(t), k); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	var foundLast bool
+	err := u.Update(ctx(t), k, last, 0, func(cur []byte, found bool) ([]byte, error) {
+		foundLast = found
+		return []byte("b"), nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if foundLast {
+		t.Fatal("fn's last call saw the deleted key as found")
+	}
+	st.wantValue(t, k, []byte("b"))
+
+	// Deleted and written again: a store whose versions restarted with
+	// the new entry would take last for the current state.
+	last = st.wantValue(t, k, []byte("b"))
+	if err := st.s.Delete(ctx(t), k); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	st.mustSet(t, k, []byte("c"), 0)
+	var seen []byte
+	err = u.Update(ctx(t), k, last, 0, func(cur []byte, found bool) ([]byte, error) {
+		seen = append(seen[:0], cur...)
+		return append(append([]byte(nil), cur...), 'd'), nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if string(seen) != "c" {
+		t.Fatalf("fn's last call saw %q, want the value written after the delete, \"c\"", seen)
+	}
+	st.wantValue(t, k, []byte("cd"))
 }
 
 func (st *suite) updateExpiredIsMissing(t *testing.T) {
