@@ -29,7 +29,8 @@ const minSketchLen = 16
 func newSketch(capacity int) sketch {
 	maxLen := 1
 	if capacity > 1 {
-		maxLen = 1 << bits.Len(uint(capacity-1))
+		// A row indexes with 32 bits of the key's hash (slots).
+		maxLen = 1 << min(bits.Len(uint(capacity-1)), 32)
 	}
 	n := min(maxLen, minSketchLen)
 	return sketch{table: make([]uint64, n), mask: uint64(n - 1), maxLen: maxLen, sampleSize: 10 * max(capacity, 1)}
@@ -55,46 +56,62 @@ func (s *sketch) grow(entries int) {
 	s.table, s.mask = t, uint64(n-1)
 }
 
-// slot returns the word and the bit offset of the counter of row i.
-func (s *sketch) slot(h uint64, i int) (word uint64, shift uint) {
-	// Each row remixes the key's hash with its own odd constant.
-	seeds := [4]uint64{0x97cb3127c3a5c85d, 0xc3a5c85c97cb3127, 0xb492b66fbe98f273, 0x9ae16a3b2f90404f}
-	x := (h ^ seeds[i]) * seeds[(i+1)&3]
-	x ^= x >> 29
-	// Row i uses counters 4i..4i+3 of a word, so the rows never share a
-	// counter; the low two bits of x pick one of the four.
-	return x & s.mask, uint(i*4+int(x>>62)) * 4
+// slots returns, for the key with hash h, the word of each row's counter,
+// and a byte that picks the counter in each word (see offsets). Each row
+// indexes the table with its own 32 bits of a remix of h (two
+// multiplications serve the four rows), and the top byte of a third remix
+// picks the counters. A key's word is a fixed number masked by the table's
+// length, which grow relies on.
+func (s *sketch) slots(h uint64) (w0, w1, w2, w3, pick uint64) {
+	a := (h ^ 0x97cb3127c3a5c85d) * 0xc3a5c85c97cb3127
+	a ^= a >> 29
+	b := (h ^ 0xb492b66fbe98f273) * 0x9ae16a3b2f90404f
+	b ^= b >> 29
+	m := s.mask
+	return a & m, a >> 32 & m, b & m, b >> 32 & m, h * 0xff51afd7ed558ccd >> 56
+}
+
+// offsets returns the bit offset of each row's counter in its word: row i
+// uses counters 4i..4i+3 of its word, so two rows never share a counter
+// even when they pick the same word, and two bits of pick choose one of
+// the four.
+func offsets(pick uint64) (s0, s1, s2, s3 uint) {
+	return uint(pick&3) * 4, uint(4+pick>>2&3) * 4, uint(8+pick>>4&3) * 4, uint(12+pick>>6) * 4
 }
 
 // frequency returns the estimated number of recent uses of the key with
 // hash h, from 0 to 15.
 func (s *sketch) frequency(h uint64) int {
-	f := 15
-	for i := range 4 {
-		w, sh := s.slot(h, i)
-		f = min(f, int(s.table[w]>>sh&15))
-	}
-	return f
+	w0, w1, w2, w3, pick := s.slots(h)
+	s0, s1, s2, s3 := offsets(pick)
+	t := s.table
+	return int(min(t[w0]>>s0&15, t[w1]>>s1&15, t[w2]>>s2&15, t[w3]>>s3&15))
 }
 
 // increment counts one use of the key with hash h. Only the counters at
 // the minimum grow (conservative update), which keeps collisions from
 // inflating other keys' estimates.
 func (s *sketch) increment(h uint64) {
-	var words [4]uint64
-	var shifts [4]uint
-	f := uint64(15)
-	for i := range 4 {
-		words[i], shifts[i] = s.slot(h, i)
-		f = min(f, s.table[words[i]]>>shifts[i]&15)
-	}
+	w0, w1, w2, w3, pick := s.slots(h)
+	s0, s1, s2, s3 := offsets(pick)
+	t := s.table
+	c0, c1, c2, c3 := t[w0]>>s0&15, t[w1]>>s1&15, t[w2]>>s2&15, t[w3]>>s3&15
+	f := min(c0, c1, c2, c3)
 	if f == 15 {
 		return
 	}
-	for i := range 4 {
-		if s.table[words[i]]>>shifts[i]&15 == f {
-			s.table[words[i]] += 1 << shifts[i]
-		}
+	// Rows that share a word change different counters of it.
+	if c0 == f {
+		t[w0] += 1 << s0
+	}
+	if c1 == f {
+		t[w1] += 1 << s1
+	}
+	if c2 == f {
+		t[w2] += 1 << s2
+	}
+	if c3 == f {
+		t[w3] += 1 << s3
 	}
 	s.additions++
 	if s.additions >= s.sampleSize {
