@@ -169,9 +169,9 @@ const maxPooledBuffer = 2 * MaxCookieSize
 
 // clientState is what clientSide keeps per request, inside Session.
 type clientState struct {
+	expires int64 // unix ms: the loaded or last sealed cookie's expiry
 	present bool  // the browser holds a cookie of this name (sent, or set on this response)
 	stale   bool  // the cookie opened with a fallback key: seal it again
-	expires int64 // unix ms: the loaded or last sealed cookie's expiry
 	clear   bool  // Invalidate: clear the cookie at commit
 }
 

@@ -59,8 +59,8 @@ type serverSide struct {
 // serverState is what serverSide keeps per request, inside Session.
 type serverState struct {
 	identified bool
-	cookieID   string // id from a valid request cookie
 	stale      bool   // the cookie verified with an older secret: re-sign it
+	cookieID   string // id from a valid request cookie
 
 	id    string      // id of the stored record; "" for a new session
 	entry store.Entry // the record's bytes and version as loaded

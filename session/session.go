@@ -41,25 +41,27 @@ type Session struct {
 	outer *Session // the session of an enclosing Manager's middleware, or nil
 	mu    sync.Mutex
 
-	loaded bool
-	err    error // load failure or encode failure
-
-	isNew bool
+	err   error  // load failure or encode failure
 	rec   record // the record as loaded, or a fresh one
 	cache map[string]any
 	d     delta
 	// autoBase holds, with Options.Auto, the encoding of each value as a
 	// Get decoded it.
 	autoBase map[string][]byte
-	regen    bool
 
 	sv serverState // the server side's state (unused by the client side)
+	cs clientState // the client side's state (unused by the server side)
 
 	detached detached  // the commit's context: the request's, not cancelled
 	vary     [1]string // the backing array of the Vary header; see addVaryCookie
-	intBuf   [20]byte  // the encoding of the first integer set; see setInt
-	intUsed  bool
-	cs       clientState // the client side's state (unused by the server side)
+
+	// The flags sit with the integer scratch, so that they pack into
+	// three words.
+	intBuf  [20]byte // the encoding of the first integer set; see setInt
+	intUsed bool
+	loaded  bool
+	isNew   bool
+	regen   bool
 }
 
 // load reads the session, once. s.mu is held.
