@@ -199,7 +199,7 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 		s.fresh(now)
 		return nil
 	}
-	if now.Sub(time.UnixMilli(rec.Created)) >= s.m.opts.Lifetime {
+	if sinceMilli(now, rec.Created) >= s.m.opts.Lifetime {
 		s.fresh(now)
 		st.end = &ending{id: st.cookieID, entry: e}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"iter"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -704,11 +705,30 @@ func (s *Session) dirty() bool {
 // ttl is how long the stored record should live from now: the idle
 // timeout, capped by what is left of the absolute lifetime.
 func (s *Session) ttl(now time.Time) time.Duration {
-	left := time.UnixMilli(s.rec.Created).Add(s.m.opts.Lifetime).Sub(now)
+	// The lifetime left: Lifetime - age, saturated (a record created in
+	// the future, by a server whose clock is ahead, has more).
+	lifetime, age := s.m.opts.Lifetime, sinceMilli(now, s.rec.Created)
+	left := time.Duration(math.MaxInt64)
+	if age >= 0 || lifetime <= math.MaxInt64+age {
+		left = lifetime - age
+	}
 	if t := s.m.opts.Timeout; t > 0 && t < left {
 		return t
 	}
 	return max(left, time.Millisecond)
+}
+
+// sinceMilli returns the time from the unix millisecond ms to now, exactly
+// as now.Sub(time.UnixMilli(ms)) does, in integer arithmetic when the two
+// are within 139 years of each other: Sub checks its result with an Add
+// and an Equal, which cost more than the rest of a request's time
+// arithmetic.
+func sinceMilli(now time.Time, ms int64) time.Duration {
+	const near = 1 << 42 // milliseconds: a million times less fits a Duration
+	if nowMs := now.UnixMilli(); ms > nowMs-near && ms < nowMs+near {
+		return time.Duration(nowMs-ms)*time.Millisecond + time.Duration(now.Nanosecond()%int(time.Millisecond))
+	}
+	return now.Sub(time.UnixMilli(ms))
 }
 
 // commit saves what the request changed. h is the response header when
