@@ -11,7 +11,7 @@ demo:
 bench:
 	bash scripts/bench.sh
 
-# make load: wrk on loopback against bench/cmd/loadserver (/bare, /beaker, /scs)
+# make load: wrk on loopback against bench/cmd/loadserver (/bare, the floor /vary, /beaker, /scs, /gorilla)
 load:
 	bash scripts/load.sh
 

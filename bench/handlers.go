@@ -79,6 +79,18 @@ func Bare() http.Handler {
 	})
 }
 
+// Vary returns Bare's handler that also answers "Vary: Cookie", as any
+// cookie session must once it reads the cookie (beaker, scs, Django and
+// Flask all do). Sent the session cookie, it is the floor that net/http
+// puts under every cookie session: parsing the Cookie header and sending
+// a response header that is not empty.
+func Vary() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Vary"] = []string{"Cookie"}
+		writeInt(w, 1)
+	})
+}
+
 // Beaker returns beaker's session middleware over a memstore with a handler
 // for mode, and a function that releases the store.
 func Beaker(mode Mode) (http.Handler, func(), error) {

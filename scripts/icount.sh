@@ -11,9 +11,10 @@
 #    difference over N is its instructions per cycle, the process's start
 #    and the benchmark's set-up cancelling out.
 # 2. The load server (bench/cmd/loadserver) under `wrk -t1 -c4`, one server
-#    per route: /bare, /bare sent beaker's cookie, /beaker, /scs. A run with
-#    no requests is subtracted; what is left, over the requests served, is
-#    the server's instructions per request.
+#    per route: /bare, /bare sent beaker's cookie, /vary sent it (the floor
+#    under any cookie session: the cookie parsed, "Vary: Cookie" answered),
+#    /beaker, /scs. A run with no requests is subtracted; what is left, over
+#    the requests served, is the server's instructions per request.
 #
 # Both run with GOMAXPROCS=1 and GODEBUG=asyncpreemptoff=1 (valgrind runs
 # one thread at a time, and the preemption signal trips callgrind).
@@ -127,10 +128,11 @@ echo
 echo "== load server under wrk -t1 -c4: instructions per request (the server's, not the kernel's)"
 idle=$(serve "$WORK/idle")
 declare -A srv=()
-for r in bare bare+cookie beaker scs; do
+for r in bare bare+cookie vary+cookie beaker scs; do
 	case $r in
 	bare) total=$(serve "$WORK/$r" bare) ;;
 	bare+cookie) total=$(serve "$WORK/$r" bare beaker) ;;
+	vary+cookie) total=$(serve "$WORK/$r" vary beaker) ;;
 	*) total=$(serve "$WORK/$r" "$r" "$r") ;;
 	esac
 	n=$(cat "$WORK/$r.n")
@@ -145,3 +147,5 @@ for r in bare bare+cookie beaker scs; do
 done
 awk -v b="${srv[bare]}" -v c="${srv[bare+cookie]}" -v k="${srv[beaker]}" -v a=$((srv[beaker] - srv[bare])) -v s=$((srv[scs] - srv[bare])) \
 	'BEGIN {printf "per request, /bare ÷ /beaker %.2f, /bare+cookie ÷ /beaker %.2f; beaker adds %.2f of what scs adds\n", b / k, c / k, a / s}'
+awk -v f="${srv[vary+cookie]}" -v k="${srv[beaker]}" -v s="${srv[scs]}" \
+	'BEGIN {printf "over the floor (/vary+cookie): beaker +%d, scs +%d; /vary+cookie ÷ /beaker %.2f\n", k - f, s - f, f / k}'

@@ -2,19 +2,25 @@
 # make load: a wrk load test on loopback against bench/cmd/loadserver:
 # /bare (no session), /beaker, /scs and /gorilla, each with the Cookie of a
 # session seeded first (so every request loads, increments and saves it).
-# "bare+cookie" is /bare sent beaker's Cookie header: what net/http's parsing
-# of a session cookie costs a handler that never reads it (a reference; the
-# shares are of /bare, which is sent no cookie).
-# ROUNDS interleaved rounds (default 5) of `wrk -t1 -c32 -d${DURATION}`
-# (default 3s) per route; prints requests/s per round, the median and the
-# share of /bare. Installs wrk with apt-get when missing (as root). The
-# server is stopped on exit. Takes about ROUNDS x 5 x DURATION (~75 s).
+# Two reference routes, sent beaker's Cookie header: "bare+cookie" is /bare
+# (what net/http's parsing of a session cookie costs a handler that never
+# reads it), and "vary+cookie" is /vary, /bare answering "Vary: Cookie" too:
+# the floor that net/http puts under any cookie session. The shares are of
+# /bare, which is sent no cookie.
+# ROUNDS interleaved rounds (default 15) of `wrk -t1 -c32 -d${DURATION}`
+# (default 1s) per route: many short rounds, so that the routes a ratio
+# compares ran seconds apart on this noisy machine and the medians have
+# many rounds behind them. Prints requests/s per round, the median, the
+# share of /bare (the ratio of the medians, and the median of each round's
+# ratio, whose two routes ran seconds apart), and beaker's share of the
+# floor. Installs wrk with apt-get when missing (as root). The server is
+# stopped on exit. Takes about ROUNDS x 6 x DURATION (~90 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-5}
-DURATION=${DURATION:-3s}
-ROUTES=(bare bare+cookie beaker scs gorilla)
+ROUNDS=${ROUNDS:-15}
+DURATION=${DURATION:-1s}
+ROUTES=(bare bare+cookie vary+cookie beaker scs gorilla)
 
 if ! command -v wrk >/dev/null; then
 	if [ "$(id -u)" != 0 ]; then
@@ -55,7 +61,7 @@ echo "   server $URL (pid $SRV_PID)"
 
 declare -A COOKIE
 for r in "${ROUTES[@]}"; do
-	[ "$r" = bare+cookie ] && continue
+	[[ $r = *+cookie ]] && continue
 	curl -sS --max-time 5 -o /dev/null -D "$WORK/seed-$r" "$URL/$r"
 	COOKIE[$r]=$(grep -i '^set-cookie:' "$WORK/seed-$r" | head -1 | sed -e 's/^[^:]*: *//' -e 's/;.*//' | tr -d '\r' || true)
 	if [ "$r" != bare ] && [ -z "${COOKIE[$r]}" ]; then
@@ -65,6 +71,7 @@ for r in "${ROUTES[@]}"; do
 done
 
 COOKIE[bare+cookie]=${COOKIE[beaker]}
+COOKIE[vary+cookie]=${COOKIE[beaker]}
 
 declare -A RPS
 for round in $(seq 1 "$ROUNDS"); do
@@ -83,16 +90,24 @@ done
 median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo
-echo "== wrk -t1 -c32 -d$DURATION, $ROUNDS interleaved rounds (median; share of /bare per round)"
-bare_med=$(median "${RPS[bare]}")
-read -r -a bare_rounds <<<"${RPS[bare]}"
-for r in "${ROUTES[@]}"; do
-	read -r -a rounds <<<"${RPS[$r]}"
-	med=$(median "${RPS[$r]}")
-	shares=""
-	for i in "${!rounds[@]}"; do
-		shares+=$(awk -v a="${rounds[$i]}" -v b="${bare_rounds[$i]}" 'BEGIN {printf " %.2f", a / b}')
+echo "== wrk -t1 -c32 -d$DURATION, $ROUNDS interleaved rounds (median; share of /bare: of the medians, and the median of the rounds')"
+# shares A B: each round's requests/s of A ÷ those of B, one a line.
+shares() {
+	local -a a b
+	read -r -a a <<<"${RPS[$1]}"
+	read -r -a b <<<"${RPS[$2]}"
+	for i in "${!a[@]}"; do
+		awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN {printf "%.2f\n", x / y}'
 	done
-	printf '/%-11s %-36s median %10.0f  share of bare %.2f  (per round:%s)\n' \
-		"$r" "${RPS[$r]}" "$med" "$(awk -v a="$med" -v b="$bare_med" 'BEGIN {print a / b}')" "$shares"
+}
+for r in "${ROUTES[@]}"; do
+	med=$(median "${RPS[$r]}")
+	per=$(shares "$r" bare)
+	printf '/%-11s %-36s median %8.0f  share of bare %.2f, of rounds %.2f  (per round: %s)\n' \
+		"$r" "${RPS[$r]}" "$med" "$(awk -v a="$med" -v b="$(median "${RPS[bare]}")" 'BEGIN {print a / b}')" \
+		"$(median "$per")" "$(echo $per)"
 done
+per=$(shares beaker vary+cookie)
+printf '/beaker ÷ /vary+cookie (the floor under a cookie session): of the medians %.2f, of rounds %.2f  (per round: %s)\n' \
+	"$(awk -v a="$(median "${RPS[beaker]}")" -v b="$(median "${RPS[vary+cookie]}")" 'BEGIN {print a / b}')" \
+	"$(median "$per")" "$(echo $per)"

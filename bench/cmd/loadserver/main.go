@@ -1,8 +1,10 @@
 // Command loadserver serves the benchmark handlers over real HTTP for a load
-// test (make load, scripts/load.sh): /bare (no session), /beaker (beaker's
-// sessions on a memstore), /scs (alexedwards/scs on its memstore) and
-// /gorilla (gorilla/sessions CookieStore). Each session route increments a
-// counter in the session and writes it in the body.
+// test (make load, scripts/load.sh): /bare (no session), /vary (/bare that
+// answers "Vary: Cookie"; sent a session cookie, it is the floor under any
+// cookie session), /beaker (beaker's sessions on a memstore), /scs
+// (alexedwards/scs on its memstore) and /gorilla (gorilla/sessions
+// CookieStore). Each session route increments a counter in the session and
+// writes it in the body.
 //
 // It listens on 127.0.0.1 on a free port unless -addr says otherwise, prints
 // its base URL on stdout, and stops on SIGINT or SIGTERM.
@@ -47,6 +49,7 @@ func main() {
 	defer closeBeaker()
 	mux := http.NewServeMux()
 	mux.Handle("GET /bare", bench.Bare())
+	mux.Handle("GET /vary", bench.Vary())
 	mux.Handle("GET /beaker", beaker)
 	mux.Handle("GET /scs", bench.SCS(bench.Counter))
 	mux.Handle("GET /gorilla", bench.Gorilla(bench.Counter))
