@@ -338,6 +338,37 @@ func (st *suite) getShared(t *testing.T) {
 	if string(e.Value) != "first" {
 		t.Fatalf("bytes from GetShared changed to %q when the key was written again", e.Value)
 	}
+
+	// The slice an UpdateFunc returns is the store's from then on, and the
+	// store never changes it either (sessions remember records by it).
+	u, ok := st.s.(store.Updater)
+	if !ok {
+		return
+	}
+	returned := append(make([]byte, 0, 64), "fourth"...)
+	if err := u.Update(ctx(t), k, store.Entry{}, 0, func([]byte, bool) ([]byte, error) {
+		return returned, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	shared, _, err := sg.GetShared(ctx(t), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Update(ctx(t), k, store.Entry{}, 0, func(cur []byte, _ bool) ([]byte, error) {
+		return append(cur[:len(cur):len(cur)], "+fifth"...), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.mustSet(t, k, []byte("sixth"), 0)
+	if err := st.s.Delete(ctx(t), k); err != nil {
+		t.Fatal(err)
+	}
+	st.mustSet(t, k, []byte("seventh"), 0)
+	if string(returned) != "fourth" || string(shared.Value) != "fourth" {
+		t.Fatalf("the slice an UpdateFunc returned reads %q, and GetShared's bytes of it %q, after later writes; want both \"fourth\"",
+			returned, shared.Value)
+	}
 }
 
 func (st *suite) negativeTTL(t *testing.T) {
