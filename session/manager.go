@@ -229,6 +229,12 @@ type EncodeError struct {
 	Err error  // encoding/json's error
 }
 
+// ErrKeyNotUTF8 is the Err of the *EncodeError of a Set, or of a flash
+// message, whose key or queue name is not valid UTF-8: a record is JSON,
+// whose keys are text, and the bytes that are not would come back as
+// U+FFFD, another key (two such keys, one).
+var ErrKeyNotUTF8 = errors.New("session: key is not valid UTF-8")
+
 // Error names the key whose value could not be encoded.
 func (e *EncodeError) Error() string {
 	return fmt.Sprintf("session: value for key %q cannot be stored as JSON: %v", e.Key, e.Err)

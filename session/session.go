@@ -116,9 +116,14 @@ func (s *Session) Created() time.Time {
 }
 
 // Set stores value under key. The value is encoded as JSON now; a value
-// that cannot be encoded fails the request through the error handler with
-// an *EncodeError.
+// that cannot be encoded, or a key that is not valid UTF-8
+// (ErrKeyNotUTF8), fails the request through the error handler with an
+// *EncodeError.
 func (s *Session) Set(key string, value any) {
+	if !utf8.ValidString(key) {
+		s.failEncode(key, ErrKeyNotUTF8)
+		return
+	}
 	switch n := value.(type) {
 	case int:
 		s.setInt(key, int64(n))
@@ -128,18 +133,26 @@ func (s *Session) Set(key string, value any) {
 		return
 	}
 	b, scalar, err := encodeValue(value)
-	s.lock()
-	defer s.mu.Unlock()
 	if err != nil {
-		if s.err == nil {
-			s.err = &EncodeError{Key: key, Err: err}
-		}
+		s.failEncode(key, err)
 		return
 	}
+	s.lock()
+	defer s.mu.Unlock()
 	if scalar {
 		value = nil // nothing to re-encode on Changed
 	}
 	s.setEncoded(key, b, value)
+}
+
+// failEncode fails the request with an *EncodeError for key, unless it
+// failed already.
+func (s *Session) failEncode(key string, err error) {
+	s.lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = &EncodeError{Key: key, Err: err}
+	}
 }
 
 // setInt is Set for an integer. The first one a request sets is encoded
@@ -501,14 +514,15 @@ func (s *Session) Flash(msg, queue string, allowDuplicate bool) {
 
 func (s *Session) addFlash(queue string, msg any, allowDuplicate bool) {
 	b, _, err := encodeValue(msg)
-	s.lock()
-	defer s.mu.Unlock()
+	if err == nil && !utf8.ValidString(queue) {
+		err = ErrKeyNotUTF8
+	}
 	if err != nil {
-		if s.err == nil {
-			s.err = &EncodeError{Key: "flash:" + queue, Err: err}
-		}
+		s.failEncode("flash:"+queue, err)
 		return
 	}
+	s.lock()
+	defer s.mu.Unlock()
 	if !allowDuplicate {
 		for _, m := range s.peekFlash(queue) {
 			if bytes.Equal(m, b) {

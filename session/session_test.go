@@ -883,27 +883,45 @@ func TestChangeAfterBody(t *testing.T) {
 	}
 }
 
+// A value that cannot be stored as JSON, or a key or flash queue name that
+// is not valid UTF-8 (it would come back as another key), fails the
+// request through the error handler with an *EncodeError.
 func TestEncodeError(t *testing.T) {
-	a := newApp(t, session.Options{})
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		session.FromRequest(r).Set("fn", func() {})
-		io.WriteString(w, "should not be seen")
-	})
-	srv := httptest.NewServer(a.m.Middleware(mux))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 500 || strings.Contains(string(b), "should not") {
-		t.Fatalf("status %d body %q", resp.StatusCode, b)
-	}
-	var ee *session.EncodeError
-	if err := <-a.errs; !errors.As(err, &ee) || ee.Key != "fn" {
-		t.Fatalf("error handler got %v", err)
+	for _, c := range []struct {
+		name    string
+		set     func(s *session.Session)
+		key     string
+		notUTF8 bool
+	}{
+		{"value", func(s *session.Session) { s.Set("fn", func() {}) }, "fn", false},
+		{"int key", func(s *session.Session) { s.Set("a\xff", 1) }, "a\xff", true},
+		{"string key", func(s *session.Session) { s.Set("b\xfe", "v") }, "b\xfe", true},
+		{"flash queue", func(s *session.Session) { s.AddFlashTo("q\xff", "m") }, "flash:q\xff", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := newApp(t, session.Options{})
+			mux := http.NewServeMux()
+			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+				c.set(session.FromRequest(r))
+				io.WriteString(w, "should not be seen")
+			})
+			srv := httptest.NewServer(a.m.Middleware(mux))
+			defer srv.Close()
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 500 || strings.Contains(string(b), "should not") {
+				t.Fatalf("status %d body %q", resp.StatusCode, b)
+			}
+			var ee *session.EncodeError
+			err = <-a.errs
+			if !errors.As(err, &ee) || ee.Key != c.key || errors.Is(err, session.ErrKeyNotUTF8) != c.notUTF8 {
+				t.Fatalf("error handler got %v, want an *EncodeError for %q (ErrKeyNotUTF8: %v)", err, c.key, c.notUTF8)
+			}
+		})
 	}
 }
 
