@@ -72,6 +72,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gobeaker/beaker/store"
 )
@@ -385,11 +386,13 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // key's shard, so that an update cannot starve; fn must therefore not call
 // the store.
 //
-// When last.Version is not zero, the first try skips the read: it calls
-// fn(last.Value, true), and writes only if the key's version is still
-// last.Version. Versions are never reused within a Store, so a match means
-// last.Value is the stored value (as Get or GetShared returned it, and as
-// the contract of last requires it unchanged).
+// When last came from GetShared (its Value is the store's own, non-empty
+// slice), the first try skips the read: it calls fn(last.Value, true), and
+// writes only if the key still holds that very slice at last.Version. A
+// key's versions are never reused, and the slice is its own, so this is
+// the stored value, not a copy the caller owns (whose bytes the store must
+// not keep) nor another key's entry (versions are per shard: keys in two
+// shards may share one). Otherwise the first try reads, as the others do.
 //
 // fn receives the stored slice itself, which nobody modifies (fn must not
 // either); the store takes ownership of the slice fn returns.
@@ -406,7 +409,8 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		var cur []byte
 		var ver uint64
 		found := true
-		if try == 0 && last.Version != 0 {
+		fast := try == 0 && last.Version != 0 && len(last.Value) > 0
+		if fast {
 			cur, ver = last.Value, uint64(last.Version)
 		} else {
 			sh.mu.Lock()
@@ -437,8 +441,8 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		// of then, and it saves reading the clock again.
 		sh.mu.Lock()
 		e := sh.live(key, now)
-		if (e != nil) != found || (e != nil && e.version != ver) {
-			sh.mu.Unlock() // another write got in between: try again
+		if (e != nil) != found || (e != nil && e.version != ver) || (fast && !sameSlice(e.value, cur)) {
+			sh.mu.Unlock() // another write got in between, or last was not ours: try again
 			continue
 		}
 		evicted := sh.put(key, h, e, next, expiry(now, ttl), now)
@@ -446,6 +450,12 @@ func (s *Store) Update(ctx context.Context, key string, last store.Entry, ttl ti
 		s.noteEvicted(evicted, now)
 		return nil
 	}
+}
+
+// sameSlice reports whether a and b are the same bytes: the same address
+// and length.
+func sameSlice(a, b []byte) bool {
+	return len(a) == len(b) && unsafe.SliceData(a) == unsafe.SliceData(b)
 }
 
 // updateLocked runs fn and writes its result with sh.mu held; e is what

@@ -99,6 +99,8 @@ func Run(t *testing.T, s store.Store, opts Options) {
 		{"UpdateConcurrent", st.updateConcurrent, isUpdater(s)},
 		{"UpdateStaleVersion", st.updateStaleVersion, isUpdater(s)},
 		{"UpdateLastDeleted", st.updateLastDeleted, isUpdater(s)},
+		{"UpdateKeepsNoCallerBytes", st.updateKeepsNoCallerBytes, isUpdater(s)},
+		{"UpdateOtherKeysEntry", st.updateOtherKeysEntry, isUpdater(s)},
 		{"UpdateExpiredIsMissing", st.updateExpiredIsMissing, isUpdater(s)},
 		{"TouchExtends", st.touchExtends, isToucher(s)},
 		{"TouchMissing", st.touchMissing, isToucher(s)},
@@ -564,6 +566,52 @@ func (st *suite) updateLastDeleted(t *testing.T) {
 		t.Fatalf("fn's last call saw %q, want the value written after the delete, \"c\"", seen)
 	}
 	st.wantValue(t, k, []byte("cd"))
+}
+
+// updateKeepsNoCallerBytes gives Update the Entry that Get returned, whose
+// Value the caller owns, and an fn that returns cur as it is: a store must
+// not keep the caller's slice, which the caller may change afterwards.
+func (st *suite) updateKeepsNoCallerBytes(t *testing.T) {
+	u := st.s.(store.Updater)
+	k := st.key(t, "k")
+	st.mustSet(t, k, []byte("value"), 0)
+	e := st.wantValue(t, k, []byte("value"))
+	if err := u.Update(ctx(t), k, e, 0, func(cur []byte, _ bool) ([]byte, error) {
+		return cur, nil
+	}); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	e.Value[0] = 'X'
+	st.wantValue(t, k, []byte("value"))
+}
+
+// updateOtherKeysEntry gives Update the Entry of another key: it is only
+// a stale Entry, and fn must end up seeing this key's own value (a store
+// whose versions are not unique across keys must not take it for one).
+func (st *suite) updateOtherKeysEntry(t *testing.T) {
+	u := st.s.(store.Updater)
+	a, b := st.key(t, "a"), st.key(t, "b")
+	st.mustSet(t, a, []byte("A"), 0)
+	st.mustSet(t, b, []byte("B"), 0)
+	ea := st.wantValue(t, a, []byte("A"))
+	if sg, ok := st.s.(store.SharedGetter); ok {
+		var err error
+		if ea, _, err = sg.GetShared(ctx(t), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []byte
+	if err := u.Update(ctx(t), b, ea, 0, func(cur []byte, _ bool) ([]byte, error) {
+		seen = append(seen[:0], cur...)
+		return append(append([]byte(nil), cur...), '!'), nil
+	}); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if string(seen) != "B" {
+		t.Fatalf("fn's last call saw %q, want the key's own value \"B\"", seen)
+	}
+	st.wantValue(t, b, []byte("B!"))
+	st.wantValue(t, a, []byte("A"))
 }
 
 func (st *suite) updateExpiredIsMissing(t *testing.T) {
