@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/gobeaker/beaker/store/memstore"
@@ -287,4 +288,20 @@ func newMemManager(t *testing.T) (*Manager, *memstore.Store) {
 		t.Fatal(err)
 	}
 	return m, st
+}
+
+// validKey is utf8.ValidString, faster on short ASCII keys.
+func TestValidKeyIsValidString(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	alphabet := []string{"a", "Z", "0", "é", "€", "𝄞", "\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\x00", "\x7f"}
+	for i := range 20000 {
+		var sb strings.Builder
+		for range i % 13 {
+			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		k := sb.String()
+		if got, want := validKey(k), utf8.ValidString(k); got != want {
+			t.Fatalf("validKey(%q) = %v, utf8.ValidString %v", k, got, want)
+		}
+	}
 }
