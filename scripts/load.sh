@@ -80,6 +80,11 @@ for round in $(seq 1 "$ROUNDS"); do
 		[ -n "${COOKIE[$r]}" ] && args+=(-H "Cookie: ${COOKIE[$r]}")
 		timeout 60 wrk "${args[@]}" "$URL/${r%+cookie}" >"$WORK/wrk-$r-$round"
 		rps=$(sed -n 's/^Requests\/sec: *//p' "$WORK/wrk-$r-$round")
+		if [ -z "$rps" ]; then
+			echo "load.sh: wrk reported no requests/s for /$r in round $round:" >&2
+			cat "$WORK/wrk-$r-$round" >&2
+			exit 1
+		fi
 		bad=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$WORK/wrk-$r-$round")
 		lat=$(awk '$1 == "Latency" {print $2; exit}' "$WORK/wrk-$r-$round")
 		RPS[$r]="${RPS[$r]:-} $rps"
