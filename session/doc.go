@@ -116,8 +116,9 @@
 // A store failure while loading or saving, or a commit that takes longer
 // than StoreTimeout, replaces the response with the ErrorHandler's (503 by
 // default, keeping the headers that middleware outside the session's set)
-// and is logged. A value that cannot be encoded as JSON gives a 500 with an
-// *EncodeError; a record over MaxSize a 500 with a *TooLargeError; a change
+// and is logged. A value that cannot be encoded as JSON, or a key that is
+// not valid UTF-8 (ErrKeyNotUTF8), gives a 500 with an *EncodeError; a
+// record over MaxSize a 500 with a *TooLargeError; a change
 // to a session that a concurrent login moved a 409 with ErrSessionMoved. A
 // change made after the response started is saved when it can be (an
 // existing session keeps its cookie); when it cannot (it needs a new
