@@ -464,12 +464,20 @@ func (st *suite) updateConcurrent(t *testing.T) {
 	const workers, rounds = 64, 5
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
-	for range workers {
+	sg, shared := st.s.(store.SharedGetter)
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range rounds {
-				last, _, err := st.s.Get(context.Background(), k)
+				// Half the workers read through GetShared where the store
+				// has it, so that an Update given the store's own bytes
+				// (memstore's first try without a read) races the others.
+				get := st.s.Get
+				if shared && w%2 == 1 {
+					get = sg.GetShared
+				}
+				last, _, err := get(context.Background(), k)
 				if err != nil {
 					errs <- err
 					return
