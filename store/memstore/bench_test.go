@@ -209,3 +209,45 @@ func BenchmarkGetWhileLargeUpdate(b *testing.B) {
 	})
 	b.StopTimer()
 }
+
+// BenchmarkRequestAtScale is what a session request does to the store,
+// GetShared then Update of that entry (its expiry moved an hour ahead), on
+// stores holding 1024 and 80,000 sessions (the default bound is 100,000) of 256
+// bytes, visited in a scattered order: it shows what a request's store work
+// costs once the entries no longer fit in the CPU's caches.
+func BenchmarkRequestAtScale(b *testing.B) {
+	for _, n := range []int{1024, 80000} {
+		b.Run("keys="+strconv.Itoa(n), func(b *testing.B) {
+			s := memstore.New(memstore.Options{JanitorInterval: -1})
+			b.Cleanup(func() { s.Close() })
+			ctx := context.Background()
+			keys := make([]string, n)
+			v := make([]byte, 256)
+			for i := range keys {
+				keys[i] = "session:" + strconv.Itoa(i*7919)
+				if err := s.Set(ctx, keys[i], v, time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var o offsets
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := o.next() * 7919
+				for pb.Next() {
+					k := keys[i%n]
+					e, found, err := s.GetShared(ctx, k)
+					if err != nil || !found {
+						b.Errorf("get %s: %v, %v", k, found, err)
+						return
+					}
+					if err := s.Update(ctx, k, e, time.Hour, rewrite); err != nil {
+						b.Error(err)
+						return
+					}
+					i += 7919
+				}
+			})
+		})
+	}
+}

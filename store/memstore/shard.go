@@ -22,6 +22,7 @@ type entry struct {
 	hash       uint64
 	version    uint64
 	expires    int64 // unix nanoseconds; 0: never
+	due        int64 // when the expiry heap looks at it again: <= expires (see setExpiry)
 	prev, next *entry
 	heapIndex  int // index in shard.expiry, -1 when not there
 	queue      uint8
@@ -83,9 +84,9 @@ type shard struct {
 	mu sync.Mutex
 
 	entries map[string]*entry
-	version uint64 // last version given out in this shard
-	bytes   int64  // sum of the entries' costs
-	expiry  expiryHeap
+	version uint64     // last version given out in this shard
+	bytes   int64      // sum of the entries' costs
+	expiry  expiryHeap // ordered by due; see setExpiry
 
 	// W-TinyLFU: a small LRU window takes new entries; the main space is
 	// a segmented LRU (probation, protected). An entry leaving the window
@@ -196,8 +197,8 @@ func (sh *shard) makeRoom(now int64, keep *entry) (evicted int) {
 			}
 			return evicted
 		}
-		if len(sh.expiry) > 0 && sh.expiry[0].expires <= now {
-			sh.remove(sh.expiry[0])
+		if e := sh.next(now); e != nil {
+			sh.remove(e)
 			continue
 		}
 		if sh.window.n > sh.windowMax {
@@ -274,34 +275,65 @@ func (sh *shard) remove(e *entry) {
 	}
 }
 
+// setExpiry sets e's expiry. The expiry heap is ordered by due, which is
+// never later than expires, and it is lazy: an expiry moved later (every
+// session save and touch moves it later) leaves the heap as it is, and the
+// entry moves to its new place only when its old due time comes (next). An
+// earlier expiry moves it up the heap now, a first one pushes it; an entry
+// that no longer expires leaves the heap when its due time comes. So the
+// common write costs no heap work, where heap.Fix cost a cache miss per
+// level on a large store. sh.mu is held.
 func (sh *shard) setExpiry(e *entry, expires int64) {
 	e.expires = expires
 	switch {
-	case expires == 0 && e.heapIndex >= 0:
-		heap.Remove(&sh.expiry, e.heapIndex)
 	case expires == 0:
-	case e.heapIndex >= 0:
-		heap.Fix(&sh.expiry, e.heapIndex)
-	default:
+	case e.heapIndex < 0:
+		e.due = expires
 		heap.Push(&sh.expiry, e)
+	case expires < e.due:
+		e.due = expires
+		heap.Fix(&sh.expiry, e.heapIndex)
 	}
+}
+
+// next returns an expired entry of the heap, the one due first, or nil when
+// none is: entries whose due time has come but whose expiry moved later go
+// to their new place (or leave the heap when they no longer expire) on the
+// way. sh.mu is held.
+func (sh *shard) next(now int64) *entry {
+	for len(sh.expiry) > 0 {
+		e := sh.expiry[0]
+		switch {
+		case e.due > now:
+			return nil
+		case e.expires == 0:
+			heap.Pop(&sh.expiry)
+		case e.expires <= now:
+			return e
+		default:
+			e.due = e.expires
+			heap.Fix(&sh.expiry, 0)
+		}
+	}
+	return nil
 }
 
 // purge removes the expired entries and reports how many. sh.mu is held.
 func (sh *shard) purge(now int64) int {
 	n := 0
-	for len(sh.expiry) > 0 && sh.expiry[0].expires <= now {
-		sh.remove(sh.expiry[0])
+	for e := sh.next(now); e != nil; e = sh.next(now) {
+		sh.remove(e)
 		n++
 	}
 	return n
 }
 
-// expiryHeap orders entries with an expiry by when they expire.
+// expiryHeap orders entries by due: those with an expiry, and those whose
+// expiry was removed since they were pushed.
 type expiryHeap []*entry
 
 func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires < h[j].expires }
+func (h expiryHeap) Less(i, j int) bool { return h[i].due < h[j].due }
 func (h expiryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].heapIndex = i
