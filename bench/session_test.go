@@ -224,3 +224,35 @@ func BenchmarkCycleParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCycleManySessions is BenchmarkCycle with 20,000 clients, each
+// with its own session, taking turns in a scattered order: what a server
+// with many users pays per request, where the other benchmarks replay one
+// client (whose cookie, session and store entry stay in every cache).
+func BenchmarkCycleManySessions(b *testing.B) {
+	const clients = 20000
+	for _, c := range cases[:3] { // bare, beaker-mem, scs-mem
+		b.Run("case="+c.name, func(b *testing.B) {
+			h := c.make(b, Counter)
+			cookies := make([]string, clients)
+			for i := range cookies {
+				cookies[i] = seed(b, h)
+			}
+			i := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				i = (i + 7919) % clients
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				if cookies[i] != "" {
+					req.Header.Set("Cookie", cookies[i])
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
