@@ -133,7 +133,8 @@ func (sv *serverSide) identify(s *Session) {
 				st.cookieID, st.stale = id, stale
 				if sv.verified != nil {
 					// Copied: both are slices of the request's header.
-					e := &verifiedEntry{value: strings.Clone(value), id: strings.Clone(id), stale: stale}
+					v := strings.Clone(value)
+					e := &verifiedEntry{value: v, id: within(v, value, id), stale: stale}
 					e.key = sv.key(st, e.id)
 					sv.verified.add(e)
 					st.ve = e
@@ -147,6 +148,17 @@ func (sv *serverSide) identify(s *Session) {
 		s.m.log.LogAttrs(s.req.Context(), slog.LevelDebug, "session: rejected a cookie that does not verify; starting a new session",
 			slog.Int("cookies", rejected))
 	}
+}
+
+// within returns sub, a part of orig, as the same part of cp, a copy of
+// orig, so that the two share one allocation; when sub is not inside orig,
+// a copy of it.
+func within(cp, orig, sub string) string {
+	off := uintptr(unsafe.Pointer(unsafe.StringData(sub))) - uintptr(unsafe.Pointer(unsafe.StringData(orig)))
+	if len(sub) == 0 || len(sub) > len(orig) || off > uintptr(len(orig)-len(sub)) {
+		return strings.Clone(sub)
+	}
+	return cp[off : off+uintptr(len(sub))]
 }
 
 func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error {

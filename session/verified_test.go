@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // A value that lands in the slot of a remembered one is found only when it
@@ -55,6 +56,41 @@ func TestSameConstantTime(t *testing.T) {
 		}
 		if sameConstantTime(string(a), string(a)+"x") {
 			t.Fatalf("length %d: a longer string compares equal", n)
+		}
+	}
+}
+
+// within returns the part of the copy that sub is of the original, sharing
+// the copy's bytes, and a copy of sub when it is not inside the original.
+func TestWithin(t *testing.T) {
+	header := "a=1; beaker.session.id=0123456789.sig; b=2"
+	orig := header[5:37]
+	cp := strings.Clone(orig)
+	inCopy := func(s string) bool {
+		p, start := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(cp)))
+		return p >= start && p+uintptr(len(s)) <= start+uintptr(len(cp))
+	}
+	for _, tc := range []struct {
+		sub    string
+		shares bool
+	}{
+		{orig[18:28], true},                 // the id inside the value
+		{orig, true},                        // all of it
+		{orig[len(orig)-3:], true},          // its end
+		{header[:5], false},                 // before it, in the same header
+		{header[30:], false},                // overlapping its end
+		{strings.Clone(orig[18:28]), false}, // equal bytes elsewhere
+		{"", false},
+	} {
+		got := within(cp, orig, tc.sub)
+		if got != tc.sub {
+			t.Errorf("within(%q) = %q, want the same text", tc.sub, got)
+		}
+		if len(got) > 0 && inCopy(got) != tc.shares {
+			t.Errorf("within(%q) shares the copy's bytes: %v, want %v", tc.sub, inCopy(got), tc.shares)
+		}
+		if len(got) > 0 && !tc.shares && unsafe.StringData(got) == unsafe.StringData(tc.sub) {
+			t.Errorf("within(%q) returned the original bytes, not a copy", tc.sub)
 		}
 	}
 }
