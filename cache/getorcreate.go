@@ -85,8 +85,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			if ctx.Err() != nil {
 				return zero, err
 			}
-			r.m.log.Warn("cache: backend read failed; treating it as a miss",
-				slog.String("region", r.name), slog.Any("err", err))
+			r.warn("cache: backend read failed; treating it as a miss", err)
 			st, down = missing, true
 		}
 		if st == fresh {
@@ -127,11 +126,9 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			counted = true
 		}
 
-		select {
-		case <-f.done:
-		case <-ctx.Done():
+		if err := f.wait(ctx); err != nil {
 			r.leave(key, f)
-			return zero, fmt.Errorf("cache: region %q: waiting for %q: %w", r.name, key, ctx.Err())
+			return zero, fmt.Errorf("cache: region %q: waiting for %q: %w", r.name, key, err)
 		}
 		if f.err != nil {
 			return zero, f.err
@@ -149,6 +146,28 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 		}
 		return tv, nil
 	}
+}
+
+// wait waits until f is done, or ctx is; it returns ctx's error then. A
+// context that is never done (context.Background) waits on f.done alone,
+// which costs a thousand waiters far less than a select.
+func (f *flight) wait(ctx context.Context) error {
+	d := ctx.Done()
+	if d == nil {
+		<-f.done
+		return nil
+	}
+	select {
+	case <-f.done:
+		return nil
+	case <-d:
+		return ctx.Err()
+	}
+}
+
+// warn logs a backend failure of r.
+func (r *Region) warn(msg string, err error) {
+	r.m.log.Warn(msg, slog.String("region", r.name), slog.Any("err", err))
 }
 
 // flightValue returns the value of a finished run as a T: a copy decoded

@@ -223,30 +223,43 @@ func Get[T any](ctx context.Context, r *Region, key string) (v T, found bool, er
 
 // lookup reads key and classifies what it found.
 func lookup[T any](ctx context.Context, r *Region, key string) (T, state, error) {
-	var zero T
 	if r.local != nil {
-		if err := ctx.Err(); err != nil {
-			return zero, missing, fmt.Errorf("cache: region %q: get %q: %w", r.name, key, err)
-		}
-		e := r.local.get(key)
-		if e == nil {
-			return zero, missing, nil
-		}
-		st := r.classify(e.created, r.m.now())
-		if st == missing {
-			return zero, missing, nil
-		}
-		if e.enc == nil {
-			if v, ok := e.value.(T); ok {
-				return v, st, nil
-			}
-		}
-		v, ok := decodeAs[T](e.enc, e.value)
-		if !ok {
-			return zero, missing, nil
-		}
-		return v, st, nil
+		return lookupLocal[T](ctx, r, key)
 	}
+	return lookupRemote[T](ctx, r, key)
+}
+
+// lookupLocal is lookup on a memory region. Kept apart from lookupRemote,
+// its frame stays small: a goroutine that calls GetOrCreate on a fresh
+// stack does not have to grow it.
+func lookupLocal[T any](ctx context.Context, r *Region, key string) (T, state, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, missing, fmt.Errorf("cache: region %q: get %q: %w", r.name, key, err)
+	}
+	e := r.local.get(key)
+	if e == nil {
+		return zero, missing, nil
+	}
+	st := r.classify(e.created, r.m.now())
+	if st == missing {
+		return zero, missing, nil
+	}
+	if e.enc == nil {
+		if v, ok := e.value.(T); ok {
+			return v, st, nil
+		}
+	}
+	v, ok := decodeAs[T](e.enc, e.value)
+	if !ok {
+		return zero, missing, nil
+	}
+	return v, st, nil
+}
+
+// lookupRemote is lookup on a region backed by a store.
+func lookupRemote[T any](ctx context.Context, r *Region, key string) (T, state, error) {
+	var zero T
 	if err := r.syncGeneration(ctx); err != nil {
 		return zero, missing, err
 	}
