@@ -143,3 +143,34 @@ func TestEvictionPrefersExpiredAfterChanges(t *testing.T) {
 		t.Fatalf("Evicted = %d, %d warnings; want none: %s", f.s.Evicted(), f.warnings(), f.logs)
 	}
 }
+
+// TestPurgeManyDueAtOnce: 20,000 entries come due at the same time, half of
+// them expired and half with an expiry moved an hour later; one
+// PurgeExpired removes exactly the expired half, although each shard takes
+// them in batches under its lock.
+func TestPurgeManyDueAtOnce(t *testing.T) {
+	f := newFixture(t, memstore.Options{})
+	ctx := context.Background()
+	const n = 20000
+	for i := range n {
+		f.set("k"+strconv.Itoa(i), []byte("v"), time.Second)
+	}
+	for i := 0; i < n; i += 2 {
+		if found, err := f.s.Touch(ctx, "k"+strconv.Itoa(i), time.Hour); err != nil || !found {
+			t.Fatalf("Touch: %v, %v", found, err)
+		}
+	}
+	f.clk.Advance(2 * time.Second)
+	got, err := f.s.PurgeExpired(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != n/2 || f.s.Len() != n/2 {
+		t.Fatalf("PurgeExpired removed %d, Len %d; want %d and %d", got, f.s.Len(), n/2, n/2)
+	}
+	for i := range 10 {
+		if f.has("k"+strconv.Itoa(2*i+1)) || !f.has("k"+strconv.Itoa(2*i)) {
+			t.Fatalf("after the purge, k%d or k%d is wrong", 2*i, 2*i+1)
+		}
+	}
+}

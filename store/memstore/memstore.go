@@ -552,9 +552,13 @@ func (s *Store) PurgeExpired(ctx context.Context) (int, error) {
 		}
 		now := s.now()
 		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += sh.purge(now)
-		sh.mu.Unlock()
+		for more := true; more; {
+			var k int
+			sh.mu.Lock()
+			k, more = sh.purge(now)
+			sh.mu.Unlock()
+			n += k
+		}
 	}
 	return n, nil
 }

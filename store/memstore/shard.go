@@ -301,31 +301,55 @@ func (sh *shard) setExpiry(e *entry, expires int64) {
 // to their new place (or leave the heap when they no longer expire) on the
 // way. sh.mu is held.
 func (sh *shard) next(now int64) *entry {
-	for len(sh.expiry) > 0 {
-		e := sh.expiry[0]
-		switch {
-		case e.due > now:
-			return nil
-		case e.expires == 0:
-			heap.Pop(&sh.expiry)
-		case e.expires <= now:
+	for {
+		if e, done := sh.step(now); e != nil || done {
 			return e
-		default:
-			e.due = e.expires
-			heap.Fix(&sh.expiry, 0)
 		}
 	}
-	return nil
 }
 
-// purge removes the expired entries and reports how many. sh.mu is held.
-func (sh *shard) purge(now int64) int {
-	n := 0
-	for e := sh.next(now); e != nil; e = sh.next(now) {
-		sh.remove(e)
-		n++
+// step takes one step of next: it returns the expired entry due first, or
+// done when no entry is due, or neither after it moved one entry on.
+// sh.mu is held.
+func (sh *shard) step(now int64) (expired *entry, done bool) {
+	if len(sh.expiry) == 0 {
+		return nil, true
 	}
-	return n
+	e := sh.expiry[0]
+	switch {
+	case e.due > now:
+		return nil, true
+	case e.expires == 0:
+		heap.Pop(&sh.expiry)
+	case e.expires <= now:
+		return e, false
+	default:
+		e.due = e.expires
+		heap.Fix(&sh.expiry, 0)
+	}
+	return nil, false
+}
+
+// purgeBatch bounds the steps (removals and entries moved on) that purge
+// takes under one hold of the shard's lock: when many entries come due at
+// once (sessions created together, with one lifetime), requests wait for a
+// batch, not for all of them.
+const purgeBatch = 256
+
+// purge removes expired entries, taking at most purgeBatch steps, and
+// reports how many it removed and whether some may be left. sh.mu is held.
+func (sh *shard) purge(now int64) (n int, more bool) {
+	for range purgeBatch {
+		e, done := sh.step(now)
+		if done {
+			return n, false
+		}
+		if e != nil {
+			sh.remove(e)
+			n++
+		}
+	}
+	return n, true
 }
 
 // expiryHeap orders entries by due: those with an expiry, and those whose
