@@ -167,13 +167,7 @@ func benchCasesCycle(b *testing.B, cs []benchCase, mode Mode) {
 			cookie := seed(b, h)
 			b.ReportAllocs()
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodGet, "/", nil)
-				if cookie != "" {
-					req.Header.Set("Cookie", cookie)
-				}
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
+				if rec := serve(h, cookie); rec.Code != http.StatusOK {
 					b.Fatalf("status %d", rec.Code)
 				}
 			}
@@ -209,13 +203,7 @@ func BenchmarkCycleParallel(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				cookie := cookies[int(next.Add(1)-1)%len(cookies)]
 				for pb.Next() {
-					req := httptest.NewRequest(http.MethodGet, "/", nil)
-					if cookie != "" {
-						req.Header.Set("Cookie", cookie)
-					}
-					rec := httptest.NewRecorder()
-					h.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK {
+					if rec := serve(h, cookie); rec.Code != http.StatusOK {
 						b.Errorf("status %d", rec.Code)
 						return
 					}
@@ -243,13 +231,7 @@ func BenchmarkCycleManySessions(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				i = (i + 7919) % clients
-				req := httptest.NewRequest(http.MethodGet, "/", nil)
-				if cookies[i] != "" {
-					req.Header.Set("Cookie", cookies[i])
-				}
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
+				if rec := serve(h, cookies[i]); rec.Code != http.StatusOK {
 					b.Fatalf("status %d", rec.Code)
 				}
 			}
