@@ -11,7 +11,8 @@ demo:
 bench:
 	bash scripts/bench.sh
 
-# make load: wrk on loopback against bench/cmd/loadserver (/bare, the floor /vary, /beaker, /scs, /gorilla)
+# make load: wrk on loopback against bench/cmd/loadserver (/bare, the floor /vary, /beaker, /scs, /gorilla);
+# SESSIONS=20000 for many users instead of one (ROUNDS, DURATION)
 load:
 	bash scripts/load.sh
 

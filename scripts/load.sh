@@ -15,11 +15,19 @@
 # ratio, whose two routes ran seconds apart), and beaker's share of the
 # floor. Installs wrk with apt-get when missing (as root). The server is
 # stopped on exit. Takes about ROUNDS x 6 x DURATION (~90 s).
+#
+# SESSIONS=N (make load SESSIONS=20000) measures a server with many users
+# instead of one: the server creates N sessions on each session route
+# before it serves (loadserver -sessions), and every request carries the
+# next of its route's N cookies in turn (scripts/sessions.lua; /bare+cookie
+# and /vary+cookie get beaker's). Every route, /bare too, then goes through
+# the same wrk script, so that wrk's cost per request is the same for all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-15}
 DURATION=${DURATION:-1s}
+SESSIONS=${SESSIONS:-0}
 ROUTES=(bare bare+cookie vary+cookie beaker scs gorilla)
 
 if ! command -v wrk >/dev/null; then
@@ -48,11 +56,18 @@ trap cleanup EXIT
 echo "== building bench/cmd/loadserver"
 (cd bench && go build -o "$WORK/loadserver" ./cmd/loadserver)
 
-# The server prints its URL on stdout once it listens.
+# The server prints its URL on stdout once it listens (and has created
+# its SESSIONS sessions).
 mkfifo "$WORK/url"
-"$WORK/loadserver" >"$WORK/url" 2>"$WORK/server.log" &
+server_args=()
+if [ "$SESSIONS" -gt 0 ]; then
+	mkdir "$WORK/cookies"
+	server_args=(-sessions "$SESSIONS" -cookies "$WORK/cookies")
+	echo "== creating $SESSIONS sessions on each session route"
+fi
+"$WORK/loadserver" "${server_args[@]}" >"$WORK/url" 2>"$WORK/server.log" &
 SRV_PID=$!
-if ! read -r -t 20 URL <"$WORK/url"; then
+if ! read -r -t 300 URL <"$WORK/url"; then
 	echo "load.sh: the server printed no URL" >&2
 	cat "$WORK/server.log" >&2
 	exit 1
@@ -61,6 +76,7 @@ echo "   server $URL (pid $SRV_PID)"
 
 declare -A COOKIE
 for r in "${ROUTES[@]}"; do
+	[ "$SESSIONS" -gt 0 ] && break
 	[[ $r = *+cookie ]] && continue
 	curl -sS --max-time 5 -o /dev/null -D "$WORK/seed-$r" "$URL/$r"
 	COOKIE[$r]=$(grep -i '^set-cookie:' "$WORK/seed-$r" | head -1 | sed -e 's/^[^:]*: *//' -e 's/;.*//' | tr -d '\r' || true)
@@ -70,15 +86,25 @@ for r in "${ROUTES[@]}"; do
 	fi
 done
 
-COOKIE[bare+cookie]=${COOKIE[beaker]}
-COOKIE[vary+cookie]=${COOKIE[beaker]}
+COOKIE[bare+cookie]=${COOKIE[beaker]:-}
+COOKIE[vary+cookie]=${COOKIE[beaker]:-}
 
 declare -A RPS
 for round in $(seq 1 "$ROUNDS"); do
 	for r in "${ROUTES[@]}"; do
 		args=(-t1 -c32 -d"$DURATION")
-		[ -n "${COOKIE[$r]}" ] && args+=(-H "Cookie: ${COOKIE[$r]}")
-		timeout 60 wrk "${args[@]}" "$URL/${r%+cookie}" >"$WORK/wrk-$r-$round"
+		if [ "$SESSIONS" -gt 0 ]; then
+			case $r in
+			bare) file=- ;;
+			*+cookie) file=$WORK/cookies/beaker ;;
+			*) file=$WORK/cookies/$r ;;
+			esac
+			args+=(-s scripts/sessions.lua "$URL/${r%+cookie}" -- "$file")
+		else
+			[ -n "${COOKIE[$r]}" ] && args+=(-H "Cookie: ${COOKIE[$r]}")
+			args+=("$URL/${r%+cookie}")
+		fi
+		timeout 60 wrk "${args[@]}" >"$WORK/wrk-$r-$round"
 		rps=$(sed -n 's/^Requests\/sec: *//p' "$WORK/wrk-$r-$round")
 		if [ -z "$rps" ]; then
 			echo "load.sh: wrk reported no requests/s for /$r in round $round:" >&2
@@ -95,7 +121,7 @@ done
 median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo
-echo "== wrk -t1 -c32 -d$DURATION, $ROUNDS interleaved rounds (median; share of /bare: of the medians, and the median of the rounds')"
+echo "== wrk -t1 -c32 -d$DURATION, $ROUNDS interleaved rounds$([ "$SESSIONS" -gt 0 ] && echo ", $SESSIONS sessions a route, in turn") (median; share of /bare: of the medians, and the median of the rounds')"
 # shares A B: each round's requests/s of A ÷ those of B, one a line.
 shares() {
 	local -a a b

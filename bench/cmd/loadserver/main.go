@@ -8,9 +8,16 @@
 //
 // It listens on 127.0.0.1 on a free port unless -addr says otherwise, prints
 // its base URL on stdout, and stops on SIGINT or SIGTERM.
+//
+// With -sessions N and -cookies DIR it first creates N sessions on each
+// session route, through the route's own handler in this process, and
+// writes the Cookie header of each, one a line, to DIR/ROUTE (DIR/beaker,
+// DIR/scs, DIR/gorilla), before it prints its URL: a load test that sends
+// them in turn (scripts/sessions.lua) measures a server with many users.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -18,8 +25,10 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -30,7 +39,12 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	nSessions := flag.Int("sessions", 0, "sessions to create on each session route before serving (with -cookies)")
+	cookieDir := flag.String("cookies", "", "directory to write the created sessions' Cookie headers to, a file per route")
 	flag.Parse()
+	if (*nSessions > 0) != (*cookieDir != "") {
+		log.Fatal("loadserver: -sessions and -cookies go together")
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -53,6 +67,14 @@ func main() {
 	mux.Handle("GET /beaker", beaker)
 	mux.Handle("GET /scs", bench.SCS(bench.Counter))
 	mux.Handle("GET /gorilla", bench.Gorilla(bench.Counter))
+	for _, route := range []string{"beaker", "scs", "gorilla"} {
+		if *nSessions == 0 {
+			break
+		}
+		if err := seed(mux, route, *nSessions, filepath.Join(*cookieDir, route)); err != nil {
+			log.Fatal(err)
+		}
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -75,4 +97,30 @@ func main() {
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Print(err)
 	}
+}
+
+// seed creates n sessions by sending n requests without a cookie to route
+// on h, and writes the Cookie header that sends back each session's cookie
+// to path, one a line.
+func seed(h http.Handler, route string, n int, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for i := range n {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/"+route, nil))
+		cookies := rec.Result().Cookies()
+		if rec.Code != http.StatusOK || len(cookies) == 0 {
+			f.Close()
+			return fmt.Errorf("loadserver: seeding /%s: request %d answered %d with %d cookies", route, i, rec.Code, len(cookies))
+		}
+		fmt.Fprintf(w, "%s=%s\n", cookies[0].Name, cookies[0].Value)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
