@@ -11,7 +11,7 @@ import (
 
 // beaker's memory region joins the cache benchmarks of cache_test.go.
 func init() {
-	hitCases = append(hitCases, hitCase{name: "beaker-mem", make: beakerHit})
+	hitCases = append(hitCases, hitCase{name: "beaker-mem", make: beakerHit}, hitCase{name: "beaker-get", make: beakerGet})
 	dogpileCases = append(dogpileCases, dogpileCase{name: "beaker-mem", make: beakerDogpile})
 }
 
@@ -44,6 +44,26 @@ func beakerHit(tb testing.TB) (func(string) []byte, func() int64) {
 	}
 	get := func(key string) []byte {
 		v, _ := cache.GetOrCreate(ctx, r, key, creator)
+		return v
+	}
+	return get, misses.Load
+}
+
+// beakerGet is beakerHit through cache.Get, the read that never creates.
+func beakerGet(tb testing.TB) (func(string) []byte, func() int64) {
+	r := beakerRegion(tb)
+	ctx := context.Background()
+	for _, k := range cacheKeys {
+		if err := r.Set(ctx, k, cacheValue); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	var misses atomic.Int64
+	get := func(key string) []byte {
+		v, ok, _ := cache.Get[[]byte](ctx, r, key)
+		if !ok {
+			misses.Add(1)
+		}
 		return v
 	}
 	return get, misses.Load

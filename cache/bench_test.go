@@ -68,6 +68,33 @@ func BenchmarkGetOrCreateHitParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkGetHitParallel is BenchmarkGetOrCreateHitParallel through
+// Get, the read that never creates.
+func BenchmarkGetHitParallel(b *testing.B) {
+	r := benchRegion(b, cache.RegionOptions{Expire: time.Hour})
+	ctx := context.Background()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "key:" + strconv.Itoa(i)
+		if err := r.Set(ctx, keys[i], "value"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(257))
+		for pb.Next() {
+			if _, ok, err := cache.Get[string](ctx, r, keys[i&1023]); !ok || err != nil {
+				b.Errorf("Get: %v, %v", ok, err)
+				return
+			}
+			i++
+		}
+	})
+}
+
 // BenchmarkRemoteHit is a hit through the store interface (one Get and one
 // JSON decode), on a memstore.Store.
 func BenchmarkRemoteHit(b *testing.B) {

@@ -168,6 +168,40 @@ func TestGetOrCreateOneCreatorFor1000Callers(t *testing.T) {
 	})
 }
 
+// TestStatsCountEveryRead: the hit and miss counters, which goroutines add
+// to on separate stripes, lose no read: Get and GetOrCreate from many
+// goroutines at once, on both kinds of region.
+func TestStatsCountEveryRead(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if err := e.r.Set(ctx, "present", "v"); err != nil {
+			t.Fatal(err)
+		}
+		const goroutines, reads = 8, 500
+		var wg sync.WaitGroup
+		for range goroutines {
+			wg.Go(func() {
+				for range reads {
+					if _, ok, err := cache.Get[string](ctx, e.r, "present"); !ok || err != nil {
+						t.Errorf("Get(present) = %v, %v", ok, err)
+					}
+					if _, ok, err := cache.Get[string](ctx, e.r, "absent"); ok || err != nil {
+						t.Errorf("Get(absent) = %v, %v", ok, err)
+					}
+					if _, err := cache.GetOrCreate(ctx, e.r, "present", mustNotRun(t)); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		s := e.r.Stats()
+		if s.Hits != 2*goroutines*reads || s.Misses != goroutines*reads {
+			t.Fatalf("Stats = %+v, want %d hits and %d misses", s, 2*goroutines*reads, goroutines*reads)
+		}
+	})
+}
+
 func TestStaleServedWhileOneRegenerates(t *testing.T) {
 	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
 		want(t, e.r, "k", value("v1"), "v1")

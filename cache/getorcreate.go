@@ -47,7 +47,7 @@ func GetOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 	if l := r.local; l != nil {
 		if e := l.get(key); e != nil && r.isFresh(e.created, r.m.now()) {
 			if v, ok := e.value.(T); ok {
-				l.hit()
+				r.hits.add()
 				return v, nil
 			}
 		}
@@ -90,7 +90,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 		}
 		if st == fresh {
 			if !counted {
-				r.hits.Add(1)
+				r.hits.add()
 			}
 			return v, nil
 		}
@@ -122,7 +122,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 		f.waiters++
 		r.fmu.Unlock()
 		if st == missing && !counted {
-			r.misses.Add(1) // counted once per call, when it waits for a creator
+			r.misses.add() // counted once per call, when it waits for a creator
 			counted = true
 		}
 

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // entry is one value of a memory region, and a link of its bucket's chain.
@@ -22,15 +21,14 @@ type entry struct {
 
 // localMap is the map of a memory region: shards, each a hash table whose
 // buckets are atomic pointers to immutable chains. Reads take no lock and
-// write nothing shared (but a striped hit counter); writes take their
-// shard's mutex and publish new chains.
+// write nothing shared; writes take their shard's mutex and publish new
+// chains.
 type localMap struct {
 	seed      maphash.Seed
 	shardMask uint64
 	shardBits uint
 	perShard  int
 	shards    []shard
-	hitCount  [hitStripes]paddedCounter
 }
 
 type shard struct {
@@ -46,22 +44,15 @@ type table struct {
 	mask    uint64
 }
 
-type paddedCounter struct {
-	n atomic.Uint64
-	_ [64 - 8]byte
-}
-
 // maxShards is the number of shards of a large memory region; smaller ones
 // have fewer, so that each shard holds at least minPerShard entries. A
 // shard's table starts at minBuckets and doubles while it holds more
-// entries than buckets. hitStripes is the number of hit counters: a hit
-// adds to the one of its goroutine's stack, so that cores do not share one.
+// entries than buckets.
 const (
 	maxShards   = 64
 	minPerShard = 8
 	minBuckets  = 8
 	evictSample = 8
-	hitStripes  = 32
 )
 
 func newLocalMap(maxEntries int) *localMap {
@@ -102,22 +93,6 @@ func (l *localMap) get(key string) *entry {
 		}
 	}
 	return nil
-}
-
-// hit counts a fast-path hit on the stripe of the calling goroutine's stack:
-// goroutines on different cores seldom share a cache line.
-func (l *localMap) hit() {
-	var marker byte
-	a := uint64(uintptr(unsafe.Pointer(&marker))) >> 11 // stacks are 2 KiB or more apart
-	l.hitCount[(a*0x9E3779B97F4A7C15)>>(64-5)].n.Add(1)
-}
-
-func (l *localMap) hits() uint64 {
-	var n uint64
-	for i := range l.hitCount {
-		n += l.hitCount[i].n.Load()
-	}
-	return n
 }
 
 // put stores e under key, unless the entry there was created later (a

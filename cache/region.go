@@ -51,7 +51,8 @@ type Region struct {
 	flights map[string]*flight
 	seq     atomic.Uint64 // incremented each time a flight ends
 
-	hits, misses, staleServed, creatorRuns, creatorErrors, lockWaits atomic.Uint64
+	hits, misses                                       striped // every read adds to one
+	staleServed, creatorRuns, creatorErrors, lockWaits atomic.Uint64
 }
 
 func newRegion(m *Manager, o RegionOptions) (*Region, error) {
@@ -137,15 +138,12 @@ type Stats struct {
 // Stats returns the region's counters.
 func (r *Region) Stats() Stats {
 	s := Stats{
-		Hits:          r.hits.Load(),
-		Misses:        r.misses.Load(),
+		Hits:          r.hits.load(),
+		Misses:        r.misses.load(),
 		StaleServed:   r.staleServed.Load(),
 		CreatorRuns:   r.creatorRuns.Load(),
 		CreatorErrors: r.creatorErrors.Load(),
 		LockWaits:     r.lockWaits.Load(),
-	}
-	if r.local != nil {
-		s.Hits += r.local.hits()
 	}
 	return s
 }
@@ -213,11 +211,11 @@ func Get[T any](ctx context.Context, r *Region, key string) (v T, found bool, er
 		return v, false, err
 	}
 	if st != fresh {
-		r.misses.Add(1)
+		r.misses.add()
 		var zero T
 		return zero, false, nil
 	}
-	r.hits.Add(1)
+	r.hits.add()
 	return v, true, nil
 }
 
