@@ -95,6 +95,48 @@ func BenchmarkGetHitParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkStaleParallel reads 1024 stale keys from every P while each
+// one's regeneration is under way (after a soft invalidation): every read
+// looks up the key's run and is served the stale value.
+func BenchmarkStaleParallel(b *testing.B) {
+	r := benchRegion(b, cache.RegionOptions{Expire: time.Hour})
+	ctx := context.Background()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "key:" + strconv.Itoa(i)
+		if _, err := cache.GetOrCreate(ctx, r, keys[i], load); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := r.Invalidate(ctx, cache.Soft); err != nil {
+		b.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	regenerate := func(context.Context) (string, error) {
+		started <- struct{}{}
+		<-release
+		return "new", nil
+	}
+	b.Cleanup(func() { close(release) })
+	for _, k := range keys {
+		go func() { _, _ = cache.GetOrCreate(ctx, r, k, regenerate) }()
+		<-started // k's run is under way
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(257))
+		for pb.Next() {
+			if v, err := cache.GetOrCreate(ctx, r, keys[i&1023], regenerate); v != "value" || err != nil {
+				b.Errorf("GetOrCreate = %q, %v; want the stale value", v, err)
+				return
+			}
+			i++
+		}
+	})
+}
+
 // BenchmarkRemoteHit is a hit through the store interface (one Get and one
 // JSON decode), on a memstore.Store.
 func BenchmarkRemoteHit(b *testing.B) {

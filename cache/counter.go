@@ -12,7 +12,8 @@ const counterStripes = 32
 // striped is a counter that cores add to without sharing a cache line: an
 // add goes to the stripe of the calling goroutine's stack, and goroutines
 // on different cores seldom share one. A region's hits and misses are
-// striped because every read adds to one of them: one shared atomic made
+// striped because every read adds to one of them (and every call of a
+// disabled region to its creator runs): one shared atomic made
 // reads on two cores slower than on one (BenchmarkGetHitParallel).
 type striped struct {
 	stripes [counterStripes]struct {

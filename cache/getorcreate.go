@@ -61,7 +61,7 @@ type flight struct {
 	done   chan struct{}
 	cancel context.CancelFunc
 
-	// Guarded by Region.fmu.
+	// Guarded by its Region's flightShard of the key.
 	waiters  int
 	finished bool
 
@@ -95,32 +95,33 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			return v, nil
 		}
 
-		r.fmu.Lock()
-		f := r.flights[key]
+		fs := r.flightShard(key)
+		fs.mu.Lock()
+		f := fs.m[key]
 		switch {
 		case f == nil && r.seq.Load() != seq && !retried:
 			// A run ended since our read: it may have stored the value.
-			r.fmu.Unlock()
+			fs.mu.Unlock()
 			retried = true
 			continue
 		case f == nil:
-			if f, err = startFlight(ctx, r, key, st == stale, down, creator); err != nil {
-				r.fmu.Unlock()
+			if f, err = startFlight(ctx, r, fs, key, st == stale, down, creator); err != nil {
+				fs.mu.Unlock()
 				if st == stale {
-					r.staleServed.Add(1)
+					r.staleServed.add()
 					return v, nil // closed: no regeneration, but the stale value is better than nothing
 				}
 				return zero, fmt.Errorf("cache: region %q: %q: %w", r.name, key, err)
 			}
 		case st == stale:
-			r.fmu.Unlock()
-			r.staleServed.Add(1)
+			fs.mu.Unlock()
+			r.staleServed.add()
 			return v, nil
 		default:
 			r.lockWaits.Add(1)
 		}
 		f.waiters++
-		r.fmu.Unlock()
+		fs.mu.Unlock()
 		if st == missing && !counted {
 			r.misses.add() // counted once per call, when it waits for a creator
 			counted = true
@@ -135,7 +136,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 		}
 		if !f.ok {
 			if st == stale {
-				r.staleServed.Add(1)
+				r.staleServed.add()
 				return v, nil
 			}
 			continue // we have nothing to serve: look again, and wait this time
@@ -185,29 +186,34 @@ func flightValue[T any](f *flight) (T, bool) {
 // leave removes a waiter that gave up; the last one to leave cancels the
 // creator's context.
 func (r *Region) leave(key string, f *flight) {
-	r.fmu.Lock()
-	defer r.fmu.Unlock()
+	fs := r.flightShard(key)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	f.waiters--
 	if f.waiters == 0 && !f.finished {
 		f.cancel()
-		if r.flights[key] == f {
-			delete(r.flights, key) // the next caller starts afresh
+		if fs.m[key] == f {
+			delete(fs.m, key) // the next caller starts afresh
 		}
 	}
 }
 
-// startFlight registers and starts a creator run for key. r.fmu is held.
+// startFlight registers and starts a creator run for key in fs, key's
+// shard of r's runs, whose lock is held.
 // down says that the backend just failed a read: the run then goes
 // straight to the creator, without the cross-process lock, a second read or
 // a write, so that an outage costs one failed read, not one per step.
-func startFlight[T any](ctx context.Context, r *Region, key string, stale, down bool, creator func(context.Context) (T, error)) (*flight, error) {
+func startFlight[T any](ctx context.Context, r *Region, fs *flightShard, key string, stale, down bool, creator func(context.Context) (T, error)) (*flight, error) {
 	if err := r.m.startRun(); err != nil {
 		return nil, err
 	}
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(r.m.closeCtx, cancel)
 	f := &flight{done: make(chan struct{}), cancel: func() { stop(); cancel() }}
-	r.flights[key] = f
+	if fs.m == nil {
+		fs.m = make(map[string]*flight)
+	}
+	fs.m[key] = f
 	go runFlight(fctx, r, f, key, stale, down, creator)
 	return f, nil
 }
@@ -226,14 +232,15 @@ func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, sta
 		v, err := callCreator(ctx, r, key, creator)
 		return v, created, true, err
 	})
-	r.fmu.Lock()
+	fs := r.flightShard(key)
+	fs.mu.Lock()
 	f.val, f.enc, f.ok, f.err = val, enc, ok, err
 	f.finished = true
-	if r.flights[key] == f {
-		delete(r.flights, key)
+	if fs.m[key] == f {
+		delete(fs.m, key)
 	}
 	r.seq.Add(1)
-	r.fmu.Unlock()
+	fs.mu.Unlock()
 	f.cancel()
 	close(f.done)
 }
@@ -289,7 +296,7 @@ func (r *Region) create(ctx context.Context, key string, stale, down bool, produ
 
 // callCreator runs creator, counting it and turning a panic into an error.
 func callCreator[T any](ctx context.Context, r *Region, key string, creator func(context.Context) (T, error)) (v any, err error) {
-	r.creatorRuns.Add(1)
+	r.creatorRuns.add()
 	defer func() {
 		if p := recover(); p != nil {
 			r.m.log.Error("cache: creator panicked", slog.String("region", r.name),

@@ -242,6 +242,13 @@ func (m *Manager) wake() int64 {
 	if !m.coarseOn {
 		return now
 	}
+	// Closed: every read comes here; the check under the lock below is
+	// the one that counts, this one keeps those reads off the lock.
+	select {
+	case <-m.clockStop:
+		return now
+	default:
+	}
 	m.clockMu.Lock()
 	defer m.clockMu.Unlock()
 	select {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -47,12 +48,40 @@ type Region struct {
 	genChecked  atomic.Int64 // when the record was last read; 0: never
 	genInterval int64
 
-	fmu     sync.Mutex
-	flights map[string]*flight
-	seq     atomic.Uint64 // incremented each time a flight ends
+	// The read-mostly fields above stay off the lines that reads and
+	// runs write.
+	_ [64]byte
 
-	hits, misses                                       striped // every read adds to one
-	staleServed, creatorRuns, creatorErrors, lockWaits atomic.Uint64
+	seq atomic.Uint64 // incremented each time a flight ends
+
+	_ [64]byte
+
+	// The creator runs under way, in shards by key, so that the reads of
+	// many stale keys (after a soft invalidation) do not all take one
+	// lock to find that a run is under way for theirs.
+	fseed   maphash.Seed
+	flights [flightShards]flightShard
+
+	// hits and misses: every read adds to one; creatorRuns: every call of
+	// a disabled region does; staleServed: every read of a stale value.
+	hits, misses, creatorRuns, staleServed striped
+	creatorErrors, lockWaits               atomic.Uint64
+}
+
+// flightShards is the number of shards of a region's creator runs (a
+// power of two).
+const flightShards = 16
+
+// flightShard is one shard of a region's creator runs.
+type flightShard struct {
+	mu sync.Mutex
+	m  map[string]*flight // made on first use; guarded by mu
+	_  [64 - 8 - 8]byte
+}
+
+// flightShard returns the shard of key's creator runs.
+func (r *Region) flightShard(key string) *flightShard {
+	return &r.flights[maphash.String(r.fseed, key)&(flightShards-1)]
 }
 
 func newRegion(m *Manager, o RegionOptions) (*Region, error) {
@@ -81,7 +110,7 @@ func newRegion(m *Manager, o RegionOptions) (*Region, error) {
 		lease:       o.LockLease,
 		st:          o.Store,
 		genInterval: int64(o.GenerationInterval),
-		flights:     make(map[string]*flight),
+		fseed:       maphash.MakeSeed(),
 	}
 	if r.prefix == "" {
 		r.prefix = "cache:" + o.Name + ":"
@@ -140,8 +169,8 @@ func (r *Region) Stats() Stats {
 	s := Stats{
 		Hits:          r.hits.load(),
 		Misses:        r.misses.load(),
-		StaleServed:   r.staleServed.Load(),
-		CreatorRuns:   r.creatorRuns.Load(),
+		StaleServed:   r.staleServed.load(),
+		CreatorRuns:   r.creatorRuns.load(),
 		CreatorErrors: r.creatorErrors.Load(),
 		LockWaits:     r.lockWaits.Load(),
 	}
