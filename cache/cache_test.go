@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,47 @@ func TestGetOrCreateOneCreatorFor1000Callers(t *testing.T) {
 		s := e.r.Stats()
 		if s.CreatorRuns != 1 || s.Hits+s.Misses != callers {
 			t.Fatalf("Stats = %+v, want 1 creator run and %d hits+misses", s, callers)
+		}
+	})
+}
+
+// TestOneRunPerKeyAcrossKeys: many missing keys at once, many callers
+// each (the region's runs are kept in shards by key): every key's creator
+// runs once, and every caller gets its own key's value.
+func TestOneRunPerKeyAcrossKeys(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		const keys, callers = 64, 8
+		var runs [keys]atomic.Int32
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for k := range keys {
+			key := "k" + strconv.Itoa(k)
+			var entered atomic.Int32
+			all := make(chan struct{}) // every caller of key has called GetOrCreate
+			creator := func(context.Context) (string, error) {
+				runs[k].Add(1)
+				<-all
+				return "v" + key, nil
+			}
+			for range callers {
+				wg.Go(func() {
+					<-start
+					if entered.Add(1) == callers {
+						close(all)
+					}
+					v, err := cache.GetOrCreate(context.Background(), e.r, key, creator)
+					if err != nil || v != "v"+key {
+						t.Errorf("GetOrCreate(%s) = %q, %v", key, v, err)
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		for k := range keys {
+			if n := runs[k].Load(); n != 1 {
+				t.Errorf("key %d: creator ran %d times, want 1", k, n)
+			}
 		}
 	})
 }
