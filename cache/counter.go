@@ -6,8 +6,11 @@ import (
 )
 
 // counterStripes is the number of cache lines a striped counter spreads
-// over (a power of two).
-const counterStripes = 32
+// over: 1 << stripeBits.
+const (
+	stripeBits     = 5
+	counterStripes = 1 << stripeBits
+)
 
 // striped is a counter that cores add to without sharing a cache line: an
 // add goes to the stripe of the calling goroutine's stack, and goroutines
@@ -26,7 +29,7 @@ type striped struct {
 func (c *striped) add() {
 	var marker byte
 	a := uint64(uintptr(unsafe.Pointer(&marker))) >> 11 // stacks are 2 KiB or more apart
-	c.stripes[(a*0x9E3779B97F4A7C15)>>(64-5)].n.Add(1)
+	c.stripes[(a*0x9E3779B97F4A7C15)>>(64-stripeBits)].n.Add(1)
 }
 
 // load returns the sum of the stripes. Adds that run meanwhile may or may

@@ -37,28 +37,39 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run serves until SIGINT or SIGTERM; returning, it stops the CPU profile
+// and closes the stores, also on an error.
+func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	nSessions := flag.Int("sessions", 0, "sessions to create on each session route before serving (with -cookies)")
 	cookieDir := flag.String("cookies", "", "directory to write the created sessions' Cookie headers to, a file per route")
 	flag.Parse()
-	if (*nSessions > 0) != (*cookieDir != "") {
-		log.Fatal("loadserver: -sessions and -cookies go together")
+	switch {
+	case *nSessions < 0:
+		return fmt.Errorf("loadserver: -sessions %d is negative", *nSessions)
+	case (*nSessions > 0) != (*cookieDir != ""):
+		return errors.New("loadserver: -sessions and -cookies go together")
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
+			return err
 		}
 		defer pprof.StopCPUProfile()
 	}
 
 	beaker, closeBeaker, err := bench.Beaker(bench.Counter)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer closeBeaker()
 	mux := http.NewServeMux()
@@ -72,13 +83,13 @@ func main() {
 			break
 		}
 		if err := seed(mux, route, *nSessions, filepath.Join(*cookieDir, route)); err != nil {
-			log.Fatal(err)
+			return err
 		}
 	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("http://%s\n", ln.Addr())
@@ -89,14 +100,15 @@ func main() {
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
-		log.Fatal(err)
+		return err
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Print(err)
+		return err
 	}
+	return nil
 }
 
 // seed creates n sessions by sending n requests without a cookie to route
