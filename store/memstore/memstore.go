@@ -24,7 +24,13 @@
 // often than the main space's coldest entry, which it then replaces;
 // otherwise the newcomer is the one evicted. The main space is a segmented
 // LRU: an entry used again after it got in is protected (80% of the main
-// space) from entries used once.
+// space) from entries used once. Within the window and the protected
+// space, a use marks the entry rather than moving it to the front of its
+// list, and the list passes over a marked entry once, moving it then, when
+// it looks for its least recently used one (CLOCK's second chance): a read
+// writes no list link, no line that the shard's other reads write too, so
+// reads on many cores do not bounce the list's lines between them. The
+// hit ratio is that of exact LRU (TestHitRatio).
 //
 // So a flood of one-hit entries (anonymous visitors, each given a new
 // session) evicts other one-hit entries and leaves alone a session that was

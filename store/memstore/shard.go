@@ -11,7 +11,7 @@ const entryOverhead = 128
 
 // Where an entry sits in its shard's W-TinyLFU policy.
 const (
-	inWindow    uint8 = iota // admission window: new entries, LRU
+	inWindow    uint8 = iota // admission window: new entries, LRU (by marks: see list.leastRecent)
 	inProbation              // main space, used once since it got in
 	inProtected              // main space, used again since
 )
@@ -26,6 +26,9 @@ type entry struct {
 	prev, next *entry
 	heapIndex  int // index in shard.expiry, -1 when not there
 	queue      uint8
+	// used is set by a use of the entry since its list last looked at it
+	// (see list.leastRecent): a use marks the entry instead of moving it.
+	used bool
 }
 
 func (e *entry) cost() int64 { return cost(e.key, e.value) }
@@ -66,7 +69,25 @@ func (l *list) moveToFront(e *entry) {
 	l.root.next = e
 }
 
-// back returns the least recently used entry other than skip, or nil.
+// leastRecent returns the least recently used entry other than skip, or nil.
+// Uses mark an entry (used) rather than move it to the front, so that a
+// read writes no list link, and no line that other cores' reads of the
+// shard write too: an entry marked since the list last looked at it gets
+// a second chance here (CLOCK), its mark cleared and moved to the front,
+// which orders the list as the uses would have, as far as eviction can
+// tell.
+func (l *list) leastRecent(skip *entry) *entry {
+	for {
+		e := l.back(skip)
+		if e == nil || !e.used {
+			return e
+		}
+		e.used = false
+		l.moveToFront(e)
+	}
+}
+
+// back returns the entry at the back other than skip, or nil.
 func (l *list) back(skip *entry) *entry {
 	e := l.root.prev
 	if e == skip {
@@ -129,26 +150,30 @@ func (sh *shard) live(key string, now int64) *entry {
 	return e
 }
 
-// access records a use of e: it counts in the sketch and moves e up in its
-// queue (an entry of probation used again becomes protected). sh.mu is
-// held.
+// access records a use of e: it counts in the sketch, and marks e (window,
+// protected) or moves it up (an entry of probation used again becomes
+// protected, and the protected space's least recently used entry other
+// than e goes back to probation if the space is over). sh.mu is held.
 func (sh *shard) access(e *entry) {
 	sh.sketch.increment(e.hash)
 	switch e.queue {
-	case inWindow:
-		sh.window.moveToFront(e)
 	case inProbation:
 		sh.probation.unlink(e)
-		e.queue = inProtected
+		e.queue, e.used = inProtected, false
 		sh.protected.pushFront(e)
 		if sh.protected.n > sh.protectedMax {
-			d := sh.protected.back(nil)
+			d := sh.protected.leastRecent(e)
+			if d == nil {
+				d = e // a protected space of none
+			}
 			sh.protected.unlink(d)
 			d.queue = inProbation
 			sh.probation.pushFront(d)
 		}
-	case inProtected:
-		sh.protected.moveToFront(e)
+	default: // window, protected: marked; see list.leastRecent
+		if !e.used {
+			e.used = true
+		}
 	}
 }
 
@@ -190,7 +215,7 @@ func (sh *shard) makeRoom(now int64, keep *entry) (evicted int) {
 		if !sh.over() {
 			// Room enough: the window's overflow enters the main space.
 			for sh.window.n > sh.windowMax {
-				c := sh.window.back(nil)
+				c := sh.window.leastRecent(nil)
 				sh.window.unlink(c)
 				c.queue = inProbation
 				sh.probation.pushFront(c)
@@ -202,7 +227,7 @@ func (sh *shard) makeRoom(now int64, keep *entry) (evicted int) {
 			continue
 		}
 		if sh.window.n > sh.windowMax {
-			c := sh.window.back(keep)
+			c := sh.window.leastRecent(keep)
 			v := sh.mainVictim(keep)
 			switch {
 			case c == nil:
@@ -237,10 +262,10 @@ func (sh *shard) makeRoom(now int64, keep *entry) (evicted int) {
 // mainVictim returns the main space's coldest entry other than skip: the
 // back of probation, else of protected.
 func (sh *shard) mainVictim(skip *entry) *entry {
-	if v := sh.probation.back(skip); v != nil {
+	if v := sh.probation.leastRecent(skip); v != nil {
 		return v
 	}
-	return sh.protected.back(skip)
+	return sh.protected.leastRecent(skip)
 }
 
 // coldest returns, of the backs of probation, window and protected (other
@@ -248,7 +273,7 @@ func (sh *shard) mainVictim(skip *entry) *entry {
 func (sh *shard) coldest(skip *entry) *entry {
 	var best *entry
 	bestFreq := 0
-	for _, c := range [3]*entry{sh.probation.back(skip), sh.window.back(skip), sh.protected.back(skip)} {
+	for _, c := range [3]*entry{sh.probation.leastRecent(skip), sh.window.leastRecent(skip), sh.protected.leastRecent(skip)} {
 		if c == nil {
 			continue
 		}
