@@ -29,8 +29,9 @@
 // list, and the list passes over a marked entry once, moving it then, when
 // it looks for its least recently used one (CLOCK's second chance): a read
 // writes no list link, no line that the shard's other reads write too, so
-// reads on many cores do not bounce the list's lines between them. The
-// hit ratio is that of exact LRU (TestHitRatio).
+// reads on many cores do not bounce the list's lines between them. It is
+// an approximation of LRU; on the Zipf workloads of TestHitRatio it hits
+// as often as exact LRU did.
 //
 // So a flood of one-hit entries (anonymous visitors, each given a new
 // session) evicts other one-hit entries and leaves alone a session that was

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -53,6 +54,21 @@ func TestUseGetsSecondChance(t *testing.T) {
 	if q := sh.entries[key(1)].queue; q != inProtected {
 		t.Errorf("k1, just promoted, went to queue %d; want protected", q)
 	}
+	// ... and it stays in front of the entries passed over: the next
+	// promotion sends one of them back, not k1.
+	d := -1
+	for i := range 8 {
+		if i != 1 && sh.entries[key(i)].queue == inProbation {
+			d = i
+		}
+	}
+	if d < 0 {
+		t.Fatal("no entry went back to probation")
+	}
+	use(d)
+	if q := sh.entries[key(1)].queue; q != inProtected {
+		t.Errorf("k1, used after the entries passed over, went to queue %d; want protected", q)
+	}
 
 	// A shard of two entries has a window of one and no protected space:
 	// a promotion sends the entry straight back to probation.
@@ -63,6 +79,28 @@ func TestUseGetsSecondChance(t *testing.T) {
 	two.access(two.live("a", 0))
 	if e := two.live("a", 0); e == nil || e.queue != inProbation {
 		t.Errorf("a: %+v; want it kept, in probation", e)
+	}
+}
+
+// TestWindowKeepsNewest: an entry put into a window whose entries were all
+// used since stays in front of them, as a use would have left it: the
+// window's overflow is the least recently used of the others each time.
+func TestWindowKeepsNewest(t *testing.T) {
+	var sh shard
+	sh.init(300, 1<<30) // a window of 3
+	put := func(k string) { sh.put(k, maphash.String(maphash.MakeSeed(), k), nil, []byte("v"), 0, 0) }
+	for _, k := range []string{"w1", "w2", "w3"} {
+		put(k)
+	}
+	for _, k := range []string{"w1", "w2", "w3"} {
+		sh.access(sh.live(k, 0))
+	}
+	put("x")
+	put("y")
+	for k, want := range map[string]uint8{"w1": inProbation, "w2": inProbation, "w3": inWindow, "x": inWindow, "y": inWindow} {
+		if q := sh.entries[k].queue; q != want {
+			t.Errorf("%s in queue %d, want %d (as exact LRU would leave it)", k, q, want)
+		}
 	}
 }
 

@@ -73,9 +73,13 @@ func (l *list) moveToFront(e *entry) {
 // Uses mark an entry (used) rather than move it to the front, so that a
 // read writes no list link, and no line that other cores' reads of the
 // shard write too: an entry marked since the list last looked at it gets
-// a second chance here (CLOCK), its mark cleared and moved to the front,
-// which orders the list as the uses would have, as far as eviction can
-// tell.
+// a second chance here (CLOCK), its mark cleared and moved to the front.
+// That approximates the order the uses would have made (the marked
+// entries go to the front in list order, not in the order of their uses);
+// callers put the entry they were called for back in front of them. One
+// call may pass over a whole list of marked entries, under the shard's
+// lock; each mark is passed over once, so it is paid for by the use that
+// set it.
 func (l *list) leastRecent(skip *entry) *entry {
 	for {
 		e := l.back(skip)
@@ -169,6 +173,11 @@ func (sh *shard) access(e *entry) {
 			sh.protected.unlink(d)
 			d.queue = inProbation
 			sh.probation.pushFront(d)
+			if d != e {
+				// The marked entries passed over went in front of e,
+				// which was used last.
+				sh.protected.moveToFront(e)
+			}
 		}
 	default: // window, protected: marked; see list.leastRecent
 		if !e.used {
@@ -211,11 +220,29 @@ func (sh *shard) over() bool {
 // one the sketch counts fewer uses for is evicted (the newcomer on a tie).
 // It returns how many live entries it evicted. sh.mu is held.
 func (sh *shard) makeRoom(now int64, keep *entry) (evicted int) {
+	if !sh.over() && sh.window.n <= sh.windowMax {
+		return 0
+	}
+	evicted = sh.evict(now, keep)
+	// The marked entries that the lists passed over went in front of keep,
+	// which was used last: it goes back in front of them.
+	switch keep.queue {
+	case inWindow:
+		sh.window.moveToFront(keep)
+	case inProtected:
+		sh.protected.moveToFront(keep)
+	}
+	keep.used = false
+	return evicted
+}
+
+// evict is makeRoom but for keep's place in its list.
+func (sh *shard) evict(now int64, keep *entry) (evicted int) {
 	for {
 		if !sh.over() {
 			// Room enough: the window's overflow enters the main space.
 			for sh.window.n > sh.windowMax {
-				c := sh.window.leastRecent(nil)
+				c := sh.window.leastRecent(keep)
 				sh.window.unlink(c)
 				c.queue = inProbation
 				sh.probation.pushFront(c)
