@@ -57,18 +57,20 @@ func (s *sketch) grow(entries int) {
 }
 
 // slots returns, for the key with hash h, the word of each row's counter,
-// and a byte that picks the counter in each word (see offsets). Each row
-// indexes the table with its own 32 bits of a remix of h (two
-// multiplications serve the four rows), and the top byte of a third remix
-// picks the counters. A key's word is a fixed number masked by the table's
-// length, which grow relies on.
+// and a byte that picks the counter in each word (see offsets). The four
+// words are in one block of eight (64 bytes, a cache line), so that a
+// count or an estimate reads and writes one line, not four: the block is
+// picked by a remix of h, and each row's word in it by three bits of
+// another. A key's word is a fixed number masked by the table's length,
+// which grow relies on.
 func (s *sketch) slots(h uint64) (w0, w1, w2, w3, pick uint64) {
 	a := (h ^ 0x97cb3127c3a5c85d) * 0xc3a5c85c97cb3127
 	a ^= a >> 29
 	b := (h ^ 0xb492b66fbe98f273) * 0x9ae16a3b2f90404f
 	b ^= b >> 29
 	m := s.mask
-	return a & m, a >> 32 & m, b & m, b >> 32 & m, h * 0xff51afd7ed558ccd >> 56
+	base := a << 3
+	return (base | b&7) & m, (base | b>>3&7) & m, (base | b>>6&7) & m, (base | b>>9&7) & m, h * 0xff51afd7ed558ccd >> 56
 }
 
 // offsets returns the bit offset of each row's counter in its word: row i
