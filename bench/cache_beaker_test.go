@@ -30,13 +30,8 @@ func beakerRegion(tb testing.TB) *cache.Region {
 }
 
 func beakerHit(tb testing.TB) (func(string) []byte, func() int64) {
-	r := beakerRegion(tb)
+	r := beakerFilled(tb)
 	ctx := context.Background()
-	for _, k := range cacheKeys {
-		if err := r.Set(ctx, k, cacheValue); err != nil {
-			tb.Fatal(err)
-		}
-	}
 	var misses atomic.Int64
 	creator := func(context.Context) ([]byte, error) { // bound once, as the docs advise
 		misses.Add(1)
@@ -49,15 +44,22 @@ func beakerHit(tb testing.TB) (func(string) []byte, func() int64) {
 	return get, misses.Load
 }
 
-// beakerGet is beakerHit through cache.Get, the read that never creates.
-func beakerGet(tb testing.TB) (func(string) []byte, func() int64) {
+// beakerFilled returns a memory region holding cacheValue under every one
+// of cacheKeys.
+func beakerFilled(tb testing.TB) *cache.Region {
 	r := beakerRegion(tb)
-	ctx := context.Background()
 	for _, k := range cacheKeys {
-		if err := r.Set(ctx, k, cacheValue); err != nil {
+		if err := r.Set(context.Background(), k, cacheValue); err != nil {
 			tb.Fatal(err)
 		}
 	}
+	return r
+}
+
+// beakerGet is beakerHit through cache.Get, the read that never creates.
+func beakerGet(tb testing.TB) (func(string) []byte, func() int64) {
+	r := beakerFilled(tb)
+	ctx := context.Background()
 	var misses atomic.Int64
 	get := func(key string) []byte {
 		v, ok, _ := cache.Get[[]byte](ctx, r, key)

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,24 +43,29 @@ func BenchmarkGetOrCreateHit(b *testing.B) {
 	}
 }
 
-// BenchmarkGetOrCreateHitParallel reads 1024 keys from every P.
-func BenchmarkGetOrCreateHitParallel(b *testing.B) {
+// filled returns a region holding 1024 keys, each with the value "value".
+func filled(b *testing.B) (*cache.Region, []string) {
 	r := benchRegion(b, cache.RegionOptions{Expire: time.Hour})
-	ctx := context.Background()
 	keys := make([]string, 1024)
 	for i := range keys {
 		keys[i] = "key:" + strconv.Itoa(i)
-		if _, err := cache.GetOrCreate(ctx, r, keys[i], load); err != nil {
+		if err := r.Set(context.Background(), keys[i], "value"); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return r, keys
+}
+
+// readParallel calls read with the 1024 keys in turn from every P, each
+// starting elsewhere, until read fails or the benchmark ends.
+func readParallel(b *testing.B, keys []string, read func(key string) error) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(next.Add(257))
 		for pb.Next() {
-			if _, err := cache.GetOrCreate(ctx, r, keys[i&1023], load); err != nil {
+			if err := read(keys[i&1023]); err != nil {
 				b.Error(err)
 				return
 			}
@@ -68,30 +74,26 @@ func BenchmarkGetOrCreateHitParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkGetOrCreateHitParallel reads 1024 keys from every P.
+func BenchmarkGetOrCreateHitParallel(b *testing.B) {
+	r, keys := filled(b)
+	ctx := context.Background()
+	readParallel(b, keys, func(key string) error {
+		_, err := cache.GetOrCreate(ctx, r, key, load)
+		return err
+	})
+}
+
 // BenchmarkGetHitParallel is BenchmarkGetOrCreateHitParallel through
 // Get, the read that never creates.
 func BenchmarkGetHitParallel(b *testing.B) {
-	r := benchRegion(b, cache.RegionOptions{Expire: time.Hour})
+	r, keys := filled(b)
 	ctx := context.Background()
-	keys := make([]string, 1024)
-	for i := range keys {
-		keys[i] = "key:" + strconv.Itoa(i)
-		if err := r.Set(ctx, keys[i], "value"); err != nil {
-			b.Fatal(err)
+	readParallel(b, keys, func(key string) error {
+		if _, ok, err := cache.Get[string](ctx, r, key); !ok || err != nil {
+			return fmt.Errorf("Get(%s): %v, %v", key, ok, err)
 		}
-	}
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(next.Add(257))
-		for pb.Next() {
-			if _, ok, err := cache.Get[string](ctx, r, keys[i&1023]); !ok || err != nil {
-				b.Errorf("Get: %v, %v", ok, err)
-				return
-			}
-			i++
-		}
+		return nil
 	})
 }
 
@@ -99,15 +101,8 @@ func BenchmarkGetHitParallel(b *testing.B) {
 // one's regeneration is under way (after a soft invalidation): every read
 // looks up the key's run and is served the stale value.
 func BenchmarkStaleParallel(b *testing.B) {
-	r := benchRegion(b, cache.RegionOptions{Expire: time.Hour})
+	r, keys := filled(b)
 	ctx := context.Background()
-	keys := make([]string, 1024)
-	for i := range keys {
-		keys[i] = "key:" + strconv.Itoa(i)
-		if _, err := cache.GetOrCreate(ctx, r, keys[i], load); err != nil {
-			b.Fatal(err)
-		}
-	}
 	if err := r.Invalidate(ctx, cache.Soft); err != nil {
 		b.Fatal(err)
 	}
@@ -122,18 +117,11 @@ func BenchmarkStaleParallel(b *testing.B) {
 		go func() { _, _ = cache.GetOrCreate(ctx, r, k, regenerate) }()
 		<-started // k's run is under way
 	}
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(next.Add(257))
-		for pb.Next() {
-			if v, err := cache.GetOrCreate(ctx, r, keys[i&1023], regenerate); v != "value" || err != nil {
-				b.Errorf("GetOrCreate = %q, %v; want the stale value", v, err)
-				return
-			}
-			i++
+	readParallel(b, keys, func(key string) error {
+		if v, err := cache.GetOrCreate(ctx, r, key, regenerate); v != "value" || err != nil {
+			return fmt.Errorf("GetOrCreate(%s) = %q, %v; want the stale value", key, v, err)
 		}
+		return nil
 	})
 }
 
