@@ -28,10 +28,12 @@
 // space, a use marks the entry rather than moving it to the front of its
 // list, and the list passes over a marked entry once, moving it then, when
 // it looks for its least recently used one (CLOCK's second chance): a read
-// writes no list link, no line that the shard's other reads write too, so
-// reads on many cores do not bounce the list's lines between them. It is
-// an approximation of LRU; on the Zipf workloads of TestHitRatio it hits
-// as often as exact LRU did.
+// writes no list link, so reads on many cores do not bounce the lists'
+// lines between them. A read still takes its shard's lock and counts the
+// use in the shard's sketch (one 64-byte block and the sketch's addition
+// count): those lines the shard's reads do share. CLOCK is an
+// approximation of LRU; on the Zipf workloads of TestHitRatio it hit as
+// often as exact LRU did when it replaced it (a measurement, not a test).
 //
 // So a flood of one-hit entries (anonymous visitors, each given a new
 // session) evicts other one-hit entries and leaves alone a session that was

@@ -71,8 +71,8 @@ func (l *list) moveToFront(e *entry) {
 
 // leastRecent returns the least recently used entry other than skip, or nil.
 // Uses mark an entry (used) rather than move it to the front, so that a
-// read writes no list link, and no line that other cores' reads of the
-// shard write too: an entry marked since the list last looked at it gets
+// read writes no list link (it still writes the shard's lock and sketch):
+// an entry marked since the list last looked at it gets
 // a second chance here (CLOCK), its mark cleared and moved to the front.
 // That approximates the order the uses would have made (the marked
 // entries go to the front in list order, not in the order of their uses);
