@@ -119,6 +119,51 @@ func TestLoginCopiesAWriteMadeDuringTheMove(t *testing.T) {
 	}
 }
 
+// TestLoginOutlastsManyWrites changes the session 40 times while a login
+// moves it, once before each of the move's conditional writes: the login
+// copies again each time and succeeds with every write, however many
+// there are (it gave up, with a 503, after 16 tries before, which a login
+// racing 25 note posts on SQLite reached).
+func TestLoginOutlastsManyWrites(t *testing.T) {
+	a := newApp(t, session.Options{})
+	c := a.client()
+	c.mustGet("/set?k=cart&v=3")
+	oldKey := a.storeKeyOf(c)
+
+	const writes = 40
+	var n atomic.Int32
+	var inner atomic.Bool
+	h := func(ctx context.Context, op, key string) {
+		if op != "update" || key != oldKey || n.Load() == writes || !inner.CompareAndSwap(false, true) {
+			return
+		}
+		defer inner.Store(false)
+		i := n.Add(1)
+		if r := c.do(fmt.Sprintf("/set?k=w%02d&v=%d", i, i)); r.code != http.StatusOK {
+			t.Errorf("write %d during the login: %+v", i, r)
+		}
+	}
+	a.store.hook.Store(&h)
+	login := c.do("/login?user=ann")
+	a.store.hook.Store(nil)
+	if login.code != http.StatusOK || !login.setsCookie() {
+		t.Fatalf("login after %d writes: %+v", n.Load(), login)
+	}
+	if n.Load() != writes {
+		t.Fatalf("the login's move made %d conditional writes that a write preceded, want %d", n.Load(), writes)
+	}
+	a.wantNoError()
+	for i := 1; i <= writes; i++ {
+		k, want := fmt.Sprintf("w%02d", i), fmt.Sprint(i)
+		if got := decode[map[string]any](t, c.mustGet("/get?k="+k)); got["v"] != want {
+			t.Fatalf("after the login %s = %v, want %q: an acknowledged write was lost", k, got, want)
+		}
+	}
+	if n := a.live(); n != 1 {
+		t.Fatalf("%d live sessions after the login, want 1", n)
+	}
+}
+
 func TestRequestLoadedBeforeLoginFailsAfterIt(t *testing.T) {
 	a := newApp(t, session.Options{})
 	c := a.client()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -94,10 +95,6 @@ var (
 	errMoved   = errors.New("session: record moved")
 	errChanged = errors.New("session: record changed")
 )
-
-// maxMoveTries bounds how often RegenerateID copies a record that other
-// requests keep changing.
-const maxMoveTries = 16
 
 // key returns the store key of id, computed once per id.
 func (sv *serverSide) key(st *serverState, id string) string {
@@ -406,9 +403,19 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 	base, last, rec := st.entry.Value, st.entry, s.rec
 	ttl := s.ttl(now)
 	for try := 0; ; try++ {
-		if try == maxMoveTries {
-			sv.discard(ctx, newKey)
-			return &StoreError{Op: "save", Err: errors.New("the session kept changing while it moved to a new id")}
+		// Each try that finds the record changed follows a write of
+		// another request's that succeeded, so the tries end; as with
+		// store.Updater, only the commit's deadline bounds them (a login
+		// racing many writes to its session on a store that serializes
+		// them, SQLite, took more than 16).
+		if err := ctx.Err(); err != nil {
+			if try > 0 {
+				// The previous try's copy, on a deadline of its own.
+				dctx, cancel := sv.m.storeCtx(context.WithoutCancel(ctx))
+				sv.discard(dctx, newKey)
+				cancel()
+			}
+			return &StoreError{Op: "save", Err: fmt.Errorf("the session kept changing while it moved to a new id: %w", err)}
 		}
 		next := s.d.apply(rec)
 		b, err := sv.encode(nil, &next)
