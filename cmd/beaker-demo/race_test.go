@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/session"
 	"github.com/gobeaker/beaker/settings"
 )
 
@@ -31,12 +33,19 @@ type demo struct {
 
 func startDemo(t *testing.T, extra string) *demo {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
 	s, err := settings.Parse("test.ini", io.MultiReader(bytes.NewReader(builtinSettings), strings.NewReader(extra)), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := beaker.Open(context.Background(), s, beaker.Options{Logger: log})
+	return openDemo(t, s)
+}
+
+// openDemo opens the demo's Beaker on s, with every driver the demo links,
+// and serves it.
+func openDemo(t *testing.T, s *settings.Settings) *demo {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	b, err := beaker.Open(context.Background(), s, beaker.Options{Logger: log, Drivers: drivers()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +56,11 @@ func startDemo(t *testing.T, extra string) *demo {
 	return d
 }
 
-// sessionsOf counts the live stored sessions whose user is name.
-func (d *demo) sessionsOf(name string) int {
+// sessionsOf counts the live stored sessions whose user is name; ok is
+// false for a store that cannot list its keys (memcached).
+func (d *demo) sessionsOf(name string) (n int, ok bool) {
 	d.t.Helper()
 	ctx := context.Background()
-	n := 0
 	err := d.b.Sessions.Scan(ctx, func(key string) error {
 		r, found, err := d.b.Sessions.Lookup(ctx, key)
 		if err != nil {
@@ -62,10 +71,13 @@ func (d *demo) sessionsOf(name string) int {
 		}
 		return nil
 	})
+	if errors.Is(err, session.ErrCannotScan) {
+		return 0, false
+	}
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	return n
+	return n, true
 }
 
 // browser is one user's browser: a cookie jar, redirects not followed.
@@ -146,8 +158,24 @@ func (b *browser) token() string {
 // request that raced a login clears the cookie, every login whose logout
 // did not win is kept, no session comes back after a logout, and the old
 // id never reaches the new session.
+//
+// It runs on every server-side session type; a cookie session has no
+// stored record for a login to move or a logout to end (its package doc
+// says what it keeps instead). On memcached, which cannot list its keys,
+// the count of a user's stored sessions is left out. The store timeout is
+// 30 s, not 2: the test is about races, not throughput, and under the race
+// detector SQLite, which takes one write at a time, queues its thousand
+// requests' writes for longer than 2 s (a 503 for each one it drops).
 func TestLoginRaceThroughTheDemo(t *testing.T) {
-	d := startDemo(t, "")
+	for _, c := range demoTypes(t.TempDir()) {
+		if !c.serverSide {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) { loginRace(t, startDemoOn(t, c, "session.store_timeout = 30\n")) })
+	}
+}
+
+func loginRace(t *testing.T, d *demo) {
 	const logins, notes = 40, 25
 	var wg sync.WaitGroup
 	for u := range logins {
@@ -221,9 +249,10 @@ func TestLoginRaceThroughTheDemo(t *testing.T) {
 			if endedUnder > 0 && (!loggedOut || s.User != nil) {
 				t.Errorf("%s: %d note posts found their session ended, yet the user did not log out (%+v)", name, endedUnder, s)
 			}
-			switch n := d.sessionsOf(name); {
+			n, counted := d.sessionsOf(name)
+			switch {
 			case s.User != nil && *s.User == name:
-				if n != 1 {
+				if counted && n != 1 {
 					t.Errorf("%s: logged in, with %d stored sessions of the user", name, n)
 				}
 				if loggedOut && logout.ok() && logout.clearsCookie() && !login.ok() {
@@ -240,7 +269,7 @@ func TestLoginRaceThroughTheDemo(t *testing.T) {
 				if !loggedOut {
 					t.Errorf("%s: the login was lost: %+v (login %d %v)", name, s, login.code, login.setCookie)
 				}
-				if n != 0 {
+				if counted && n != 0 {
 					t.Errorf("%s: logged out, but %d stored sessions of the user live on", name, n)
 				}
 			}
