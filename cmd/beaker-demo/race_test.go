@@ -284,6 +284,46 @@ func loginRace(t *testing.T, d *demo) {
 	wg.Wait()
 }
 
+// TestLogoutWhoseClientHangsUpEveryType ends a logged-in session in a
+// request whose client hangs up after the handler's Invalidate, before the
+// commit, on every server-side type: the commit's store calls do not take
+// the request's cancellation, so the session ends anyway.
+func TestLogoutWhoseClientHangsUpEveryType(t *testing.T) {
+	for _, c := range demoTypes(t.TempDir()) {
+		if !c.serverSide {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			d := startDemoOn(t, c, "")
+			b := d.browser()
+			if r := b.post("/login", b.token(), url.Values{"username": {"ann"}}); !r.ok() {
+				t.Fatalf("login: %d %s", r.code, r.body)
+			}
+			if s := b.api(); s.User == nil || *s.User != "ann" {
+				t.Fatalf("after the login: %+v", s)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			logout := d.b.Sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				session.FromRequest(r).Invalidate()
+				cancel() // the client hangs up
+				<-r.Context().Done()
+			}))
+			req := httptest.NewRequestWithContext(ctx, "GET", "/logout", nil)
+			for _, ck := range b.c.Jar.Cookies(mustURL(d.srv.URL)) {
+				req.AddCookie(ck)
+			}
+			logout.ServeHTTP(httptest.NewRecorder(), req)
+			if s := b.api(); s.User != nil {
+				t.Fatalf("a logout whose client hung up left the session of %q alive", *s.User)
+			}
+			if n, counted := d.sessionsOf("ann"); counted && n != 0 {
+				t.Fatalf("a logout whose client hung up left %d stored sessions of the user", n)
+			}
+		})
+	}
+}
+
 func mustURL(s string) *url.URL {
 	u, err := url.Parse(s)
 	if err != nil {
