@@ -51,12 +51,12 @@ func newStore(t *testing.T, opts filestore.Options) *filestore.Store {
 func TestConformance(t *testing.T) {
 	dir := t.TempDir()
 	s := newStore(t, filestore.Options{DataDir: dir})
-	storetest.Run(t, s, storetest.Options{TTL: 100 * time.Millisecond, Helper: &storetest.Helper{Config: dir}})
+	storetest.Run(t, s, storetest.Options{TTL: 100 * time.Millisecond, Local: true, Helper: &storetest.Helper{Config: dir}})
 }
 
 func TestConformanceSeparateLockDir(t *testing.T) {
 	s := newStore(t, filestore.Options{LockDir: t.TempDir(), Sync: true})
-	storetest.Run(t, s, storetest.Options{TTL: 100 * time.Millisecond})
+	storetest.Run(t, s, storetest.Options{TTL: 100 * time.Millisecond, Local: true})
 }
 
 // Two Stores on one folder behave like two processes: the flock is per open

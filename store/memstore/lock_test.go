@@ -23,12 +23,12 @@ func TestLockConformance(t *testing.T) {
 		c := fakeclock.New()
 		s := memstore.New(memstore.Options{Now: c.Now, JanitorInterval: -1})
 		t.Cleanup(func() { s.Close() })
-		storetest.Run(t, s, storetest.Options{Advance: c.Advance, Abandon: abandon})
+		storetest.Run(t, s, storetest.Options{Local: true, Advance: c.Advance, Abandon: abandon})
 	})
 	t.Run("RealClock", func(t *testing.T) {
 		s := memstore.New(memstore.Options{})
 		t.Cleanup(func() { s.Close() })
-		storetest.Run(t, s, storetest.Options{TTL: 50 * time.Millisecond, Abandon: abandon})
+		storetest.Run(t, s, storetest.Options{Local: true, TTL: 50 * time.Millisecond, Abandon: abandon})
 	})
 }
 

@@ -23,13 +23,13 @@ func TestConformance(t *testing.T) {
 	c := fakeclock.New()
 	s := memstore.New(memstore.Options{Now: c.Now, JanitorInterval: -1})
 	t.Cleanup(func() { s.Close() })
-	storetest.Run(t, s, storetest.Options{Advance: c.Advance})
+	storetest.Run(t, s, storetest.Options{Local: true, Advance: c.Advance})
 }
 
 func TestConformanceRealClock(t *testing.T) {
 	s := memstore.New(memstore.Options{})
 	t.Cleanup(func() { s.Close() })
-	storetest.Run(t, s, storetest.Options{TTL: 50 * time.Millisecond})
+	storetest.Run(t, s, storetest.Options{Local: true, TTL: 50 * time.Millisecond})
 }
 
 // fixture is a store on a fake clock, without janitor, whose log is kept.

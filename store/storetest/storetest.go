@@ -54,6 +54,16 @@ type Options struct {
 	// simulate a dead holder in-process.
 	Abandon func(l store.Lease)
 
+	// Local says that the store is in this process or on this machine
+	// (memstore, filestore), where an Update may read the key before its
+	// first try, since a read costs no round trip (the file store reads its
+	// record under its lock; memstore checks that last's bytes are its
+	// own). Leave it false for a network store: the suite then checks that
+	// an Update given the version it last read makes its first try without
+	// reading (store.Updater's contract), the one conditional write that
+	// makes an uncontended save one round trip.
+	Local bool
+
 	// Helper, when set, runs the cross-process cases (process.go): a second
 	// process, the test binary started again, takes a lock and is killed,
 	// and contends with this one for a lock and for Update on one key.
@@ -98,6 +108,7 @@ func Run(t *testing.T, s store.Store, opts Options) {
 		{"UpdateAbort", st.updateAbort, isUpdater(s)},
 		{"UpdateConcurrent", st.updateConcurrent, isUpdater(s)},
 		{"UpdateStaleVersion", st.updateStaleVersion, isUpdater(s)},
+		{"UpdateTrustsLast", st.updateTrustsLast, isUpdater(s) && !opts.Local},
 		{"UpdateLastDeleted", st.updateLastDeleted, isUpdater(s)},
 		{"UpdateKeepsNoCallerBytes", st.updateKeepsNoCallerBytes, isUpdater(s)},
 		{"UpdateOtherKeysEntry", st.updateOtherKeysEntry, isUpdater(s)},
@@ -528,6 +539,33 @@ func (st *suite) updateStaleVersion(t *testing.T) {
 	if len(seen) == 0 || string(seen[len(seen)-1]) != "ab" {
 		t.Fatalf("fn saw %q, want its last call to see the newer value \"ab\"", seen)
 	}
+}
+
+// updateTrustsLast gives Update the version of the stored entry with a
+// value that is not the stored one, as if the caller had read it: a store
+// that makes its first try without reading calls fn with that value, once,
+// and its conditional write succeeds, since the version is current. (A
+// caller never does this; the lie shows whether the store read.)
+func (st *suite) updateTrustsLast(t *testing.T) {
+	u := st.s.(store.Updater)
+	k := st.key(t, "k")
+	st.mustSet(t, k, []byte("stored"), 0)
+	e := st.wantValue(t, k, []byte("stored"))
+	if e.Version == 0 {
+		t.Fatal("Get returned no Version: the store cannot make a conditional first try (set Options.Local for a local store)")
+	}
+	var seen []string
+	err := u.Update(ctx(t), k, store.Entry{Value: []byte("given"), Version: e.Version}, 0, func(cur []byte, found bool) ([]byte, error) {
+		seen = append(seen, string(cur))
+		return append(append([]byte(nil), cur...), '+'), nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if len(seen) != 1 || seen[0] != "given" {
+		t.Fatalf("fn saw %q, want one call with the value given in last (\"given\"): the store read before its first try", seen)
+	}
+	st.wantValue(t, k, []byte("given+"))
 }
 
 // updateLastDeleted gives Update an Entry whose key has since been
