@@ -210,6 +210,46 @@ func TestOneRunPerKeyAcrossKeys(t *testing.T) {
 	})
 }
 
+// TestOneRunPerKeyWhenRunsEndAtOnce: creators that return at once, so
+// that runs end between a caller's read and its look for a run under way:
+// a caller that finds none must see that a run ended since its read, look
+// again, and find the value, not start a second run. 8,192 keys with 8
+// callers each; a run of another key's ending in the same window must not
+// use up that second look.
+func TestOneRunPerKeyWhenRunsEndAtOnce(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		const keys, callers = 8192, 8
+		var runs [keys]atomic.Int32
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for k := range keys {
+			key := "k" + strconv.Itoa(k)
+			creator := func(context.Context) (string, error) {
+				runs[k].Add(1)
+				return "v" + key, nil
+			}
+			for range callers {
+				wg.Go(func() {
+					<-start
+					v, err := cache.GetOrCreate(context.Background(), e.r, key, creator)
+					if err != nil || v != "v"+key {
+						t.Errorf("GetOrCreate(%s) = %q, %v", key, v, err)
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		extra := 0
+		for k := range keys {
+			extra += int(runs[k].Load()) - 1
+		}
+		if extra != 0 {
+			t.Errorf("%d creator runs more than one per key, for %d keys", extra, keys)
+		}
+	})
+}
+
 // TestStatsCountEveryRead: the hit and miss counters, which goroutines add
 // to on separate stripes, lose no read: Get and GetOrCreate from many
 // goroutines at once, on both kinds of region.

@@ -77,9 +77,18 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 	if r.disabled {
 		return callThrough(ctx, r, key, creator)
 	}
-	retried, counted, down := false, false, false
+	counted, down := false, false
+	var fs *flightShard // key's shard of runs, once a read found no fresh value
 	for {
-		seq := r.seq.Load()
+		// The count of ended runs, read before the value: the region's on
+		// the first read (a hit then hashes the key only once), the
+		// shard's after it.
+		var seq uint64
+		if fs == nil {
+			seq = r.seq.Load()
+		} else {
+			seq = fs.seq.Load()
+		}
 		v, st, err := lookup[T](ctx, r, key)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -95,14 +104,23 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			return v, nil
 		}
 
-		fs := r.flightShard(key)
+		first := fs == nil
+		if first {
+			fs = r.flightShard(key)
+		}
 		fs.mu.Lock()
 		f := fs.m[key]
+		// Read under the lock, which a run holds while it leaves the map
+		// and counts its end: a run that is not in the map has counted.
+		ended := first && r.seq.Load() != seq || !first && fs.seq.Load() != seq
 		switch {
-		case f == nil && r.seq.Load() != seq && !retried:
-			// A run ended since our read: it may have stored the value.
+		case f == nil && ended:
+			// A run ended since our read, maybe this key's: it may have
+			// stored the value. Look again, as often as it takes (only
+			// the runs of this key's shard count from now on): giving up
+			// after one look let a run of another key that ended in the
+			// first window make a second run of this one.
 			fs.mu.Unlock()
-			retried = true
 			continue
 		case f == nil:
 			if f, err = startFlight(ctx, r, fs, key, st == stale, down, creator); err != nil {
@@ -239,6 +257,7 @@ func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, sta
 	if fs.m[key] == f {
 		delete(fs.m, key)
 	}
+	fs.seq.Add(1)
 	r.seq.Add(1)
 	fs.mu.Unlock()
 	f.cancel()
