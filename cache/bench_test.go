@@ -97,6 +97,32 @@ func BenchmarkGetHitParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkGetHitParallelAfterClose is BenchmarkGetHitParallel on a region
+// whose Manager is closed: its clock no longer ticks, and a hit reads the
+// time itself, without taking the clock's lock.
+func BenchmarkGetHitParallelAfterClose(b *testing.B) {
+	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "bench", Expire: time.Hour}}, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, _ := m.Region("bench")
+	ctx := context.Background()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "key:" + strconv.Itoa(i)
+		if err := r.Set(ctx, keys[i], "value"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m.Close()
+	readParallel(b, keys, func(key string) error {
+		if _, ok, err := cache.Get[string](ctx, r, key); !ok || err != nil {
+			return fmt.Errorf("Get(%s) after Close: %v, %v", key, ok, err)
+		}
+		return nil
+	})
+}
+
 // BenchmarkStaleParallel reads 1024 stale keys from every P while each
 // one's regeneration is under way (after a soft invalidation): every read
 // looks up the key's run and is served the stale value.
