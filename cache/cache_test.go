@@ -250,6 +250,26 @@ func TestOneRunPerKeyWhenRunsEndAtOnce(t *testing.T) {
 	})
 }
 
+// TestStatsCountTheRegenerator: the call that regenerates a stale value
+// (after a soft invalidation) waits for its run and serves the new value;
+// it counts as one read, a miss.
+func TestStatsCountTheRegenerator(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if err := e.r.Set(ctx, "k", "old"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.r.Invalidate(ctx, cache.Soft); err != nil {
+			t.Fatal(err)
+		}
+		want(t, e.r, "k", value("new"), "new")
+		st := e.r.Stats()
+		if st.Hits != 0 || st.Misses != 1 || st.StaleServed != 0 || st.CreatorRuns != 1 {
+			t.Fatalf("stats after regenerating a stale value: %+v, want one miss and one run", st)
+		}
+	})
+}
+
 // TestStatsCountEveryRead: the hit and miss counters, which goroutines add
 // to on separate stripes, lose no read: Get and GetOrCreate from many
 // goroutines at once, on both kinds of region.

@@ -145,7 +145,16 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			counted = true
 		}
 
-		if err := f.wait(ctx); err != nil {
+		err = f.wait(ctx)
+		if st == stale && !counted && (err != nil || f.err != nil || f.ok) {
+			// This call started the regeneration of a stale value and
+			// waited for it: it served no stale value, so it counts as
+			// a miss (a run that left the regeneration to another
+			// process serves the stale value, counted below).
+			r.misses.add()
+			counted = true
+		}
+		if err != nil {
 			r.leave(key, f)
 			return zero, fmt.Errorf("cache: region %q: waiting for %q: %w", r.name, key, err)
 		}

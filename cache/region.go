@@ -158,7 +158,7 @@ func (r *Region) Local() bool { return r.local != nil }
 // Stats are a region's counters since its Manager was created.
 type Stats struct {
 	Hits          uint64 // fresh values served
-	Misses        uint64 // lookups that found no usable value (missing, hard-invalidated, undecodable)
+	Misses        uint64 // lookups that found no usable value (missing, hard-invalidated, undecodable), and stale values whose regeneration the call waited for
 	StaleServed   uint64 // stale values served while another caller regenerated them
 	CreatorRuns   uint64 // creator calls
 	CreatorErrors uint64 // creator calls that failed (or panicked)
