@@ -85,6 +85,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -246,11 +247,18 @@ func (s *Store) read(key, name string) (r record, ok bool, err error) {
 	return r, true, nil
 }
 
+// expiry is the expiry of a record written now with ttl, in Unix
+// nanoseconds (0: never); a ttl past the last time that holds (about 2262)
+// is kept until then.
 func (s *Store) expiry(ttl time.Duration) int64 {
 	if ttl == 0 {
 		return 0
 	}
-	return s.now().Add(ttl).UnixNano()
+	now := s.now().UnixNano()
+	if int64(ttl) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(ttl)
 }
 
 // maxRetries bounds the attempts to create a file whose folder a

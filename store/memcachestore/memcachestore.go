@@ -249,12 +249,17 @@ func (s *Store) lockKey(name string) string {
 
 // expiration converts a ttl to memcached's exptime: whole seconds, rounded
 // up, plus one for the server's coarse clock; an absolute Unix time past
-// 30 days.
+// 30 days, and at most the last one an int32 holds (2038: memcached's own
+// limit), for a longer ttl.
 func expiration(ttl time.Duration) int32 {
 	if ttl <= 0 {
 		return 0
 	}
-	secs := int64((ttl+time.Second-1)/time.Second) + 1
+	secs := int64(ttl / time.Second) // rounded up below: ttl+time.Second-1 overflows for the longest ttls
+	if ttl%time.Second != 0 {
+		secs++
+	}
+	secs++
 	if secs > 30*24*60*60 {
 		secs += time.Now().Unix()
 	}

@@ -371,9 +371,14 @@ func (s *Store) checkSize(sh *shard, key string, value []byte, op string) error 
 	return nil
 }
 
+// expiry is when an entry written at now with ttl expires (0: never); a
+// ttl past the last time an int64 holds (about 2262) is kept until then.
 func expiry(now int64, ttl time.Duration) int64 {
 	if ttl == 0 {
 		return 0
+	}
+	if int64(ttl) > math.MaxInt64-now {
+		return math.MaxInt64
 	}
 	return now + int64(ttl)
 }

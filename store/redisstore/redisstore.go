@@ -59,6 +59,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -304,7 +305,11 @@ func checkTTL(op, key string, ttl time.Duration) error {
 
 // millis rounds a positive duration up to whole milliseconds.
 func millis(d time.Duration) int64 {
-	return int64((d + time.Millisecond - 1) / time.Millisecond)
+	ms := int64(d / time.Millisecond) // d+time.Millisecond-1 would overflow for the longest ttls
+	if d%time.Millisecond != 0 && ms < math.MaxInt64/int64(time.Millisecond) {
+		ms++ // at most that, so that ms milliseconds still fit in a Duration
+	}
+	return ms
 }
 
 // Get implements store.Store: one round trip (GET and PTTL pipelined).

@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"testing"
@@ -102,6 +103,7 @@ func Run(t *testing.T, s store.Store, opts Options) {
 		{"CallerOwnsSlices", st.callerOwnsSlices, true},
 		{"GetShared", st.getShared, isSharedGetter(s)},
 		{"NegativeTTL", st.negativeTTL, true},
+		{"HugeTTL", st.hugeTTL, true},
 		{"Expiry", st.expiry, true},
 		{"ContextCanceled", st.contextCanceled, true},
 		{"UpdateCreates", st.updateCreates, isUpdater(s)},
@@ -390,6 +392,32 @@ func (st *suite) negativeTTL(t *testing.T) {
 		t.Fatalf("Set with negative ttl: %v, want ErrNegativeTTL", err)
 	}
 	st.wantMissing(t, k)
+}
+
+// hugeTTL writes with the longest ttl a Duration holds (about 292 years):
+// the entry must be there, not expired at once by an overflow, and Update
+// and Touch must take it too.
+func (st *suite) hugeTTL(t *testing.T) {
+	const huge = time.Duration(math.MaxInt64)
+	k := st.key(t, "k")
+	st.mustSet(t, k, []byte("v"), huge)
+	want := "v"
+	st.wantValue(t, k, []byte(want))
+	if u, ok := st.s.(store.Updater); ok {
+		if err := u.Update(ctx(t), k, store.Entry{}, huge, func(cur []byte, _ bool) ([]byte, error) {
+			return append(append([]byte(nil), cur...), 'u'), nil
+		}); err != nil {
+			t.Fatalf("Update with a huge ttl: %v", err)
+		}
+		want = "vu"
+		st.wantValue(t, k, []byte(want))
+	}
+	if tc, ok := st.s.(store.Toucher); ok {
+		if found, err := tc.Touch(ctx(t), k, huge); err != nil || !found {
+			t.Fatalf("Touch with a huge ttl: found %v, %v", found, err)
+		}
+		st.wantValue(t, k, []byte(want))
+	}
 }
 
 func (st *suite) expiry(t *testing.T) {
