@@ -169,40 +169,51 @@ func TestGetOrCreateOneCreatorFor1000Callers(t *testing.T) {
 	})
 }
 
+// callEveryKey makes callers GetOrCreate calls at once on each of keys
+// missing keys of r, with a creator that counts its runs and, when hold
+// is set, returns only once every caller of its key has called. Every call
+// must get its own key's value; it returns the runs of each key.
+func callEveryKey(t *testing.T, r *cache.Region, keys, callers int, hold bool) []atomic.Int32 {
+	t.Helper()
+	runs := make([]atomic.Int32, keys)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for k := range keys {
+		key := "k" + strconv.Itoa(k)
+		var entered atomic.Int32
+		all := make(chan struct{}) // every caller of key has called GetOrCreate
+		creator := func(context.Context) (string, error) {
+			runs[k].Add(1)
+			if hold {
+				<-all
+			}
+			return "v" + key, nil
+		}
+		for range callers {
+			wg.Go(func() {
+				<-start
+				if entered.Add(1) == int32(callers) {
+					close(all)
+				}
+				v, err := cache.GetOrCreate(context.Background(), r, key, creator)
+				if err != nil || v != "v"+key {
+					t.Errorf("GetOrCreate(%s) = %q, %v", key, v, err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	return runs
+}
+
 // TestOneRunPerKeyAcrossKeys: many missing keys at once, many callers
 // each (the region's runs are kept in shards by key): every key's creator
 // runs once, and every caller gets its own key's value.
 func TestOneRunPerKeyAcrossKeys(t *testing.T) {
 	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
-		const keys, callers = 64, 8
-		var runs [keys]atomic.Int32
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for k := range keys {
-			key := "k" + strconv.Itoa(k)
-			var entered atomic.Int32
-			all := make(chan struct{}) // every caller of key has called GetOrCreate
-			creator := func(context.Context) (string, error) {
-				runs[k].Add(1)
-				<-all
-				return "v" + key, nil
-			}
-			for range callers {
-				wg.Go(func() {
-					<-start
-					if entered.Add(1) == callers {
-						close(all)
-					}
-					v, err := cache.GetOrCreate(context.Background(), e.r, key, creator)
-					if err != nil || v != "v"+key {
-						t.Errorf("GetOrCreate(%s) = %q, %v", key, v, err)
-					}
-				})
-			}
-		}
-		close(start)
-		wg.Wait()
-		for k := range keys {
+		runs := callEveryKey(t, e.r, 64, 8, true)
+		for k := range runs {
 			if n := runs[k].Load(); n != 1 {
 				t.Errorf("key %d: creator ran %d times, want 1", k, n)
 			}
@@ -215,33 +226,14 @@ func TestOneRunPerKeyAcrossKeys(t *testing.T) {
 // a caller that finds none must see that a run ended since its read, look
 // again, and find the value, not start a second run. 8,192 keys with 8
 // callers each; a run of another key's ending in the same window must not
-// use up that second look.
+// use up that second look (TestLookAgainAsOftenAsRunsEnd makes that
+// happen step by step; here it happens by chance, now and then).
 func TestOneRunPerKeyWhenRunsEndAtOnce(t *testing.T) {
 	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
-		const keys, callers = 8192, 8
-		var runs [keys]atomic.Int32
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for k := range keys {
-			key := "k" + strconv.Itoa(k)
-			creator := func(context.Context) (string, error) {
-				runs[k].Add(1)
-				return "v" + key, nil
-			}
-			for range callers {
-				wg.Go(func() {
-					<-start
-					v, err := cache.GetOrCreate(context.Background(), e.r, key, creator)
-					if err != nil || v != "v"+key {
-						t.Errorf("GetOrCreate(%s) = %q, %v", key, v, err)
-					}
-				})
-			}
-		}
-		close(start)
-		wg.Wait()
+		const keys = 8192
 		extra := 0
-		for k := range keys {
+		runs := callEveryKey(t, e.r, keys, 8, false)
+		for k := range runs {
 			extra += int(runs[k].Load()) - 1
 		}
 		if extra != 0 {

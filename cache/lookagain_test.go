@@ -74,8 +74,12 @@ func TestLookAgainAsOftenAsRunsEnd(t *testing.T) {
 	if _, err := cache.GetOrCreate(bg, r, "other", value("o")); err != nil {
 		t.Fatal(err)
 	}
-	close(resume)    // A finds no run of K, and a run ended: it reads again
-	resume = <-reads // A has read K again: missing
+	close(resume) // A finds no run of K, and a run ended: it reads again
+	select {
+	case resume = <-reads: // A has read K again: missing
+	case err := <-done:
+		t.Fatalf("A did not read K again after a run ended (it returned %v, after %d runs of K)", err, runs.Load())
+	}
 	if _, err := cache.GetOrCreate(bg, r, "K", creator); err != nil {
 		t.Fatal(err) // B: K's whole run, its value stored
 	}
