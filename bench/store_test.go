@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -13,7 +15,9 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/memcachestore"
 	"github.com/gobeaker/beaker/store/redisstore"
+	"github.com/gobeaker/beaker/store/sqlstore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -89,16 +93,60 @@ var redisCases = []storeCase{
 // redisURL returns BEAKER_TEST_REDIS_URL. When it is unset the test or
 // benchmark is skipped, unless BEAKER_TEST_REQUIRE_SERVICES=1, which makes
 // it fail.
-func redisURL(tb testing.TB) string {
+func redisURL(tb testing.TB) string { return serverURL(tb, "BEAKER_TEST_REDIS_URL") }
+
+// serverURL is the address of a test server from the variable env, which
+// scripts/services sets; without it the test skips, or fails when
+// BEAKER_TEST_REQUIRE_SERVICES=1.
+func serverURL(tb testing.TB, env string) string {
 	tb.Helper()
-	u := os.Getenv("BEAKER_TEST_REDIS_URL")
+	u := os.Getenv(env)
 	if u == "" {
 		if os.Getenv("BEAKER_TEST_REQUIRE_SERVICES") == "1" {
-			tb.Fatal("BEAKER_TEST_REDIS_URL is not set and BEAKER_TEST_REQUIRE_SERVICES=1 (scripts/services/redis.sh sets it)")
+			tb.Fatalf("%s is not set and BEAKER_TEST_REQUIRE_SERVICES=1 (scripts/services sets it)", env)
 		}
-		tb.Skip("BEAKER_TEST_REDIS_URL is not set: no Redis server (make bench starts one)")
+		tb.Skipf("%s is not set: no server (make bench starts Redis; scripts/test.sh starts them all)", env)
 	}
 	return u
+}
+
+// serverCases are the other server-backed stores, which TestSanityStores
+// checks (the benchmarks leave them out): PostgreSQL, Redis Cluster and
+// Sentinel, memcached.
+var serverCases = []storeCase{
+	{name: "beaker-postgres", open: func(tb testing.TB, _ string) store.Store {
+		var rnd [6]byte
+		_, _ = rand.Read(rnd[:])
+		st, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: serverURL(tb, "BEAKER_TEST_POSTGRES_URL"), TableName: "bench_" + hex.EncodeToString(rnd[:])})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	}},
+	{name: "beaker-rediscluster", open: func(tb testing.TB, _ string) store.Store {
+		return openRedisAt(tb, serverURL(tb, "BEAKER_TEST_REDIS_CLUSTER"))
+	}},
+	{name: "beaker-redissentinel", open: func(tb testing.TB, _ string) store.Store {
+		return openRedisAt(tb, serverURL(tb, "BEAKER_TEST_REDIS_SENTINEL"))
+	}},
+	{name: "beaker-memcached", open: func(tb testing.TB, _ string) store.Store {
+		st, err := memcachestore.Open(serverURL(tb, "BEAKER_TEST_MEMCACHED"), memcachestore.Options{KeyPrefix: "beaker-bench:"})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	}},
+}
+
+func openRedisAt(tb testing.TB, url string) store.Store {
+	st, err := redisstore.Open(url, redisstore.Options{KeyPrefix: "beaker-bench:"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
 }
 
 // handler builds c's handler for mode with its files in dir; wrap, when not
@@ -231,7 +279,7 @@ func TestSanityStores(t *testing.T) {
 	for _, group := range []struct {
 		name  string
 		cases []storeCase
-	}{{"disk", diskCases}, {"redis", redisCases}} {
+	}{{"disk", diskCases}, {"redis", redisCases}, {"servers", serverCases}} {
 		for _, c := range group.cases {
 			if c.name == "bare" {
 				continue
@@ -242,7 +290,7 @@ func TestSanityStores(t *testing.T) {
 					var counted *countingStore
 					var hook *roundTrips
 					h := c.handler(t, dir, m.mode, func(st store.Store) store.Store {
-						if rs, ok := st.(*redisstore.Store); ok {
+						if rs, ok := st.(*redisstore.Store); ok && c.name == "beaker-redis" {
 							hook = &roundTrips{}
 							rs.Client().AddHook(hook)
 						}
