@@ -164,6 +164,49 @@ func TestLoginOutlastsManyWrites(t *testing.T) {
 	}
 }
 
+// TestLoginPastItsDeadlineLeavesNoCopy: a login whose move copies the
+// record, finds it changed, copies again, and then runs out of the
+// commit's deadline inside the store fails with a StoreError (503), and
+// leaves no copy behind: the clean-up gets a deadline of its own.
+func TestLoginPastItsDeadlineLeavesNoCopy(t *testing.T) {
+	a := newApp(t, session.Options{StoreTimeout: 200 * time.Millisecond})
+	c := a.client()
+	c.mustGet("/set?k=cart&v=3")
+	oldKey := a.storeKeyOf(c)
+
+	var calls atomic.Int32
+	var inner atomic.Bool
+	h := func(ctx context.Context, op, key string) {
+		if op != "update" || key != oldKey || !inner.CompareAndSwap(false, true) {
+			return
+		}
+		defer inner.Store(false)
+		switch calls.Add(1) {
+		case 1: // a write before the move's first conditional write: it copies again
+			if r := c.do("/set?k=w&v=1"); r.code != http.StatusOK {
+				t.Errorf("write during the login: %+v", r)
+			}
+		case 2: // the second outlasts the commit's deadline
+			<-ctx.Done()
+		}
+	}
+	a.store.hook.Store(&h)
+	login := c.do("/login?user=ann")
+	a.store.hook.Store(nil)
+	if login.code != http.StatusServiceUnavailable || login.setsCookie() {
+		t.Fatalf("login past its deadline: %+v, want a 503 and no cookie", login)
+	}
+	if err := <-a.errs; !errors.As(err, new(*session.StoreError)) {
+		t.Fatalf("error handler got %v, want a StoreError", err)
+	}
+	if n := a.live(); n != 1 {
+		t.Fatalf("%d live sessions after the failed login, want the one it started from", n)
+	}
+	if got := decode[map[string]any](t, c.mustGet("/get?k=w")); got["v"] != "1" {
+		t.Fatalf("the write made during the failed login: %v", got)
+	}
+}
+
 func TestRequestLoadedBeforeLoginFailsAfterIt(t *testing.T) {
 	a := newApp(t, session.Options{})
 	c := a.client()

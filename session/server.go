@@ -404,16 +404,15 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 	ttl := s.ttl(now)
 	for try := 0; ; try++ {
 		// Each try that finds the record changed follows a write of
-		// another request's that succeeded, so the tries end; as with
-		// store.Updater, only the commit's deadline bounds them (a login
-		// racing many writes to its session on a store that serializes
-		// them, SQLite, took more than 16).
+		// another request's that succeeded, so the tries end once those
+		// writes do; as with store.Updater, only the commit's deadline
+		// bounds them (a login racing many writes to its session on a
+		// store that serializes them, SQLite, took more than 16). An
+		// in-process store has no such deadline: the writes that beat a
+		// try are this process's own requests.
 		if err := ctx.Err(); err != nil {
 			if try > 0 {
-				// The previous try's copy, on a deadline of its own.
-				dctx, cancel := sv.m.storeCtx(context.WithoutCancel(ctx))
-				sv.discard(dctx, newKey)
-				cancel()
+				sv.discard(ctx, newKey) // the previous try's copy
 			}
 			return &StoreError{Op: "save", Err: fmt.Errorf("the session kept changing while it moved to a new id: %w", err)}
 		}
@@ -472,8 +471,12 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 	}
 }
 
-// discard removes a record that was written but never handed out.
+// discard removes a record that was written but never handed out. It runs
+// on a store deadline of its own: it cleans up after a commit that may
+// have failed because the commit's deadline passed.
 func (sv *serverSide) discard(ctx context.Context, key string) {
+	ctx, cancel := sv.m.storeCtx(context.WithoutCancel(ctx))
+	defer cancel()
 	if err := sv.store.Delete(ctx, key); err != nil {
 		sv.m.log.LogAttrs(ctx, slog.LevelWarn, "session: could not remove an unused record; it expires with its ttl",
 			slog.Any("error", err))
