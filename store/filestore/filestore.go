@@ -255,7 +255,7 @@ func (s *Store) expiry(ttl time.Duration) int64 {
 		return 0
 	}
 	now := s.now().UnixNano()
-	if int64(ttl) > math.MaxInt64-now {
+	if now > math.MaxInt64-int64(ttl) { // ttl > 0: no overflow, whatever now's sign
 		return math.MaxInt64
 	}
 	return now + int64(ttl)

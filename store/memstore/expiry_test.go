@@ -174,3 +174,28 @@ func TestPurgeManyDueAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiryAroundTheLimits: an entry written with a 1 s ttl expires a
+// second later on a clock before 1970 too (a negative Unix time), and one
+// written with the longest ttl a Duration holds does not expire at once.
+func TestExpiryAroundTheLimits(t *testing.T) {
+	ctx := context.Background()
+	for _, start := range []time.Time{time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), time.Now()} {
+		now := start
+		s := memstore.New(memstore.Options{Now: func() time.Time { return now }, JanitorInterval: -1})
+		t.Cleanup(func() { s.Close() })
+		if err := s.Set(ctx, "short", []byte("v"), time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set(ctx, "long", []byte("v"), time.Duration(1<<63-1)); err != nil {
+			t.Fatal(err)
+		}
+		now = start.Add(time.Minute)
+		if _, found, _ := s.Get(ctx, "short"); found {
+			t.Errorf("clock at %v: an entry with a 1 s ttl is still there a minute later", start)
+		}
+		if _, found, _ := s.Get(ctx, "long"); !found {
+			t.Errorf("clock at %v: an entry with the longest ttl expired", start)
+		}
+	}
+}

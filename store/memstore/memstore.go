@@ -377,7 +377,7 @@ func expiry(now int64, ttl time.Duration) int64 {
 	if ttl == 0 {
 		return 0
 	}
-	if int64(ttl) > math.MaxInt64-now {
+	if now > math.MaxInt64-int64(ttl) { // ttl > 0: no overflow, whatever now's sign
 		return math.MaxInt64
 	}
 	return now + int64(ttl)
