@@ -223,11 +223,10 @@ func TestOneRunPerKeyAcrossKeys(t *testing.T) {
 
 // TestOneRunPerKeyWhenRunsEndAtOnce: creators that return at once, so
 // that runs end between a caller's read and its look for a run under way:
-// a caller that finds none must see that a run ended since its read, look
-// again, and find the value, not start a second run. 8,192 keys with 8
-// callers each; a run of another key's ending in the same window must not
-// use up that second look (TestLookAgainAsOftenAsRunsEnd makes that
-// happen step by step; here it happens by chance, now and then).
+// a caller that finds none, but sees that a run ended since its read,
+// starts a run that reads again before it creates, and finds the value. 8,192 keys
+// with 8 callers each (TestRunEndedSinceTheReadIsNotRepeated makes the
+// window happen step by step; here it happens by chance, many times).
 func TestOneRunPerKeyWhenRunsEndAtOnce(t *testing.T) {
 	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
 		const keys = 8192

@@ -78,17 +78,8 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 		return callThrough(ctx, r, key, creator)
 	}
 	counted, down := false, false
-	var fs *flightShard // key's shard of runs, once a read found no fresh value
 	for {
-		// The count of ended runs, read before the value: the region's on
-		// the first read (a hit then hashes the key only once), the
-		// shard's after it.
-		var seq uint64
-		if fs == nil {
-			seq = r.seq.Load()
-		} else {
-			seq = fs.seq.Load()
-		}
+		seq := r.seq.Load() // the runs ended so far, read before the value
 		v, st, err := lookup[T](ctx, r, key)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -104,26 +95,20 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			return v, nil
 		}
 
-		first := fs == nil
-		if first {
-			fs = r.flightShard(key)
-		}
+		fs := r.flightShard(key)
 		fs.mu.Lock()
 		f := fs.m[key]
-		// Read under the lock, which a run holds while it leaves the map
-		// and counts its end: a run that is not in the map has counted.
-		ended := first && r.seq.Load() != seq || !first && fs.seq.Load() != seq
 		switch {
-		case f == nil && ended:
-			// A run ended since our read, maybe this key's: it may have
-			// stored the value. Look again, as often as it takes (only
-			// the runs of this key's shard count from now on): giving up
-			// after one look let a run of another key that ended in the
-			// first window make a second run of this one.
-			fs.mu.Unlock()
-			continue
 		case f == nil:
-			if f, err = startFlight(ctx, r, fs, key, st == stale, down, creator); err != nil {
+			// A run that ended since our read (counted under this
+			// lock, as it left the map) may have stored the value: then
+			// the new run reads again before it creates, once, so that
+			// the key's creator runs once however many runs end
+			// meanwhile (a caller that looked again itself, once, could
+			// have that look spent by another key's run). Not after a
+			// failed read: an outage costs one failed read a call.
+			recheck := r.seq.Load() != seq && !down
+			if f, err = startFlight(ctx, r, fs, key, st == stale, down, recheck, creator); err != nil {
 				fs.mu.Unlock()
 				if st == stale {
 					r.staleServed.add()
@@ -230,7 +215,9 @@ func (r *Region) leave(key string, f *flight) {
 // down says that the backend just failed a read: the run then goes
 // straight to the creator, without the cross-process lock, a second read or
 // a write, so that an outage costs one failed read, not one per step.
-func startFlight[T any](ctx context.Context, r *Region, fs *flightShard, key string, stale, down bool, creator func(context.Context) (T, error)) (*flight, error) {
+// recheck says that a run ended since the caller's read: the run reads the
+// value again before it calls the creator.
+func startFlight[T any](ctx context.Context, r *Region, fs *flightShard, key string, stale, down, recheck bool, creator func(context.Context) (T, error)) (*flight, error) {
 	if err := r.m.startRun(); err != nil {
 		return nil, err
 	}
@@ -241,16 +228,17 @@ func startFlight[T any](ctx context.Context, r *Region, fs *flightShard, key str
 		fs.m = make(map[string]*flight)
 	}
 	fs.m[key] = f
-	go runFlight(fctx, r, f, key, stale, down, creator)
+	go runFlight(fctx, r, f, key, stale, down, recheck, creator)
 	return f, nil
 }
 
-func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, stale, down bool, creator func(context.Context) (T, error)) {
+func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, stale, down, recheck bool, creator func(context.Context) (T, error)) {
 	defer r.m.wg.Done()
 	val, enc, ok, err := r.create(ctx, key, stale, down, func(ctx context.Context) (any, int64, bool, error) {
-		if r.local == nil && r.locker != nil && !down {
-			// We hold the cross-process lock: another process may have
-			// stored the value while we waited for it.
+		if recheck || r.local == nil && r.locker != nil && !down {
+			// A run of this process, or (under the cross-process lock)
+			// of another, may have stored the value since the caller
+			// read it.
 			if v, st, err := lookup[T](ctx, r, key); err == nil && st == fresh {
 				return v, 0, false, nil
 			}
@@ -266,7 +254,6 @@ func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, sta
 	if fs.m[key] == f {
 		delete(fs.m, key)
 	}
-	fs.seq.Add(1)
 	r.seq.Add(1)
 	fs.mu.Unlock()
 	f.cancel()

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,24 +14,37 @@ import (
 	"github.com/gobeaker/beaker/store/memstore"
 )
 
-// pauseKey marks the context of the caller whose reads pausingStore holds.
+// pauseKey marks the context of the caller whose reads pausingStore holds
+// (and of the runs it starts, whose contexts come from the caller's).
 type pauseKey struct{}
 
-// pausingStore is a Store with no Locker whose Get of a value (not of the
-// region's generation record), for a context marked with pauseKey, reads
-// and then hands the test a channel and waits for it to be closed before
-// answering, at most pauses times.
+// pausingStore is a Store with no Locker. Its Get of a value (not of the
+// region's generation record) for a context marked with pauseKey is
+// counted in marked; the first pauses of them read, then hand the test a
+// channel and wait for it to be closed before answering. With down set,
+// every Get of a value fails.
 type pausingStore struct {
 	ms     *memstore.Store
 	pauses atomic.Int32
+	marked atomic.Int32
+	down   atomic.Bool
 }
+
+var errStoreDown = errors.New("store down")
 
 func (p *pausingStore) Get(ctx context.Context, key string) (store.Entry, bool, error) {
 	e, ok, err := p.ms.Get(ctx, key)
-	if reads, _ := ctx.Value(pauseKey{}).(chan chan struct{}); reads != nil && !strings.Contains(key, "__generation__") && p.pauses.Add(-1) >= 0 {
-		resume := make(chan struct{})
-		reads <- resume
-		<-resume
+	value := !strings.Contains(key, "__generation__")
+	if value && p.down.Load() {
+		e, ok, err = store.Entry{}, false, errStoreDown
+	}
+	if reads, _ := ctx.Value(pauseKey{}).(chan chan struct{}); reads != nil && value {
+		p.marked.Add(1)
+		if p.pauses.Add(-1) >= 0 {
+			resume := make(chan struct{})
+			reads <- resume
+			<-resume
+		}
 	}
 	return e, ok, err
 }
@@ -41,53 +55,95 @@ func (p *pausingStore) Set(ctx context.Context, k string, v []byte, ttl time.Dur
 
 func (p *pausingStore) Delete(ctx context.Context, k string) error { return p.ms.Delete(ctx, k) }
 
-// TestLookAgainAsOftenAsRunsEnd drives the interleaving that made a second
-// run of a key whose value was already stored: caller A reads K (missing);
-// another key's run ends before A looks for a run of K; A reads K again
-// (missing), and K's whole run, B's, starts and ends before A looks again.
-// A must find the value B stored, not run K's creator a second time. (A
-// caller used to look again only once, and another key's run spent it; a
-// region without a cross-process lock does not read again inside the run.)
-func TestLookAgainAsOftenAsRunsEnd(t *testing.T) {
+// pausedCall is a GetOrCreate of key by caller A, whose store reads pause
+// as pausingStore says.
+type pausedCall struct {
+	reads chan chan struct{}
+	done  chan error
+}
+
+func startPausedCall(r *cache.Region, key string, creator func(context.Context) (string, error)) *pausedCall {
+	c := &pausedCall{reads: make(chan chan struct{}), done: make(chan error, 1)}
+	ctx := context.WithValue(context.Background(), pauseKey{}, c.reads)
+	go func() {
+		_, err := cache.GetOrCreate(ctx, r, key, creator)
+		c.done <- err
+	}()
+	return c
+}
+
+// finish lets every further paused read of the call go on, and returns its
+// error.
+func (c *pausedCall) finish() error {
+	for {
+		select {
+		case resume := <-c.reads:
+			close(resume)
+		case err := <-c.done:
+			return err
+		}
+	}
+}
+
+func newPausingRegion(t *testing.T) (*cache.Region, *pausingStore) {
+	t.Helper()
 	clk := fakeclock.New()
 	ms := memstore.New(memstore.Options{Now: clk.Now, JanitorInterval: -1})
 	t.Cleanup(func() { ms.Close() })
 	ps := &pausingStore{ms: ms}
-	ps.pauses.Store(2)
 	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r", Store: ps, Expire: time.Minute}}, Now: clk.Now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
 	r, _ := m.Region("r")
-	bg := context.Background()
+	return r, ps
+}
+
+// TestRunEndedSinceTheReadIsNotRepeated drives the window step by step:
+// caller A reads K (missing), and before A looks for a run of K, B's whole
+// run of K starts, stores the value and ends. A finds no run, but sees
+// that one ended since its read: its own run must read K again before it
+// creates, and find B's value, so that K's creator runs once. (A caller
+// used to look again itself, but once only: a run of another key ending in
+// the same window spent that look.)
+func TestRunEndedSinceTheReadIsNotRepeated(t *testing.T) {
+	r, ps := newPausingRegion(t)
+	ps.pauses.Store(1)
 	var runs atomic.Int32
 	creator := func(context.Context) (string, error) { runs.Add(1); return "v", nil }
 
-	reads := make(chan chan struct{})
-	done := make(chan error)
-	go func() {
-		_, err := cache.GetOrCreate(context.WithValue(bg, pauseKey{}, reads), r, "K", creator)
-		done <- err
-	}()
-	resume := <-reads // A has read K: missing
-	if _, err := cache.GetOrCreate(bg, r, "other", value("o")); err != nil {
-		t.Fatal(err)
-	}
-	close(resume) // A finds no run of K, and a run ended: it reads again
-	select {
-	case resume = <-reads: // A has read K again: missing
-	case err := <-done:
-		t.Fatalf("A did not read K again after a run ended (it returned %v, after %d runs of K)", err, runs.Load())
-	}
-	if _, err := cache.GetOrCreate(bg, r, "K", creator); err != nil {
+	a := startPausedCall(r, "K", creator)
+	resume := <-a.reads // A has read K: missing
+	if _, err := cache.GetOrCreate(context.Background(), r, "K", creator); err != nil {
 		t.Fatal(err) // B: K's whole run, its value stored
 	}
 	close(resume)
-	if err := <-done; err != nil {
+	if err := a.finish(); err != nil {
 		t.Fatal(err)
 	}
 	if n := runs.Load(); n != 1 {
 		t.Errorf("K's creator ran %d times, want 1: B's run had stored the value before A looked for a run", n)
+	}
+}
+
+// TestOutageCostsOneRead: while the backend fails every read, a call that
+// sees another run end during its failed read does not read again (nor
+// does its run): an outage costs a call one failed read, then the creator.
+func TestOutageCostsOneRead(t *testing.T) {
+	r, ps := newPausingRegion(t)
+	ps.down.Store(true)
+	ps.pauses.Store(1)
+	a := startPausedCall(r, "K", value("v"))
+	resume := <-a.reads // A's read of K has failed
+	if v, err := cache.GetOrCreate(context.Background(), r, "other", value("o")); err != nil || v != "o" {
+		t.Fatalf("another key's run during the outage: %q, %v", v, err)
+	}
+	close(resume)
+	if err := a.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if n := ps.marked.Load(); n != 1 {
+		t.Errorf("the call made %d reads of its key during the outage, want 1", n)
 	}
 }

@@ -52,7 +52,7 @@ type Region struct {
 	// runs write.
 	_ [64]byte
 
-	seq atomic.Uint64 // incremented each time a flight ends (and its shard's seq)
+	seq atomic.Uint64 // incremented each time a flight ends, under its shard's lock
 
 	_ [64]byte
 
@@ -74,10 +74,9 @@ const flightShards = 16
 
 // flightShard is one shard of a region's creator runs.
 type flightShard struct {
-	mu  sync.Mutex
-	m   map[string]*flight // made on first use; guarded by mu
-	seq atomic.Uint64      // incremented, under mu, each time a run of the shard ends
-	_   [64 - 8 - 8 - 8]byte
+	mu sync.Mutex
+	m  map[string]*flight // made on first use; guarded by mu
+	_  [64 - 8 - 8]byte
 }
 
 // flightShard returns the shard of key's creator runs.
