@@ -18,9 +18,10 @@ type demoType struct {
 	serverSide     bool // the session lives in the store, not in the cookie
 }
 
-// demoTypes is every session type: memory, file, cookie and SQLite here, and
-// PostgreSQL, Redis, Redis Cluster and memcached on the servers that
-// scripts/test.sh starts. dir holds the file and SQLite stores.
+// demoTypes is every session type: memory, file, cookie and SQLite here,
+// and PostgreSQL, Redis, Redis Cluster, Redis Sentinel and memcached on the
+// servers that scripts/test.sh starts. dir holds the file and SQLite
+// stores.
 func demoTypes(dir string) []demoType {
 	return []demoType{
 		{"memory", "", "session.type = memory\ncache.type = memory\n", true},
@@ -32,6 +33,7 @@ func demoTypes(dir string) []demoType {
 			"\ncache.type = ext:database\ncache.url = $URL\ncache.table_name = demo_$RUN\n", true},
 		{"redis", "BEAKER_TEST_REDIS_URL", "session.type = ext:redis\nsession.url = $URL\ncache.type = ext:redis\ncache.url = $URL\n", true},
 		{"rediscluster", "BEAKER_TEST_REDIS_CLUSTER", "session.type = ext:redis\nsession.url = $URL\ncache.type = ext:redis\ncache.url = $URL\n", true},
+		{"redissentinel", "BEAKER_TEST_REDIS_SENTINEL", "session.type = ext:redis\nsession.url = $URL\ncache.type = ext:redis\ncache.url = $URL\n", true},
 		{"memcached", "BEAKER_TEST_MEMCACHED", "session.type = ext:memcached\nsession.url = $URL\ncache.type = ext:memcached\ncache.url = $URL\n", true},
 	}
 }
