@@ -261,6 +261,23 @@ func TestStatsCountTheRegenerator(t *testing.T) {
 	})
 }
 
+// TestStatsCountAMissAfterClose: a miss on a closed Manager, which runs no
+// creator (ErrClosed), still counts as one read, a miss.
+func TestStatsCountAMissAfterClose(t *testing.T) {
+	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r"}}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := m.Region("r")
+	m.Close()
+	if _, err := cache.GetOrCreate(context.Background(), r, "k", value("v")); !errors.Is(err, cache.ErrClosed) {
+		t.Fatalf("GetOrCreate after Close: %v, want ErrClosed", err)
+	}
+	if st := r.Stats(); st.Hits != 0 || st.Misses != 1 || st.StaleServed != 0 || st.CreatorRuns != 0 {
+		t.Fatalf("stats after a miss on a closed manager: %+v, want one miss and no run", st)
+	}
+}
+
 // TestStatsCountEveryRead: the hit and miss counters, which goroutines add
 // to on separate stripes, lose no read: Get and GetOrCreate from many
 // goroutines at once, on both kinds of region.

@@ -77,10 +77,11 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 	if r.disabled {
 		return callThrough(ctx, r, key, creator)
 	}
-	counted, down := false, false
+	counted := false // the call has added to one of the read counters
 	for {
 		seq := r.seq.Load() // the runs ended so far, read before the value
 		v, st, err := lookup[T](ctx, r, key)
+		down := false // this read failed
 		if err != nil {
 			if ctx.Err() != nil {
 				return zero, err
@@ -111,33 +112,32 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			if f, err = startFlight(ctx, r, fs, key, st == stale, down, recheck, creator); err != nil {
 				fs.mu.Unlock()
 				if st == stale {
-					r.staleServed.add()
+					r.countOnce(&counted, &r.staleServed)
 					return v, nil // closed: no regeneration, but the stale value is better than nothing
 				}
+				r.countOnce(&counted, &r.misses)
 				return zero, fmt.Errorf("cache: region %q: %q: %w", r.name, key, err)
 			}
 		case st == stale:
 			fs.mu.Unlock()
-			r.staleServed.add()
+			r.countOnce(&counted, &r.staleServed)
 			return v, nil
 		default:
 			r.lockWaits.Add(1)
 		}
 		f.waiters++
 		fs.mu.Unlock()
-		if st == missing && !counted {
-			r.misses.add() // counted once per call, when it waits for a creator
-			counted = true
+		if st == missing {
+			r.countOnce(&counted, &r.misses) // when it waits for a creator
 		}
 
 		err = f.wait(ctx)
-		if st == stale && !counted && (err != nil || f.err != nil || f.ok) {
+		if st == stale && (err != nil || f.err != nil || f.ok) {
 			// This call started the regeneration of a stale value and
 			// waited for it: it served no stale value, so it counts as
 			// a miss (a run that left the regeneration to another
 			// process serves the stale value, counted below).
-			r.misses.add()
-			counted = true
+			r.countOnce(&counted, &r.misses)
 		}
 		if err != nil {
 			r.leave(key, f)
@@ -148,7 +148,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 		}
 		if !f.ok {
 			if st == stale {
-				r.staleServed.add()
+				r.countOnce(&counted, &r.staleServed)
 				return v, nil
 			}
 			continue // we have nothing to serve: look again, and wait this time
@@ -158,6 +158,16 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 			return zero, fmt.Errorf("cache: region %q: %q: a concurrent call created a %T, not a %T", r.name, key, f.val, zero)
 		}
 		return tv, nil
+	}
+}
+
+// countOnce adds to c unless the call already added to a read counter
+// (*counted): every call adds to exactly one of hits, misses and
+// staleServed, however many times it looks.
+func (r *Region) countOnce(counted *bool, c *striped) {
+	if !*counted {
+		c.add()
+		*counted = true
 	}
 }
 
