@@ -74,7 +74,11 @@
 //
 // A commit runs under one deadline (StoreTimeout) for all its store calls,
 // and is not cancelled when the client goes away: a logout whose client
-// disconnects still ends the session.
+// disconnects still ends the session. The one exception is the clean-up
+// after a login or a new session that failed: removing a copy that was
+// written but never handed out gets a StoreTimeout of its own, so that a
+// commit that failed by running out of time leaves no orphan record (the
+// failure can then take up to twice StoreTimeout).
 //
 // # Size
 //

@@ -207,6 +207,34 @@ func TestLoginPastItsDeadlineLeavesNoCopy(t *testing.T) {
 	}
 }
 
+// TestWriteThatTimedOutLeavesNoRecord: a login's copy, or a new session's
+// first record, whose Set was applied but answered after the commit's
+// deadline fails the request (503) and is removed: no orphan record stays
+// for the session's lifetime.
+func TestWriteThatTimedOutLeavesNoRecord(t *testing.T) {
+	a := newApp(t, session.Options{StoreTimeout: 200 * time.Millisecond})
+	c := a.client()
+	c.mustGet("/set?k=cart&v=3")
+	for _, path := range []string{"/login?user=ann", "/set?k=x&v=1"} {
+		cl := c
+		if path != "/login?user=ann" {
+			cl = a.client() // a new session
+		}
+		a.store.lateSet.Store(true)
+		r := cl.do(path)
+		a.store.lateSet.Store(false)
+		if r.code != http.StatusServiceUnavailable || r.setsCookie() {
+			t.Fatalf("%s with a write answered late: %+v, want a 503 and no cookie", path, r)
+		}
+		if err := <-a.errs; !errors.As(err, new(*session.StoreError)) {
+			t.Fatalf("%s: error handler got %v, want a StoreError", path, err)
+		}
+		if n := a.live(); n != 1 {
+			t.Fatalf("after %s failed: %d live sessions, want the one from before", path, n)
+		}
+	}
+}
+
 func TestRequestLoadedBeforeLoginFailsAfterIt(t *testing.T) {
 	a := newApp(t, session.Options{})
 	c := a.client()

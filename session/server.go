@@ -380,7 +380,9 @@ func (sv *serverSide) create(ctx context.Context, s *Session, now time.Time) err
 		return err
 	}
 	id := sv.f.newID()
-	if err := sv.store.Set(ctx, sv.key(&s.sv, id), b, s.ttl(now)); err != nil {
+	key := sv.key(&s.sv, id)
+	if err := sv.store.Set(ctx, key, b, s.ttl(now)); err != nil {
+		sv.discard(ctx, key) // a write that timed out may have been applied
 		return &StoreError{Op: "save", Err: err}
 	}
 	s.sv.id, s.isNew, s.rec, s.sv.entry = id, false, rec, store.Entry{}
@@ -425,9 +427,10 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 			return err
 		}
 		if err := sv.store.Set(ctx, newKey, b, ttl); err != nil {
-			if try > 0 {
-				sv.discard(ctx, newKey) // the previous try's copy
-			}
+			// A write that timed out may have been applied; and the
+			// previous try's copy is there. Removing a fresh random key
+			// costs nothing when it is not.
+			sv.discard(ctx, newKey)
 			return &StoreError{Op: "save", Err: err}
 		}
 		var seen []byte

@@ -36,6 +36,9 @@ type countingStore struct {
 	fail                                  atomic.Bool
 	stall                                 atomic.Bool
 	failWrites                            atomic.Bool // fail every call but Get
+	// lateSet makes Set write, then wait out its deadline and fail: a
+	// write that the server applied but whose answer came too late.
+	lateSet atomic.Bool
 
 	// hook, when set, runs at the start of every call with the operation
 	// ("get", "set", "update", "touch", "delete") and the key, so that a
@@ -81,6 +84,13 @@ func (c *countingStore) Set(ctx context.Context, key string, v []byte, ttl time.
 	c.sets.Add(1)
 	if err := c.check(ctx, "set", key); err != nil {
 		return err
+	}
+	if c.lateSet.Load() {
+		if err := c.ms.Set(ctx, key, v, ttl); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	return c.ms.Set(ctx, key, v, ttl)
 }
