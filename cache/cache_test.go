@@ -278,6 +278,21 @@ func TestStatsCountAMissAfterClose(t *testing.T) {
 	}
 }
 
+// TestStatsCountACancelledRead: a call whose context is done before it
+// reads a missing key gets the context's error, and counts as a miss.
+func TestStatsCountACancelledRead(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := cache.GetOrCreate(ctx, e.r, "k", value("v")); !errors.Is(err, context.Canceled) {
+			t.Fatalf("GetOrCreate with a cancelled context: %v", err)
+		}
+		if st := e.r.Stats(); st.Hits != 0 || st.Misses != 1 || st.StaleServed != 0 || st.CreatorRuns != 0 {
+			t.Fatalf("stats after a cancelled read: %+v, want one miss and no run", st)
+		}
+	})
+}
+
 // TestStatsCountEveryRead: the hit and miss counters, which goroutines add
 // to on separate stripes, lose no read: Get and GetOrCreate from many
 // goroutines at once, on both kinds of region.

@@ -84,6 +84,7 @@ func getOrCreate[T any](ctx context.Context, r *Region, key string, creator func
 		down := false // this read failed
 		if err != nil {
 			if ctx.Err() != nil {
+				r.countOnce(&counted, &r.misses) // found no value it could use
 				return zero, err
 			}
 			r.warn("cache: backend read failed; treating it as a miss", err)

@@ -62,8 +62,9 @@ type Region struct {
 	fseed   maphash.Seed
 	flights [flightShards]flightShard
 
-	// hits and misses: every read adds to one; creatorRuns: every call of
-	// a disabled region does; staleServed: every read of a stale value.
+	// hits, misses and staleServed: every read of an enabled region adds
+	// to exactly one (a read of a stale value to staleServed);
+	// creatorRuns: every call of a disabled region adds to it alone.
 	hits, misses, creatorRuns, staleServed striped
 	creatorErrors, lockWaits               atomic.Uint64
 }
