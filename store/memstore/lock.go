@@ -91,7 +91,7 @@ func (s *Store) Lock(ctx context.Context, key string, lease time.Duration) (stor
 		var timer *time.Timer
 		dead := h.dead
 		if h.abandoned {
-			d := time.Duration(h.abandonedAt + int64(h.dur) - s.now())
+			d := h.dur - time.Duration(s.now()-h.abandonedAt) // no sum that a long lease overflows
 			d = min(max(d, time.Millisecond), maxAbandonedPoll)
 			timer = time.NewTimer(d)
 			poll, dead = timer.C, nil
@@ -145,7 +145,7 @@ func (s *Store) take(key string, lease time.Duration) (taken, holder *Lease) {
 
 // expired reports whether the lease has run out. s.locks.mu is held.
 func (l *Lease) expired(now int64) bool {
-	return l.abandoned && now >= l.abandonedAt+int64(l.dur)
+	return l.abandoned && now-l.abandonedAt >= int64(l.dur)
 }
 
 // Release implements store.Lease. Releasing a lease that ran out (after
