@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -484,5 +486,27 @@ func BenchmarkTruncateWrite(b *testing.B) {
 		if err := os.WriteFile(path, v, 0o600); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestExpiryBefore1970: on a clock before 1970 (a negative Unix time) a
+// record written with a 1 s ttl is gone a minute later, and one written
+// with the longest ttl a Duration holds is still there.
+func TestExpiryBefore1970(t *testing.T) {
+	ctx := context.Background()
+	var now atomic.Int64
+	now.Store(time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC).UnixNano())
+	s := newStore(t, filestore.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	for key, ttl := range map[string]time.Duration{"short": time.Second, "long": time.Duration(math.MaxInt64)} {
+		if err := s.Set(ctx, key, []byte("v"), ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now.Add(int64(time.Minute))
+	if _, found, err := s.Get(ctx, "short"); found || err != nil {
+		t.Errorf("a record with a 1 s ttl a minute later: found %v, %v", found, err)
+	}
+	if _, found, err := s.Get(ctx, "long"); !found || err != nil {
+		t.Errorf("a record with the longest ttl: found %v, %v", found, err)
 	}
 }
