@@ -278,8 +278,9 @@ func TestStatsCountAMissAfterClose(t *testing.T) {
 	}
 }
 
-// TestStatsCountACancelledRead: a call whose context is done before it
-// reads a missing key gets the context's error, and counts as a miss.
+// TestStatsCountACancelledRead: a GetOrCreate or a Get whose context is
+// done before it reads a missing key gets the context's error, and counts
+// as a miss.
 func TestStatsCountACancelledRead(t *testing.T) {
 	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -287,8 +288,11 @@ func TestStatsCountACancelledRead(t *testing.T) {
 		if _, err := cache.GetOrCreate(ctx, e.r, "k", value("v")); !errors.Is(err, context.Canceled) {
 			t.Fatalf("GetOrCreate with a cancelled context: %v", err)
 		}
-		if st := e.r.Stats(); st.Hits != 0 || st.Misses != 1 || st.StaleServed != 0 || st.CreatorRuns != 0 {
-			t.Fatalf("stats after a cancelled read: %+v, want one miss and no run", st)
+		if _, _, err := cache.Get[string](ctx, e.r, "k"); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Get with a cancelled context: %v", err)
+		}
+		if st := e.r.Stats(); st.Hits != 0 || st.Misses != 2 || st.StaleServed != 0 || st.CreatorRuns != 0 {
+			t.Fatalf("stats after two cancelled reads: %+v, want two misses and no run", st)
 		}
 	})
 }

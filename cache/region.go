@@ -238,6 +238,7 @@ func Get[T any](ctx context.Context, r *Region, key string) (v T, found bool, er
 	}
 	v, st, err := lookup[T](ctx, r, key)
 	if err != nil {
+		r.misses.add() // a read that found no value it could use
 		return v, false, err
 	}
 	if st != fresh {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -79,6 +80,23 @@ func TestLockWaiterWakesOnDeadHolder(t *testing.T) {
 		}
 		<-dead.Lost()
 	})
+}
+
+// TestAbandonedLongLeaseHolds: a lease of the longest Duration, abandoned
+// (its holder died), still holds the lock: its end is not computed by a sum
+// that overflows into the past.
+func TestAbandonedLongLeaseHolds(t *testing.T) {
+	s := memstore.New(memstore.Options{})
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	l, ok, err := s.TryLock(ctx, "k", time.Duration(math.MaxInt64))
+	if !ok || err != nil {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	l.(*memstore.Lease).Abandon()
+	if _, ok, err := s.TryLock(ctx, "k", time.Second); ok || err != nil {
+		t.Fatalf("TryLock while an abandoned 292-year lease holds the lock = %v, %v; want false", ok, err)
+	}
 }
 
 func ExampleStore_Lock() {
