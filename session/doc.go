@@ -77,8 +77,10 @@
 // disconnects still ends the session. The one exception is the clean-up
 // after a login or a new session that failed: removing a copy that was
 // written but never handed out gets a StoreTimeout of its own, so that a
-// commit that failed by running out of time leaves no orphan record (the
-// failure can then take up to twice StoreTimeout).
+// commit that failed by running out of time does not leave it behind (the
+// failure can then take up to twice StoreTimeout). It is a best effort: a
+// copy whose removal fails, or that a late write puts back, expires with
+// its ttl; its id was never sent, so nothing reaches it.
 //
 // # Size
 //
