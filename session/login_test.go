@@ -235,6 +235,53 @@ func TestWriteThatTimedOutLeavesNoRecord(t *testing.T) {
 	}
 }
 
+// TestLoginWhoseMarkerIsAnsweredLate: the conditional write that turns the
+// old record into a "moved" marker is applied, but its answer comes after
+// the commit's deadline. The old id then leads nowhere, so the login
+// stands (its copy is all that is left of the session): the new cookie is
+// sent and every value is kept. When the write was not applied (a store
+// that stalls before writing), the login fails with a 503 and the session
+// stays as it was under its old id.
+func TestLoginWhoseMarkerIsAnsweredLate(t *testing.T) {
+	a := newApp(t, session.Options{StoreTimeout: 200 * time.Millisecond})
+	c := a.client()
+	c.mustGet("/set?k=cart&v=3")
+
+	a.store.lateUpdate.Store(true)
+	login := c.do("/login?user=ann")
+	a.store.lateUpdate.Store(false)
+	if login.code != http.StatusOK || !login.setsCookie() {
+		t.Fatalf("login whose marker was answered late: %+v, want it to stand", login)
+	}
+	a.wantNoError()
+	for k, want := range map[string]string{"cart": "3", "user": "ann"} {
+		if got := decode[map[string]any](t, c.mustGet("/get?k="+k)); got["v"] != want {
+			t.Fatalf("after the late login %s = %v, want %q", k, got, want)
+		}
+	}
+
+	h := func(ctx context.Context, op, _ string) {
+		if op == "update" {
+			<-ctx.Done() // not applied: the store answers nothing in time
+		}
+	}
+	a.store.hook.Store(&h)
+	login = c.do("/login?user=bob")
+	a.store.hook.Store(nil)
+	if login.code != http.StatusServiceUnavailable || login.setsCookie() {
+		t.Fatalf("login whose marker was not written: %+v, want a 503 and no cookie", login)
+	}
+	if err := <-a.errs; !errors.As(err, new(*session.StoreError)) {
+		t.Fatalf("error handler got %v, want a StoreError", err)
+	}
+	if got := decode[map[string]any](t, c.mustGet("/get?k=user")); got["v"] != "ann" {
+		t.Fatalf("after the failed login user = %v, want the session as it was", got)
+	}
+	if n := a.live(); n != 1 {
+		t.Fatalf("%d live sessions, want 1", n)
+	}
+}
+
 func TestRequestLoadedBeforeLoginFailsAfterIt(t *testing.T) {
 	a := newApp(t, session.Options{})
 	c := a.client()

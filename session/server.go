@@ -468,10 +468,30 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 			sv.discard(ctx, newKey)
 			return ErrSessionMoved
 		default:
+			// The store failed (a timeout, a lost connection): the
+			// marker may have been written all the same. Then the old id
+			// leads nowhere, and the copy is all that is left of the
+			// session: the login stands, late, rather than lose it.
+			if sv.markedMoved(ctx, oldKey) {
+				st.id, st.entry, s.rec = newID, store.Entry{}, next
+				return nil
+			}
 			sv.discard(ctx, newKey)
 			return &StoreError{Op: "save", Err: err}
 		}
 	}
+}
+
+// markedMoved reports whether key now holds a "moved" marker, read on a
+// store deadline of its own after a move's conditional write failed. The
+// marker is the move's own but for a concurrent login of the same session
+// in that same moment, whose request then fails with ErrSessionMoved or
+// stands too (both keep their copies; the browser keeps one cookie).
+func (sv *serverSide) markedMoved(ctx context.Context, key string) bool {
+	ctx, cancel := sv.m.storeCtx(context.WithoutCancel(ctx))
+	defer cancel()
+	e, found, err := sv.store.Get(ctx, key)
+	return err == nil && found && sv.f.markOf(e.Value) == markMoved
 }
 
 // discard removes a record that was written but never handed out. It runs

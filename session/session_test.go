@@ -36,9 +36,10 @@ type countingStore struct {
 	fail                                  atomic.Bool
 	stall                                 atomic.Bool
 	failWrites                            atomic.Bool // fail every call but Get
-	// lateSet makes Set write, then wait out its deadline and fail: a
-	// write that the server applied but whose answer came too late.
-	lateSet atomic.Bool
+	// lateSet and lateUpdate make Set and Update write, then wait out
+	// their deadline and fail: a write that the server applied but whose
+	// answer came too late.
+	lateSet, lateUpdate atomic.Bool
 
 	// hook, when set, runs at the start of every call with the operation
 	// ("get", "set", "update", "touch", "delete") and the key, so that a
@@ -99,6 +100,13 @@ func (c *countingStore) Update(ctx context.Context, key string, last store.Entry
 	c.updates.Add(1)
 	if err := c.check(ctx, "update", key); err != nil {
 		return err
+	}
+	if c.lateUpdate.Load() {
+		if err := c.ms.Update(ctx, key, last, ttl, fn); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	return c.ms.Update(ctx, key, last, ttl, fn)
 }
