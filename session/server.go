@@ -483,10 +483,18 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 }
 
 // markedMoved reports whether key now holds a "moved" marker, read on a
-// store deadline of its own after a move's conditional write failed. The
-// marker is the move's own but for a concurrent login of the same session
-// in that same moment, whose request then fails with ErrSessionMoved or
-// stands too (both keep their copies; the browser keeps one cookie).
+// store deadline of its own after a move's conditional write failed. A
+// marker carries no identity, so it is taken for the move's own. That is
+// wrong only when another login of the same session wrote it in that same
+// moment: both logins then stand, and the browser keeps the cookie of the
+// response that arrives last, losing what was written under the other
+// (had the store answered, this login would have failed with
+// ErrSessionMoved). A store answering late is far more common than that
+// double fault, which before cost the whole session; a marker holding a
+// nonce of its move would tell the two apart, but changes the stored
+// format that other processes read. A write still in flight when the read
+// is made (a row lock, a queued script) is not seen: the copy is then
+// removed, as before.
 func (sv *serverSide) markedMoved(ctx context.Context, key string) bool {
 	ctx, cancel := sv.m.storeCtx(context.WithoutCancel(ctx))
 	defer cancel()
