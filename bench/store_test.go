@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobeaker/beaker/internal/pgtest"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/memcachestore"
 	"github.com/gobeaker/beaker/store/redisstore"
@@ -117,7 +118,9 @@ var serverCases = []storeCase{
 	{name: "beaker-postgres", open: func(tb testing.TB, _ string) store.Store {
 		var rnd [6]byte
 		_, _ = rand.Read(rnd[:])
-		st, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: serverURL(tb, "BEAKER_TEST_POSTGRES_URL"), TableName: "bench_" + hex.EncodeToString(rnd[:])})
+		u, table := serverURL(tb, "BEAKER_TEST_POSTGRES_URL"), "bench_"+hex.EncodeToString(rnd[:])
+		pgtest.DropOnCleanup(tb, u, table)
+		st, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: u, TableName: table})
 		if err != nil {
 			tb.Fatal(err)
 		}

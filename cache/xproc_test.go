@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker/cache"
+	"github.com/gobeaker/beaker/internal/pgtest"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/filestore"
 	"github.com/gobeaker/beaker/store/memcachestore"
@@ -286,17 +287,7 @@ func TestCrossProcessOneCreator(t *testing.T) {
 		{"postgresql", func(t *testing.T) xprocConfig {
 			u := server(t, "BEAKER_TEST_POSTGRES_URL")
 			table := "xproc_" + run
-			t.Cleanup(func() {
-				st, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: u, TableName: table})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer st.Close()
-				if _, err := st.DB().Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_lock"); err != nil {
-					t.Error(err)
-				}
-			})
+			pgtest.DropOnCleanup(t, u, table)
 			return xprocConfig{Kind: "sql", URL: u, Table: table}
 		}},
 		{"file", func(t *testing.T) xprocConfig {

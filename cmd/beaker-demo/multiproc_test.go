@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker/internal/demotest"
+	"github.com/gobeaker/beaker/internal/pgtest"
 )
 
 // client is one browser talking to several demo processes on 127.0.0.1:
@@ -180,6 +181,9 @@ func TestTwoProcessesShareSessions(t *testing.T) {
 			var u string
 			if tc.env != "" {
 				u = serverURL(t, tc.env)
+			}
+			if tc.env == "BEAKER_TEST_POSTGRES_URL" {
+				pgtest.DropOnCleanup(t, u, "mp_"+run)
 			}
 			dir := t.TempDir()
 			ini := demoINI(t, dir, tc.ini(dir, u))

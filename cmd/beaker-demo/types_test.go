@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gobeaker/beaker/internal/pgtest"
 	"github.com/gobeaker/beaker/settings"
 )
 
@@ -60,6 +61,9 @@ func startDemoOn(t *testing.T, c demoType, extra string) *demo {
 	_, _ = rand.Read(rnd[:])
 	run := hex.EncodeToString(rnd[:])
 	ini = strings.ReplaceAll(ini, "$RUN", run)
+	if c.env == "BEAKER_TEST_POSTGRES_URL" {
+		pgtest.DropOnCleanup(t, os.Getenv(c.env), "demo_"+run)
+	}
 	text := "[app:main]\nsession.key = akhet_demo\nsession.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\n" +
 		"session.key_prefix = demo" + run + ":\ncache.regions = short_term\ncache.short_term.expire = 60\n" +
 		"cache.key_prefix = demo" + run + ":\n" + ini + extra

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobeaker/beaker/internal/pgtest"
 	"github.com/gobeaker/beaker/store/sqlstore"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // postgresURL returns the test server's URL (scripts/services/postgres.sh
@@ -35,26 +34,11 @@ func postgresURL(t *testing.T) string {
 }
 
 // dropTables removes a test's tables at its end.
-func dropTables(t *testing.T, u, table string) {
-	t.Cleanup(func() {
-		cfg, err := pgx.ParseConfig(u)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		db := stdlib.OpenDB(*cfg)
-		defer db.Close()
-		if _, err := db.Exec(`DROP TABLE IF EXISTS ` + table + `, ` + table + `_lock`); err != nil {
-			t.Error(err)
-		}
-	})
-}
-
 func TestPostgresConformance(t *testing.T) {
 	u := postgresURL(t)
 	t.Parallel()
 	table := randomTable(t)
-	dropTables(t, u, table)
+	pgtest.DropOnCleanup(t, u, table)
 	s := open(t, sqlstore.Options{URL: u, TableName: table})
 	conformanceOn(t, s, u, table)
 }
@@ -68,9 +52,9 @@ func TestPostgresTwoStores(t *testing.T) {
 func TestPostgresTableMismatch(t *testing.T) {
 	u := postgresURL(t)
 	table := randomTable(t)
-	dropTables(t, u, table)
+	pgtest.DropOnCleanup(t, u, table)
 	s := open(t, sqlstore.Options{URL: u, TableName: table + "_x"})
-	dropTables(t, u, table+"_x")
+	pgtest.DropOnCleanup(t, u, table+"_x")
 	if _, err := s.DB().Exec(`CREATE TABLE ` + table + ` (id SERIAL PRIMARY KEY, namespace VARCHAR(255) NOT NULL UNIQUE, data BYTEA NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +134,7 @@ func TestPostgresOutage(t *testing.T) {
 	p := startProxy(t, pu.Host)
 	pu.Host = p.ln.Addr().String()
 	table := randomTable(t)
-	dropTables(t, u, table)
+	pgtest.DropOnCleanup(t, u, table)
 	s := open(t, sqlstore.Options{URL: pu.String(), TableName: table, Timeout: time.Second})
 	ctx := context.Background()
 	if err := s.Set(ctx, "k", []byte("v"), time.Hour); err != nil {
@@ -195,7 +179,7 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	t.Parallel()
 	for range 3 {
 		table := randomTable(t)
-		dropTables(t, u, table)
+		pgtest.DropOnCleanup(t, u, table)
 		const n = 8
 		var wg sync.WaitGroup
 		errs := make(chan error, n)

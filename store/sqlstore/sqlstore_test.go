@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker/internal/fakeclock"
+	"github.com/gobeaker/beaker/internal/pgtest"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/sqlstore"
 	"github.com/gobeaker/beaker/store/storetest"
@@ -34,6 +35,16 @@ func randomTable(t *testing.T) string {
 	return "beaker_test_" + hex.EncodeToString(b[:])
 }
 
+// tableOn is a new table's name for url, removed after the test on a
+// PostgreSQL server.
+func tableOn(t *testing.T, url string) string {
+	table := randomTable(t)
+	if strings.HasPrefix(url, "postgres") {
+		pgtest.DropOnCleanup(t, url, table)
+	}
+	return table
+}
+
 func open(t *testing.T, opts sqlstore.Options) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.Open(context.Background(), opts)
@@ -45,7 +56,7 @@ func open(t *testing.T, opts sqlstore.Options) *sqlstore.Store {
 }
 
 func conformance(t *testing.T, url string) {
-	table := randomTable(t)
+	table := tableOn(t, url)
 	conformanceOn(t, open(t, sqlstore.Options{URL: url, TableName: table}), url, table)
 }
 
@@ -75,7 +86,7 @@ func TestSQLiteInMemory(t *testing.T) {
 // concurrent Updates from both lose nothing, and a lock taken through one
 // excludes the other.
 func twoStores(t *testing.T, url string) {
-	table := randomTable(t)
+	table := tableOn(t, url)
 	a := open(t, sqlstore.Options{URL: url, TableName: table})
 	b := open(t, sqlstore.Options{URL: url, TableName: table})
 	ctx := context.Background()
@@ -333,7 +344,7 @@ func BenchmarkSQLiteGetUpdate(b *testing.B) {
 // update fail.
 func updateKeepsExpiry(t *testing.T, url string) {
 	clock := fakeclock.New()
-	s := open(t, sqlstore.Options{URL: url, TableName: randomTable(t), Now: clock.Now})
+	s := open(t, sqlstore.Options{URL: url, TableName: tableOn(t, url), Now: clock.Now})
 	ctx := context.Background()
 	set := func(v string) store.UpdateFunc {
 		return func([]byte, bool) ([]byte, error) { return []byte(v), nil }
