@@ -258,6 +258,9 @@ func (s *Store) expiry(ttl time.Duration) int64 {
 	if now > math.MaxInt64-int64(ttl) { // ttl > 0: no overflow, whatever now's sign
 		return math.MaxInt64
 	}
+	if now == -int64(ttl) {
+		return 1 // the epoch, a nanosecond late: 0 is "never"
+	}
 	return now + int64(ttl)
 }
 

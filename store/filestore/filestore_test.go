@@ -509,4 +509,12 @@ func TestExpiryBefore1970(t *testing.T) {
 	if _, found, err := s.Get(ctx, "long"); !found || err != nil {
 		t.Errorf("a record with the longest ttl: found %v, %v", found, err)
 	}
+	// A record that expires at the epoch: its expiry, 0, is not "never".
+	if err := s.Set(ctx, "epoch", []byte("v"), time.Duration(-now.Load())); err != nil {
+		t.Fatal(err)
+	}
+	now.Store(int64(time.Minute))
+	if _, found, err := s.Get(ctx, "epoch"); found || err != nil {
+		t.Errorf("a record that expired at the epoch, a minute later: found %v, %v", found, err)
+	}
 }

@@ -197,5 +197,17 @@ func TestExpiryAroundTheLimits(t *testing.T) {
 		if _, found, _ := s.Get(ctx, "long"); !found {
 			t.Errorf("clock at %v: an entry with the longest ttl expired", start)
 		}
+		if epoch := time.Unix(0, 0); start.Before(epoch) {
+			// An entry that expires at the epoch: its expiry, 0, is not
+			// "never".
+			now = start
+			if err := s.Set(ctx, "epoch", []byte("v"), epoch.Sub(start)); err != nil {
+				t.Fatal(err)
+			}
+			now = epoch.Add(time.Minute)
+			if _, found, _ := s.Get(ctx, "epoch"); found {
+				t.Errorf("clock at %v: an entry that expired at the epoch is still there a minute later", start)
+			}
+		}
 	}
 }
