@@ -469,10 +469,11 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 			return ErrSessionMoved
 		default:
 			// The store failed (a timeout, a lost connection): the
-			// marker may have been written all the same. Then the old id
-			// leads nowhere, and the copy is all that is left of the
-			// session: the login stands, late, rather than lose it.
-			if sv.markedMoved(ctx, oldKey) {
+			// marker may have been written all the same, or may still
+			// be. Then the old id leads nowhere, and the copy is all
+			// that is left of the session: the login stands, late,
+			// rather than lose it.
+			if sv.settleMove(ctx, oldKey, base) {
 				st.id, st.entry, s.rec = newID, store.Entry{}, next
 				return nil
 			}
@@ -482,24 +483,42 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 	}
 }
 
-// markedMoved reports whether key now holds a "moved" marker, read on a
-// store deadline of its own after a move's conditional write failed. A
-// marker carries no identity, so it is taken for the move's own. That is
-// wrong only when another login of the same session wrote it in that same
-// moment: both logins then stand, and the browser keeps the cookie of the
-// response that arrives last, losing what was written under the other
-// (had the store answered, this login would have failed with
+// settleMove settles a move whose conditional write of the "moved" marker
+// failed without an answer: it tries that write once more, on a store
+// deadline of its own, and reports whether the old record at key is now a
+// marker. The second try is conditional too, so it is ordered after the
+// first wherever the store orders writes to a key: if the first was
+// applied, or is applied before it (a write still queued on another
+// connection, a row lock), it finds the marker; if the first was never
+// applied, it writes the marker itself, and the first, applied later,
+// finds the record changed and writes nothing. It reports false, and the
+// login fails with the session as it was, when the record changed since
+// the copy, the session ended, or the store still does not answer.
+//
+// A marker carries no identity, so a marker found is taken for the move's
+// own. That is wrong only when another login of the same session wrote it
+// in that same moment: both logins then stand, and the browser keeps the
+// cookie of the response that arrives last, losing what was written under
+// the other (had the store answered, this login would have failed with
 // ErrSessionMoved). A store answering late is far more common than that
 // double fault, which before cost the whole session; a marker holding a
 // nonce of its move would tell the two apart, but changes the stored
-// format that other processes read. A write still in flight when the read
-// is made (a row lock, a queued script) is not seen: the copy is then
-// removed, as before.
-func (sv *serverSide) markedMoved(ctx context.Context, key string) bool {
+// format that other processes read.
+func (sv *serverSide) settleMove(ctx context.Context, key string, base []byte) bool {
 	ctx, cancel := sv.m.storeCtx(context.WithoutCancel(ctx))
 	defer cancel()
-	e, found, err := sv.store.Get(ctx, key)
-	return err == nil && found && sv.f.markOf(e.Value) == markMoved
+	err := sv.updater.Update(ctx, key, store.Entry{}, sv.markTTL, func(cur []byte, found bool) ([]byte, error) {
+		switch {
+		case !found:
+			return nil, errGone
+		case sv.f.markOf(cur) == markMoved:
+			return nil, errMoved
+		case !bytes.Equal(cur, base):
+			return nil, errChanged // a change, or an "ended" marker
+		}
+		return sv.f.marker(markMoved), nil
+	})
+	return err == nil || errors.Is(err, errMoved)
 }
 
 // discard removes a record that was written but never handed out. It runs

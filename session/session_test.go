@@ -40,6 +40,13 @@ type countingStore struct {
 	// their deadline and fail: a write that the server applied but whose
 	// answer came too late.
 	lateSet, lateUpdate atomic.Bool
+	// queueUpdate makes the next Update wait out its deadline and fail
+	// without writing, its write applied at the start of the Update after
+	// it: a write
+	// queued behind a slow one, which a read does not wait for but a
+	// write to the same key does.
+	queueUpdate atomic.Bool
+	queued      atomic.Pointer[func()]
 
 	// hook, when set, runs at the start of every call with the operation
 	// ("get", "set", "update", "touch", "delete") and the key, so that a
@@ -100,6 +107,15 @@ func (c *countingStore) Update(ctx context.Context, key string, last store.Entry
 	c.updates.Add(1)
 	if err := c.check(ctx, "update", key); err != nil {
 		return err
+	}
+	if q := c.queued.Swap(nil); q != nil {
+		(*q)()
+	}
+	if c.queueUpdate.CompareAndSwap(true, false) {
+		q := func() { _ = c.ms.Update(context.Background(), key, last, ttl, fn) }
+		c.queued.Store(&q)
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	if c.lateUpdate.Load() {
 		if err := c.ms.Update(ctx, key, last, ttl, fn); err != nil {
