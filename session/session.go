@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"iter"
+	"log/slog"
 	"maps"
 	"math"
 	"net/http"
@@ -716,6 +717,27 @@ func (s *Session) autoChanged() {
 
 // logRef is the session id that logs show (hashed by the logger): the
 // stored record's, else the cookie's. s.mu is held.
+// LogValue implements slog.LogValuer: a Session logs as "session " and a
+// short hash of its id, the name the library's own logs give it, never as
+// its id, its CSRF token or its values. "(new)" stands for a session that
+// has no id yet, or has not been read.
+func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// String is how fmt prints a Session (%v, %s): the same as LogValue.
+func (s *Session) String() string {
+	if s == nil {
+		return "session <nil>"
+	}
+	s.mu.Lock()
+	ref := s.logRef()
+	s.mu.Unlock()
+	return "session " + logID(ref)
+}
+
+// GoString is how fmt prints a Session with %#v: the same as String, for
+// a Session's fields hold its id in clear.
+func (s *Session) GoString() string { return s.String() }
+
 func (s *Session) logRef() string {
 	if s.sv.id != "" {
 		return s.sv.id
