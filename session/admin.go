@@ -45,8 +45,10 @@ func (m *Manager) Scan(ctx context.Context, fn func(key string) error) error {
 }
 
 // Lookup returns the stored session that ref names: a store key as Scan
-// gives it, or the value of a session cookie. found is false when there is
-// no such session, or its record does not decode.
+// gives it, that key without its prefix, the value of a session cookie, or
+// a session id (which the store is never sent: its key is a hash of it).
+// found is false when there is no such session, or its record does not
+// decode.
 func (m *Manager) Lookup(ctx context.Context, ref string) (r Record, found bool, err error) {
 	if m.server == nil {
 		return Record{}, false, ErrClientSide

@@ -66,6 +66,15 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// isID reports whether s has the form of an id that newID makes.
+func isID(s string) bool {
+	if len(s) != base64.RawURLEncoding.EncodedLen(idBytes) {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
+}
+
 // sign returns the cookie value for id.
 func (s *signer) sign(id string) string {
 	buf := make([]byte, 0, valueLen)

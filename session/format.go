@@ -29,7 +29,7 @@ type format interface {
 	// Scan.
 	keyPrefix() string
 	// refKey turns what an operator gives (a store key, a cookie value, the
-	// part of a key after the prefix) into a store key.
+	// part of a key after the prefix, a session id) into a store key.
 	refKey(ref string) string
 	// encode appends the record's bytes to dst; decode reads them. A record
 	// that does not decode is treated as missing.
@@ -111,6 +111,11 @@ func (f *nativeFormat) refKey(ref string) string {
 	}
 	if id, _, ok := f.signer.verify(ref); ok {
 		return f.storeKey(id)
+	}
+	if isID(ref) {
+		// A bare id: its key, rather than the id itself sent to the
+		// store (and quoted in its errors).
+		return f.storeKey(ref)
 	}
 	return f.prefix + ref
 }

@@ -1013,7 +1013,14 @@ func TestAdmin(t *testing.T) {
 	if len(keys) != 1 || strings.Contains(keys[0], c.cookie().Value[:10]) {
 		t.Fatalf("Scan = %v", keys)
 	}
-	for _, ref := range []string{keys[0], strings.TrimPrefix(keys[0], session.DefaultKeyPrefix), c.cookie().Value} {
+	// The refs: the store key, the key without its prefix, the cookie, and
+	// the bare id, which the store must never be sent.
+	id, _, _ := strings.Cut(c.cookie().Value, ".")
+	var sent []string
+	var mu sync.Mutex
+	h := func(_ context.Context, _, key string) { mu.Lock(); sent = append(sent, key); mu.Unlock() }
+	a.store.hook.Store(&h)
+	for _, ref := range []string{keys[0], strings.TrimPrefix(keys[0], session.DefaultKeyPrefix), c.cookie().Value, id} {
 		r, found, err := a.m.Lookup(ctx, ref)
 		if err != nil || !found {
 			t.Fatalf("Lookup(%q) = %v, %v", ref, found, err)
@@ -1024,6 +1031,12 @@ func TestAdmin(t *testing.T) {
 	}
 	if _, found, _ := a.m.Lookup(ctx, "nonsense"); found {
 		t.Fatal("Lookup of nonsense found a session")
+	}
+	a.store.hook.Store(nil)
+	for _, k := range sent {
+		if strings.Contains(k, id) {
+			t.Fatalf("the store was sent the session id in clear: %q", k)
+		}
 	}
 	if err := a.m.Remove(ctx, keys[0]); err != nil {
 		t.Fatal(err)
