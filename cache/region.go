@@ -47,6 +47,10 @@ type Region struct {
 	genMu       sync.Mutex
 	genChecked  atomic.Int64 // when the record was last read; 0: never
 	genInterval int64
+	// The region's first read of the record, which callers wait for;
+	// genFirst guards genFlight.
+	genFirst  sync.Mutex
+	genFlight *genRead
 
 	// The read-mostly fields above stay off the lines that reads and
 	// runs write.
@@ -512,9 +516,9 @@ func (r *Region) writeGeneration(ctx context.Context, g generation) error {
 var errGenerationFound = errors.New("generation found")
 
 // syncGeneration re-reads the region's invalidation record when it was
-// last read GenerationInterval ago or more. The first read blocks every
-// caller; later ones are done by one caller while the others go on with
-// the record they have.
+// last read GenerationInterval ago or more. The first read makes every
+// caller wait (see firstGeneration); later ones are done by one caller
+// while the others go on with the record they have.
 //
 // A missing (or undecodable) record counts as an invalidation now, whether
 // it was never written or has been evicted or flushed: the region writes a
@@ -528,14 +532,71 @@ func (r *Region) syncGeneration(ctx context.Context) error {
 		return nil
 	}
 	if checked == 0 {
-		r.genMu.Lock()
-	} else if !r.genMu.TryLock() {
+		return r.firstGeneration(ctx, now)
+	}
+	if !r.genMu.TryLock() {
 		return nil // another caller is re-reading it
 	}
 	defer r.genMu.Unlock()
-	if c := r.genChecked.Load(); c != checked && c != 0 {
-		return nil // re-read while we waited
+	if r.genChecked.Load() != checked {
+		return nil // re-read meanwhile
 	}
+	return r.readGeneration(ctx, checked, now)
+}
+
+// genRead is a first read of a region's invalidation record that callers
+// wait for; err is set before done is closed.
+type genRead struct {
+	done chan struct{}
+	err  error
+	// cancelled: the read failed because its caller's context ended,
+	// which says nothing of the backend.
+	cancelled bool
+}
+
+// firstGeneration reads the record for the first time, or waits, as long
+// as ctx allows, for the read under way: until the region knows its
+// invalidations, no caller may use a stored value. The callers that wait
+// share the read's outcome, so that a backend down since the start costs
+// them one failed read together, not one after another; the next caller
+// tries again. A read that failed because its caller gave up is tried
+// again by those still waiting.
+func (r *Region) firstGeneration(ctx context.Context, now int64) error {
+	for {
+		r.genFirst.Lock()
+		if r.genChecked.Load() != 0 {
+			r.genFirst.Unlock()
+			return nil
+		}
+		f := r.genFlight
+		if f == nil {
+			f = &genRead{done: make(chan struct{})}
+			r.genFlight = f
+			r.genFirst.Unlock()
+			f.err = r.readGeneration(ctx, 0, now)
+			f.cancelled = f.err != nil && ctx.Err() != nil
+			r.genFirst.Lock()
+			r.genFlight = nil
+			r.genFirst.Unlock()
+			close(f.done)
+			return f.err
+		}
+		r.genFirst.Unlock()
+		select {
+		case <-f.done:
+			if !f.cancelled {
+				return f.err
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("cache: region %q: read generation: %w", r.name, ctx.Err())
+		}
+		now = r.m.now()
+	}
+}
+
+// readGeneration reads the record, last read at checked (0: never), and
+// applies it.
+func (r *Region) readGeneration(ctx context.Context, checked, now int64) error {
 	ent, found, err := r.st.Get(ctx, r.genKey)
 	if err != nil {
 		if checked == 0 {
