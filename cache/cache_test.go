@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -1169,5 +1170,22 @@ func TestMemoryMapConcurrent(t *testing.T) {
 		if maxEntries == 0 && n != 1500 || maxEntries != 0 && (n == 0 || n > maxEntries) {
 			t.Errorf("MaxEntries %d: %d of 1500 keys found", maxEntries, n)
 		}
+	}
+}
+
+// TestLongestExpire: an expire so long that expire plus its grace passes
+// the longest Duration keeps values (the sum wrapped negative, and every
+// value of a region with a store expired at once), for explicit graces
+// too.
+func TestLongestExpire(t *testing.T) {
+	for _, ro := range []cache.RegionOptions{
+		{Expire: time.Duration(math.MaxInt64 - 1)},
+		{Expire: time.Duration(math.MaxInt64 / 2), Grace: time.Duration(math.MaxInt64/2 + 10)},
+	} {
+		kinds(t, ro, func(t *testing.T, e *env) {
+			want(t, e.r, "k", value("v"), "v")
+			e.clk.Advance(time.Hour)
+			want(t, e.r, "k", mustNotRun(t), "v")
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,7 +135,9 @@ func newRegion(m *Manager, o RegionOptions) (*Region, error) {
 		if grace == 0 {
 			grace = min(o.Expire/2, maxDefaultGrace)
 		}
-		r.phys = int64(o.Expire + max(grace, 0))
+		// Expire + grace, saturated: a sum past the longest Duration
+		// would wrap negative and expire every value at once.
+		r.phys = int64(o.Expire) + min(int64(max(grace, 0)), math.MaxInt64-int64(o.Expire))
 	}
 	if r.st == nil {
 		maxEntries := o.MaxEntries
