@@ -478,6 +478,11 @@ func TestCreatorPanic(t *testing.T) {
 	if !errors.Is(err, cache.ErrCreatorPanic) || !strings.Contains(err.Error(), "oops") {
 		t.Fatalf("GetOrCreate with a panicking creator: %v, want ErrCreatorPanic", err)
 	}
+	// A creator that panics with an error: callers can match it too.
+	_, err = cache.GetOrCreate(context.Background(), e.r, "e", func(context.Context) (int, error) { panic(errBoom) })
+	if !errors.Is(err, cache.ErrCreatorPanic) || !errors.Is(err, errBoom) {
+		t.Fatalf("GetOrCreate with a creator panicking with an error: %v, want ErrCreatorPanic wrapping it", err)
+	}
 }
 
 // TestWaiterCancel runs in a synctest bubble, so that synctest.Wait tells

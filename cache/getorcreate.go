@@ -10,7 +10,8 @@ import (
 )
 
 // ErrCreatorPanic is wrapped by the error that callers of GetOrCreate get
-// when the creator panicked. The panic is logged with its stack.
+// when the creator panicked; a panic with an error wraps that error too.
+// The panic is logged with its stack.
 var ErrCreatorPanic = errors.New("cache: creator panicked")
 
 // GetOrCreate returns the value of key in r, calling creator to make it
@@ -309,7 +310,12 @@ func (r *Region) create(ctx context.Context, key string, stale, down bool, produ
 		enc, _ = json.Marshal(v) // found in the store: each waiter gets its own copy
 	}
 	if isNew && down && r.encode {
-		enc, _ = json.Marshal(v) // not stored: the backend is down
+		// Not stored: the backend is down. A value that does not encode
+		// is handed to the waiters as is, as when its write fails.
+		if enc, err = json.Marshal(v); err != nil {
+			r.m.log.Warn("cache: a created value does not encode",
+				slog.String("region", r.name), slog.Any("err", err))
+		}
 	}
 	if isNew && !down {
 		if enc, err = r.write(context.WithoutCancel(ctx), key, v, created); err != nil {
@@ -327,7 +333,11 @@ func callCreator[T any](ctx context.Context, r *Region, key string, creator func
 		if p := recover(); p != nil {
 			r.m.log.Error("cache: creator panicked", slog.String("region", r.name),
 				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			err = fmt.Errorf("cache: region %q: creating %q: %w: %v", r.name, key, ErrCreatorPanic, p)
+			if pe, ok := p.(error); ok {
+				err = fmt.Errorf("cache: region %q: creating %q: %w: %w", r.name, key, ErrCreatorPanic, pe)
+			} else {
+				err = fmt.Errorf("cache: region %q: creating %q: %w: %v", r.name, key, ErrCreatorPanic, p)
+			}
 		}
 		if err != nil {
 			r.creatorErrors.Add(1)

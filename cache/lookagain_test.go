@@ -1,8 +1,10 @@
 package cache_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -145,5 +147,29 @@ func TestOutageCostsOneRead(t *testing.T) {
 	}
 	if n := ps.marked.Load(); n != 1 {
 		t.Errorf("the call made %d reads of its key during the outage, want 1", n)
+	}
+}
+
+// TestOutageLogsAValueThatDoesNotEncode: a created value that does not
+// encode is logged during an outage too, as when its write fails.
+func TestOutageLogsAValueThatDoesNotEncode(t *testing.T) {
+	clk := fakeclock.New()
+	ms := memstore.New(memstore.Options{Now: clk.Now, JanitorInterval: -1})
+	t.Cleanup(func() { ms.Close() })
+	ps := &pausingStore{ms: ms}
+	ps.down.Store(true)
+	var out bytes.Buffer
+	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r", Store: ps, Expire: time.Minute}},
+		Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&out, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	r, _ := m.Region("r")
+	if _, err := cache.GetOrCreate(context.Background(), r, "k", func(context.Context) (func(), error) { return func() {}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "does not encode") {
+		t.Fatalf("no warning of a value that does not encode:\n%s", out.String())
 	}
 }
