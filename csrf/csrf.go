@@ -353,7 +353,7 @@ func (p *Protection) checkOrigin(r *http.Request) error {
 			}
 		}
 	}
-	return fmt.Errorf("%w: %v", ErrCrossOrigin, err)
+	return fmt.Errorf("%w: %w", ErrCrossOrigin, err)
 }
 
 // session returns the session whose token is checked.

@@ -62,7 +62,7 @@ func formError(err error) error {
 		return fmt.Errorf("%w: over the cap of %d bytes", ErrTooLarge, mbe.Limit)
 	}
 	if errors.Is(err, multipart.ErrMessageTooLarge) {
-		return fmt.Errorf("%w: %v", ErrTooLarge, err)
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
-	return fmt.Errorf("%w: %v", ErrBadForm, err)
+	return fmt.Errorf("%w: %w", ErrBadForm, err)
 }
