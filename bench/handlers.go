@@ -58,12 +58,11 @@ var BigValue = strings.Repeat("0123456789", 200)
 // Secret signs beaker's session cookie in the benchmarks (not a real secret).
 const Secret = "bench-secret-0123456789abcdef"
 
-// GorillaHashKey and GorillaBlockKey are the gorilla CookieStore keys: a
-// 64-byte HMAC-SHA256 key and a 32-byte AES-256 key (signed and encrypted).
-var (
-	GorillaHashKey  = []byte(strings.Repeat("h", 64))
-	GorillaBlockKey = []byte(strings.Repeat("b", 32))
-)
+// gorillaKeys returns the gorilla CookieStore keys: a 64-byte HMAC-SHA256
+// key and a 32-byte AES-256 key (signed and encrypted), fresh on each call.
+func gorillaKeys() (hash, block []byte) {
+	return []byte(strings.Repeat("h", 64)), []byte(strings.Repeat("b", 32))
+}
 
 // writeInt writes n as the response body.
 func writeInt(w http.ResponseWriter, n int) {
@@ -212,7 +211,7 @@ func scsHandler(sm *scs.SessionManager, mode Mode) http.Handler {
 // Gorilla returns a handler for mode on a gorilla/sessions CookieStore
 // (signed and encrypted): Get, then Save when something changed.
 func Gorilla(mode Mode) http.Handler {
-	return gorillaHandler(sessions.NewCookieStore(GorillaHashKey, GorillaBlockKey), mode)
+	return gorillaHandler(sessions.NewCookieStore(gorillaKeys()), mode)
 }
 
 // GorillaFS returns a handler for mode on a gorilla/sessions
@@ -220,7 +219,8 @@ func Gorilla(mode Mode) http.Handler {
 // the signed and encrypted session id, the file the encrypted values): Get,
 // then Save, which rewrites the file, when something changed.
 func GorillaFS(dir string, mode Mode) http.Handler {
-	return gorillaHandler(sessions.NewFilesystemStore(dir, GorillaHashKey, GorillaBlockKey), mode)
+	hash, block := gorillaKeys()
+	return gorillaHandler(sessions.NewFilesystemStore(dir, hash, block), mode)
 }
 
 func gorillaHandler(st sessions.Store, mode Mode) http.Handler {

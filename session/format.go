@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"time"
 )
 
@@ -85,9 +84,10 @@ type nativeFormat struct {
 	prefix string
 }
 
-var (
-	movedMarker = []byte(`{"v":1,"moved":true}`)
-	endedMarker = []byte(`{"v":1,"ended":true}`)
+// The markers' bytes: constants, so that no caller can change them.
+const (
+	movedMarker = `{"v":1,"moved":true}`
+	endedMarker = `{"v":1,"ended":true}`
 )
 
 func (f *nativeFormat) newID() string                { return newID() }
@@ -122,9 +122,9 @@ func (f *nativeFormat) refKey(ref string) string {
 
 func (f *nativeFormat) marker(k mark) []byte {
 	if k == markMoved {
-		return bytes.Clone(movedMarker)
+		return []byte(movedMarker)
 	}
-	return bytes.Clone(endedMarker)
+	return []byte(endedMarker)
 }
 
 func (f *nativeFormat) markOf(b []byte) mark {
@@ -132,9 +132,9 @@ func (f *nativeFormat) markOf(b []byte) mark {
 		return markNone
 	}
 	switch {
-	case bytes.Equal(b, movedMarker):
+	case string(b) == movedMarker:
 		return markMoved
-	case bytes.Equal(b, endedMarker):
+	case string(b) == endedMarker:
 		return markEnded
 	}
 	return markNone

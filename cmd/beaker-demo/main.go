@@ -10,7 +10,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,7 +33,7 @@ import (
 )
 
 //go:embed settings.ini
-var builtinSettings []byte
+var builtinSettings string
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:6543", "address to listen on (port 0 picks a free one)")
@@ -52,7 +52,7 @@ func main() {
 // loadSettings reads the INI file at path, or the built-in settings.
 func loadSettings(path, section string) (*settings.Settings, error) {
 	if path == "" {
-		return settings.Parse("built-in settings", bytes.NewReader(builtinSettings), section)
+		return settings.Parse("built-in settings", strings.NewReader(builtinSettings), section)
 	}
 	return settings.Load(path, section)
 }
@@ -74,6 +74,7 @@ func run(ctx context.Context, addr, config, section string, log *slog.Logger) er
 	srv := &http.Server{
 		Handler:           newHandler(b, log),
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelError), // net/http's own messages
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

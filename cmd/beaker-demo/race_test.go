@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,7 +32,7 @@ type demo struct {
 
 func startDemo(t *testing.T, extra string) *demo {
 	t.Helper()
-	s, err := settings.Parse("test.ini", io.MultiReader(bytes.NewReader(builtinSettings), strings.NewReader(extra)), "")
+	s, err := settings.Parse("test.ini", io.MultiReader(strings.NewReader(builtinSettings), strings.NewReader(extra)), "")
 	if err != nil {
 		t.Fatal(err)
 	}
