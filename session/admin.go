@@ -14,12 +14,21 @@ import (
 // sessions commands). It never holds the session id, which is not stored:
 // Key is the store key, a hash of the id.
 type Record struct {
-	Key          string                       `json:"key"`
-	Created      time.Time                    `json:"created"`
-	Expires      time.Time                    `json:"expires,omitzero"`
-	Values       map[string]json.RawMessage   `json:"values"`
-	Flash        map[string][]json.RawMessage `json:"flash,omitempty"`
-	HasCSRFToken bool                         `json:"has_csrf_token"`
+	// Key is the record's store key: the key prefix and a hash of the id.
+	Key string `json:"key"`
+	// Created is when the session was made (UTC).
+	Created time.Time `json:"created"`
+	// Expires is when the store lets the record go (the idle timeout or
+	// the lifetime); zero when the store does not say.
+	Expires time.Time `json:"expires,omitzero"`
+	// Values are the session's values, each as its stored JSON.
+	Values map[string]json.RawMessage `json:"values"`
+	// Flash are the flash messages waiting, by queue ("" is the default
+	// queue), each as its stored JSON.
+	Flash map[string][]json.RawMessage `json:"flash,omitempty"`
+	// HasCSRFToken says whether the session holds a CSRF token; the token
+	// itself is not shown.
+	HasCSRFToken bool `json:"has_csrf_token"`
 }
 
 // ErrCannotScan is returned by Scan and Purge for a store that cannot list

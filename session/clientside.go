@@ -50,6 +50,9 @@ func (e *CookieTooLargeError) Is(target error) bool { return target == ErrCookie
 // first seals, all open). Changing which of these are set changes the
 // keys: every cookie then starts a new session.
 type CookieOptions struct {
+	// Options are the server-side Manager's options, with the same INI
+	// keys and defaults; Store and StoreTimeout are not used (the cookie
+	// holds the session).
 	Options
 
 	// EncryptKey, when set, is the key material for sealing cookies
@@ -134,12 +137,12 @@ func cookieKeyMaterial(o *CookieOptions) ([]keyMaterial, error) {
 		}
 		for _, k := range append([]string{o.EncryptKey}, o.EncryptKeyFallbacks...) {
 			if k == "" {
-				return nil, errors.New("session: empty key in session.encrypt_key_fallbacks")
+				return nil, &OptionError{Key: "session.encrypt_key_fallbacks", Msg: "empty key in session.encrypt_key_fallbacks"}
 			}
 			out = append(out, keyMaterial{secret: []byte(k), salt: salt})
 		}
 	case len(o.EncryptKeyFallbacks) > 0:
-		return nil, errors.New("session: session.encrypt_key_fallbacks is set without session.encrypt_key")
+		return nil, &OptionError{Key: "session.encrypt_key_fallbacks", Msg: "session.encrypt_key_fallbacks is set without session.encrypt_key"}
 	case o.ValidateKey != "":
 		out = append(out, keyMaterial{secret: []byte(o.ValidateKey)})
 	default:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gobeaker/beaker/internal/fakeclock"
 	"github.com/gobeaker/beaker/session"
+	"github.com/gobeaker/beaker/store/memstore"
 )
 
 const (
@@ -856,5 +857,37 @@ func TestCookieNestedManagers(t *testing.T) {
 	}
 	if !names["inner"] || !names["outer"] || len(names) != 2 {
 		t.Fatalf("cookies %v", rec.Header().Values("Set-Cookie"))
+	}
+}
+
+// TestOptionErrors: an option New or NewCookie cannot use gives an
+// *OptionError naming its INI key, which matches ErrInvalidOptions.
+func TestOptionErrors(t *testing.T) {
+	ms := memstore.New(memstore.Options{})
+	t.Cleanup(func() { ms.Close() })
+	cases := []struct {
+		key  string
+		open func() error
+	}{
+		{"session.type", func() error { _, err := session.New(session.Options{Secrets: []string{secret}}); return err }},
+		{"session.timeout", func() error {
+			_, err := session.New(session.Options{Store: ms, Secrets: []string{secret}, Timeout: -time.Second})
+			return err
+		}},
+		{"session.encrypt_key_fallbacks", func() error {
+			_, err := session.NewCookie(session.CookieOptions{EncryptKey: "k", EncryptKeyFallbacks: []string{""}})
+			return err
+		}},
+		{"session.encrypt_key_fallbacks", func() error {
+			_, err := session.NewCookie(session.CookieOptions{Options: session.Options{Secrets: []string{secret}}, EncryptKeyFallbacks: []string{"old"}})
+			return err
+		}},
+	}
+	for _, c := range cases {
+		err := c.open()
+		var oe *session.OptionError
+		if !errors.As(err, &oe) || oe.Key != c.key || !errors.Is(err, session.ErrInvalidOptions) {
+			t.Errorf("%s: %v, want an *OptionError for it", c.key, err)
+		}
 	}
 }

@@ -46,7 +46,9 @@ type Options struct {
 	// Store holds the sessions. It must implement store.Updater, so that
 	// concurrent requests on one session never lose each other's writes;
 	// store.Toucher is used, when present, to extend idle timeouts without
-	// rewriting data.
+	// rewriting data. From an INI file, beaker.Open opens the store that
+	// session.type names (with session.url, session.data_dir, ...). No
+	// default: New fails without one.
 	Store store.Store
 
 	// Secrets sign the session-id cookie with HMAC-SHA256 (INI:
@@ -87,7 +89,8 @@ type Options struct {
 
 	// PersistentCookie makes the cookie last until the session's lifetime
 	// ends (INI: session.cookie_expires = false). Ignored when
-	// CookieExpires or CookieExpiresAt is set.
+	// CookieExpires or CookieExpiresAt is set. The default, false, is a
+	// browser-session cookie.
 	PersistentCookie bool
 
 	// CookieExpiresAt, when not zero, makes every session cookie expire at
@@ -136,19 +139,19 @@ type Options struct {
 	MaxSize int
 
 	// ErrorHandler answers a request whose session could not be loaded or
-	// saved. The default, DefaultErrorHandler, answers 503 Service
-	// Unavailable for a store failure and 500 otherwise. The error is
-	// logged before the handler runs. For ErrChangedAfterWrite the
+	// saved (no INI key). The default, DefaultErrorHandler, answers 503
+	// Service Unavailable for a store failure and 500 otherwise. The error
+	// is logged before the handler runs. For ErrChangedAfterWrite the
 	// response has already started, and the handler must not write.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger receives error records and debug records for rejected
-	// cookies. Session ids are never logged, only a short hash. The
-	// default is slog.Default().
+	// cookies (no INI key). Session ids are never logged, only a short
+	// hash. The default is slog.Default().
 	Logger *slog.Logger
 
-	// Now returns the current time. The default is time.Now; tests may
-	// inject a clock.
+	// Now returns the current time (no INI key). The default is time.Now;
+	// tests may inject a clock.
 	Now func() time.Time
 }
 
@@ -170,6 +173,21 @@ var ErrNoSecret = errors.New("session: no secret configured (session.secret); ma
 
 // ErrSecretTooShort is returned by New for a secret under MinSecretLen bytes.
 var ErrSecretTooShort = fmt.Errorf("session: secret shorter than %d bytes; make one with: beaker gen-secret", MinSecretLen)
+
+// ErrInvalidOptions is matched (errors.Is) by every *OptionError.
+var ErrInvalidOptions = errors.New("session: invalid options")
+
+// OptionError reports an option that New or NewCookie cannot use.
+type OptionError struct {
+	Key string // the option's INI key, such as "session.timeout"
+	Msg string // what is wrong with it
+}
+
+// Error gives what is wrong.
+func (e *OptionError) Error() string { return "session: " + e.Msg }
+
+// Is makes errors.Is(err, ErrInvalidOptions) true.
+func (e *OptionError) Is(target error) bool { return target == ErrInvalidOptions }
 
 // ErrNotUpdater is returned by New for a store without atomic updates.
 var ErrNotUpdater = errors.New("session: store does not implement store.Updater")
@@ -247,7 +265,7 @@ func (e *EncodeError) Unwrap() error { return e.Err }
 // format (see the package documentation).
 func New(opts Options) (*Manager, error) {
 	if opts.Store == nil {
-		return nil, errors.New("session: Options.Store is nil")
+		return nil, &OptionError{Key: "session.type", Msg: "Options.Store is nil"}
 	}
 	u, ok := opts.Store.(store.Updater)
 	if !ok {
@@ -336,7 +354,7 @@ func cookieBinding(name string) string {
 func newManager(opts Options) (*Manager, error) {
 	opts = opts.WithDefaults()
 	if opts.Timeout < 0 {
-		return nil, errors.New("session: negative Timeout")
+		return nil, &OptionError{Key: "session.timeout", Msg: "negative Timeout"}
 	}
 	m := &Manager{opts: opts, log: opts.Logger, now: opts.Now, onError: opts.ErrorHandler}
 	if m.log == nil {
