@@ -20,11 +20,11 @@ type Options struct {
 	Regions []RegionOptions
 
 	// Logger receives backend failures that a region works around (logged
-	// at warning level) and generation records found missing. The default
-	// is slog.Default().
+	// at warning level) and generation records found missing (no INI key).
+	// The default is slog.Default().
 	Logger *slog.Logger
 
-	// Now returns the current time. The default is time.Now, read through a
+	// Now returns the current time (no INI key). The default is time.Now, read through a
 	// coarse clock (see the package documentation); tests inject a fake
 	// clock, which is then called on every read.
 	Now func() time.Time

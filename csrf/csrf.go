@@ -132,7 +132,8 @@ type Options struct {
 	// find the token, and is the memory a multipart body may take before
 	// its file parts are spilled to temporary files (non-file parts may
 	// take 10 MiB more, as http.Request.ParseMultipartForm allows). The
-	// default is 1 MiB. Pyramid has no cap.
+	// default (0, or any value under 1) is 1 MiB: this cap cannot be
+	// removed. Pyramid has no cap.
 	MaxFormBytes int64
 
 	// MaxUploadBytes caps a multipart/form-data body read to find the
