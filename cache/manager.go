@@ -24,9 +24,9 @@ type Options struct {
 	// The default is slog.Default().
 	Logger *slog.Logger
 
-	// Now returns the current time (no INI key). The default is time.Now, read through a
-	// coarse clock (see the package documentation); tests inject a fake
-	// clock, which is then called on every read.
+	// Now returns the current time (no INI key). The default is time.Now,
+	// read through a coarse clock (see the package documentation); tests
+	// inject a fake clock, which is then called on every read.
 	Now func() time.Time
 }
 
