@@ -74,13 +74,19 @@
 //
 // A commit runs under one deadline (StoreTimeout) for all its store calls,
 // and is not cancelled when the client goes away: a logout whose client
-// disconnects still ends the session. The one exception is the clean-up
-// after a login or a new session that failed: removing a copy that was
-// written but never handed out gets a StoreTimeout of its own, so that a
-// commit that failed by running out of time does not leave it behind (the
-// failure can then take up to twice StoreTimeout). It is a best effort: a
-// copy whose removal fails, or that a late write puts back, expires with
-// its ttl; its id was never sent, so nothing reaches it.
+// disconnects still ends the session. The exceptions follow a store that
+// did not answer in time, and each gets a StoreTimeout of its own (so such
+// a commit can take up to twice StoreTimeout):
+//
+//   - a login whose "moved" marker went unanswered tries the conditional
+//     write once more: the store orders it after the first, so it finds
+//     the marker if the first was (or is still being) applied, and writes
+//     it if not; then the login stands. Otherwise the login fails and the
+//     session stays as it was.
+//   - removing a copy that was written but never handed out (after a
+//     login or a new session that failed) is a best effort: a copy whose
+//     removal fails, or that a late write puts back, expires with its ttl;
+//     its id was never sent, so nothing reaches it.
 //
 // # Size
 //
