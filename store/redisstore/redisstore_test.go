@@ -534,6 +534,7 @@ func TestParseURL(t *testing.T) {
 		{"redis://h:7000", true, "h:7000|0|||||true"},
 		{"h1:1,h2:2,h3:3", false, "h1:1,h2:2,h3:3|0|||||false"},
 		{"redis://:pw@h1:1,h2:2/0", false, "h1:1,h2:2|0|||pw||false"},
+		{"redis://u:p@ss@h1:1,h2:2", false, "h1:1,h2:2|0||u|p@ss||false"},
 		{"redis://h1:1,redis://h2:2", true, "h1:1,h2:2|0|||||true"},
 		{"redis://node-1:7001, redis://node-2:7002", false, "node-1:7001,node-2:7002|0|||||false"},
 		{"redis+sentinel://s1:26379,s2/mymaster/3", false, "s1:26379,s2:26379|3|mymaster||||false"},
@@ -572,6 +573,67 @@ func TestParseURL(t *testing.T) {
 	_, err := redisstore.ParseURL("redis://user:secret@h:1/x", false)
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+// TestParseURLHidesPassword checks that no error of ParseURL, in any of its
+// forms, shows the password, or a piece of it when the password holds a
+// character that ends the part of the URL it is in (',', '/', '?', '@').
+// Every piece of every password below holds "Qx7", and no other part of
+// the URLs does.
+func TestParseURLHidesPassword(t *testing.T) {
+	for _, in := range []string{
+		// One server: errors of url.Parse and of go-redis.
+		"redis://user:Qx7hunter2@h:notaport/",
+		"redis://:Qx7hunter2%zz@h:6379/",
+		"redis://u:Qx7a/Qx7b@h:6379/0",
+		"redis://u:Qx7a?Qx7b@h:6379",
+		"redis://u:7?Qx7b=1@h:6379",
+		"redis://u:Qx7a#Qx7b@h:6379",
+		"redis://u:Qx7@h:6379/notanumber",
+		"redis://u:Qx7@h:6379/0?pool_size=x",
+		"rediss://u:Qx7@h:6379?bogus=1",
+		"redis://u:Qx7\x01@h:6379",
+		"unix://u:Qx7@/tmp/redis.sock?db=x",
+		"redis://u:Qx7@h:6379/2",
+		// A list of nodes.
+		"redis://u:Qx7@h1:1,h2:notaport",
+		"redis://u:Qx7a,Qx7b@h1,h2",
+		"redis://u:Qx7a,5@h1,h2",
+		"redis://u:Qx7a/5,Qx7b@h1,h2",
+		"redis://u:Qx7%zz@h1,h2",
+		"redis://u:Qx7a@h1,u:Qx7b@h2",
+		"redis://u:Qx7@h1,ftp://h2",
+		"redis://u:Qx7@h1/3,h2",
+		"redis://u:Qx7@h1,h2?pool_size=3",
+		"h1:1,u:Qx7@h2:bad",
+		"u:Qx7@h://x",
+		// Sentinel.
+		"redis+sentinel://u:Qx7@s1:bad/m",
+		"redis+sentinel://u:Qx7a/Qx7b@s1/m",
+		"redis+sentinel://u:Qx7@s1",
+		"redis+sentinel://u:Qx7%zz@s1/m",
+		"redis+sentinel://u:Qx7@s1/m/x",
+		"redis+sentinel://u:Qx7@s1/m/1/2",
+		"redis+sentinel://u:Qx7@s1/m?x=1",
+	} {
+		failed := false
+		for _, cluster := range []bool{false, true} {
+			_, err := redisstore.ParseURL(in, cluster)
+			if err == nil {
+				continue
+			}
+			failed = true
+			if !errors.Is(err, redisstore.ErrInvalidURL) {
+				t.Errorf("ParseURL(%q): %v does not wrap ErrInvalidURL", in, err)
+			}
+			if strings.Contains(err.Error(), "Qx7") {
+				t.Errorf("ParseURL(%q, %v) shows the password: %v", in, cluster, err)
+			}
+		}
+		if !failed {
+			t.Errorf("ParseURL(%q) succeeded", in)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -29,11 +30,16 @@ import (
 // A single server's URL takes go-redis's query options (see redis.ParseURL,
 // e.g. ?pool_size=50&dial_timeout=1s); the other forms take none. The
 // user and password apply to the data nodes; a port left out is 6379
-// (26379 for a Sentinel). Errors wrap ErrInvalidURL.
+// (26379 for a Sentinel). Errors wrap ErrInvalidURL, and never show the
+// password.
 func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 	s := strings.TrimSpace(raw)
+	// bad's messages quote the URL only as redactURL gives it. A password
+	// may hold ',', '/', '?', '#' or '@', and then a parser takes pieces of
+	// it for a host, a port, a path or a query: so no message quotes a
+	// piece of the URL, only a scheme or an item's number.
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w %q: %s", ErrInvalidURL, redactURL(raw), fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w %q: "+format, append([]any{ErrInvalidURL, redactURL(s)}, args...)...)
 	}
 	if s == "" {
 		return nil, bad("empty")
@@ -45,7 +51,7 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 	switch scheme {
 	case "", "redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel":
 	default:
-		return nil, bad("unknown scheme %q (want redis, rediss, unix, redis+sentinel or rediss+sentinel)", scheme)
+		return nil, bad("unknown scheme%s (want redis, rediss, unix, redis+sentinel or rediss+sentinel)", quoteScheme(scheme))
 	}
 	tlsOn := strings.HasPrefix(scheme, "rediss")
 
@@ -56,7 +62,10 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 		// One server in go-redis's own spelling.
 		o, err := redis.ParseURL(s)
 		if err != nil {
-			return nil, bad("%v", err)
+			if !strings.Contains(s, "@") { // no user info: nothing to hide
+				return nil, bad("%w", err)
+			}
+			return nil, bad("%s", errorWords(err))
 		}
 		uo := &redis.UniversalOptions{
 			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
@@ -83,13 +92,14 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 			// Beaker 1.13 repeats the scheme on every item.
 			if sch, r, ok := strings.Cut(item, "://"); ok {
 				if sch != "redis" && sch != "rediss" {
-					return nil, bad("unknown scheme %q in item %d", sch, i+1)
+					return nil, bad("unknown scheme%s in item %d", quoteScheme(sch), i+1)
 				}
 				tlsOn = tlsOn || sch == "rediss"
 				item = r
 			}
 		}
-		if user, host, ok := strings.Cut(item, "@"); ok {
+		if at := strings.LastIndex(item, "@"); at >= 0 {
+			user, host := item[:at], item[at+1:]
 			u, err := url.Parse("redis://" + user + "@x")
 			if err != nil || u.User == nil {
 				return nil, bad("bad user:password in item %d", i+1)
@@ -109,7 +119,7 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 		item = strings.TrimSuffix(item, "/")
 		if h, db, ok := strings.Cut(item, "/"); ok {
 			if db != "0" {
-				return nil, bad("a Redis Cluster has only database 0 (item %d has /%s)", i+1, db)
+				return nil, bad("a Redis Cluster has only database 0 (item %d names another)", i+1)
 			}
 			item = h
 		}
@@ -153,15 +163,15 @@ func parseSentinel(rest string, tlsOn bool, bad func(string, ...any) error) (*re
 	case parts[0] == "":
 		return nil, bad("no master name (want redis+sentinel://host:port/mastername[/db])")
 	case len(parts) > 2:
-		return nil, bad("path %q: want /mastername[/db]", path)
+		return nil, bad("too many path segments: want /mastername[/db]")
 	}
 	var err error
 	if uo.MasterName, err = url.PathUnescape(parts[0]); err != nil {
-		return nil, bad("master name %q: %v", parts[0], err)
+		return nil, bad("the master name has a bad %%-escape")
 	}
 	if len(parts) == 2 {
 		if uo.DB, err = strconv.Atoi(parts[1]); err != nil || uo.DB < 0 {
-			return nil, bad("database %q is not a number", parts[1])
+			return nil, bad("the database is not a number")
 		}
 	}
 	if tlsOn {
@@ -172,32 +182,61 @@ func parseSentinel(rest string, tlsOn bool, bad func(string, ...any) error) (*re
 }
 
 // hostPort checks host[:port] and adds the default port when it is left out.
+// Its errors do not quote s, which may be a piece of a password.
 func hostPort(s, defPort string) (string, error) {
 	if s == "" {
-		return "", fmt.Errorf("empty address")
+		return "", errors.New("empty address")
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		// No port (or a bare IPv6 address in brackets).
 		host, port = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), defPort
 		if strings.ContainsAny(host, "[]/ ") {
-			return "", fmt.Errorf("bad address %q", s)
+			return "", errors.New("bad address")
 		}
 	}
 	if host == "" {
-		return "", fmt.Errorf("no host in %q", s)
+		return "", errors.New("no host")
 	}
 	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-		return "", fmt.Errorf("bad port in %q", s)
+		return "", errors.New("bad port")
 	}
 	return net.JoinHostPort(host, port), nil
 }
 
-// redactURL hides the password of a URL for error messages.
+// quoteScheme returns " " and s quoted when s looks like a URL scheme, and
+// "" when it does not: then it may hold a password (s is what comes before
+// the first "://").
+func quoteScheme(s string) string {
+	for i, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || i > 0 && ('0' <= r && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return ""
+		}
+	}
+	return " " + strconv.Quote(s)
+}
+
+// errorWords returns the fixed words of an error of redis.ParseURL (of
+// url.Parse, mostly), without the pieces of the URL that it quotes: those
+// may be pieces of the password. "parse \"redis://u:p/w@h\": invalid port
+// \":p\" after host" gives "invalid port".
+func errorWords(err error) string {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err
+	}
+	msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "redis: "), "net/url: ")
+	if i := strings.IndexAny(msg, ":\""); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
+}
+
+// redactURL hides the password of a URL for error messages: everything from
+// the first ':' after the scheme to the last '@'.
 func redactURL(s string) string {
 	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		scheme, rest = "", s
+	if !ok || quoteScheme(scheme) == "" {
+		scheme, rest, ok = "", s, false
 	}
 	at := strings.LastIndex(rest, "@")
 	if at < 0 {
