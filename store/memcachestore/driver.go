@@ -15,18 +15,30 @@ import (
 // addresses. Beaker separates servers with ';'; ',' and spaces are accepted
 // too. Each server is host:port, a host alone (port 11211), [ipv6]:port, or
 // the path of a Unix socket (starting with '/'). An optional memcached://
-// or memcache:// in front of each is ignored. Errors wrap ErrInvalidURL.
+// or memcache:// in front of each is ignored. memcached takes no user or
+// password: a server with user info ("user:pass@host") is an error. Errors
+// wrap ErrInvalidURL; they quote the bad server, never the whole list, and
+// nothing when the list holds an '@' (a password may hold a separator).
 func ParseServers(s string) ([]string, error) {
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' || r == '\t' })
 	if len(fields) == 0 {
-		return nil, fmt.Errorf("%w %q: no server", ErrInvalidURL, s)
+		return nil, fmt.Errorf("%w: no server", ErrInvalidURL)
 	}
-	var addrs []string
-	for _, f := range fields {
+	for i, f := range fields {
 		for _, scheme := range []string{"memcached://", "memcache://"} {
 			f = strings.TrimPrefix(f, scheme)
 		}
-		f = strings.TrimSuffix(f, "/")
+		fields[i] = strings.TrimSuffix(f, "/")
+	}
+	// User info first: a password holding a separator is split over
+	// several fields, which must not be quoted either.
+	for i, f := range fields {
+		if !strings.HasPrefix(f, "/") && strings.Contains(f, "@") {
+			return nil, fmt.Errorf("%w: server %d has a user or password (memcached takes none)", ErrInvalidURL, i+1)
+		}
+	}
+	var addrs []string
+	for i, f := range fields {
 		if strings.HasPrefix(f, "/") {
 			addrs = append(addrs, f)
 			continue
@@ -37,7 +49,10 @@ func ParseServers(s string) ([]string, error) {
 		}
 		n, perr := strconv.Atoi(port)
 		if host == "" || strings.ContainsAny(host, "[]/@?#:") && !strings.Contains(f, "[") || perr != nil || n <= 0 || n > 65535 {
-			return nil, fmt.Errorf("%w %q: bad server %q (want host:port)", ErrInvalidURL, s, f)
+			if strings.Contains(s, "@") { // in a socket's path, or a password's piece in one
+				return nil, fmt.Errorf("%w: bad server %d (want host:port)", ErrInvalidURL, i+1)
+			}
+			return nil, fmt.Errorf("%w: bad server %q (want host:port)", ErrInvalidURL, f)
 		}
 		addrs = append(addrs, net.JoinHostPort(host, port))
 	}

@@ -509,6 +509,32 @@ func TestParseServers(t *testing.T) {
 	}
 }
 
+// TestParseServersHidesPassword: memcached takes no password, but a list
+// may hold one by mistake (SASL users); no error quotes it, nor a piece of
+// it when it holds a separator (',', ';', ' ').
+func TestParseServersHidesPassword(t *testing.T) {
+	for _, in := range []string{
+		"memcached://u:Qx7@h:11211",
+		"u:Qx7@h",
+		"h:1;u:Qx7@h2:2",
+		"h:x;u:Qx7@h2:2",
+		"u:Qx7a,Qx7b@h",
+		"u:Qx7a Qx7b@h:1",
+		"h:1;u:Qx7a;Qx7b@h2",
+		"u:Qx7a;/Qx7b@h",
+	} {
+		_, err := memcachestore.ParseServers(in)
+		if !errors.Is(err, memcachestore.ErrInvalidURL) {
+			t.Errorf("ParseServers(%q): %v, want an error wrapping ErrInvalidURL", in, err)
+		} else if strings.Contains(err.Error(), "Qx7") {
+			t.Errorf("ParseServers(%q) shows the password: %v", in, err)
+		}
+		if _, err := memcachestore.Open(in, memcachestore.Options{}); err == nil || strings.Contains(err.Error(), "Qx7") {
+			t.Errorf("Open(%q): %v, want an error that hides the password", in, err)
+		}
+	}
+}
+
 func TestOptionsFromConfig(t *testing.T) {
 	o, err := memcachestore.OptionsFromConfig(store.Config{
 		Use: "cache", Type: "ext:memcached", Timeout: 3 * time.Second,
