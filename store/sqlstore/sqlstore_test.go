@@ -287,6 +287,29 @@ func TestURLs(t *testing.T) {
 	}
 }
 
+// TestURLsHidePassword: no error of Open for a URL it cannot use shows the
+// password, or a piece of it when the password holds a character that
+// ends the part it is in. Open fails before it connects for all of them.
+func TestURLsHidePassword(t *testing.T) {
+	for _, in := range []string{
+		"postgresql://u:Qx7@h:99999/db",
+		"postgresql://u:Qx7%zz@h/db",
+		"postgresql://u:Qx7@h/db?sslmode=bogus",
+		"postgresql://u:Qx7@h/db?connect_timeout=x",
+		"postgres://u:Qx7a/Qx7b@h/db",
+		"postgres://u:Qx7\x01@h/db",
+		"u:Qx7@h://x",
+		"mysql://u:Qx7@h/db",
+	} {
+		_, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: in})
+		if !errors.Is(err, sqlstore.ErrURL) {
+			t.Errorf("Open(%q): %v, want an error wrapping ErrURL", in, err)
+		} else if strings.Contains(strings.ToLower(err.Error()), "qx7") {
+			t.Errorf("Open(%q) shows the password: %v", in, err)
+		}
+	}
+}
+
 // Close stops the renewal goroutines of held leases, which are then lost.
 func TestCloseStopsLeases(t *testing.T) {
 	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: sqliteURL(t)})

@@ -64,7 +64,21 @@ func parseURL(raw, base string) (target, error) {
 		}
 		return target{dialect: postgres, pgURL: "postgres://" + rest}, nil
 	}
+	if !isScheme(scheme) { // "user:pass@host://…": not a scheme, and not to be quoted
+		return target{}, fmt.Errorf("%w: want sqlite:///path or postgresql://host/db", ErrURL)
+	}
 	return target{}, fmt.Errorf("%w: unsupported database %q (sqlite and postgresql are)", ErrURL, scheme)
+}
+
+// isScheme reports whether s is a URL scheme: a letter, then letters,
+// digits, '+', '-' and '.'.
+func isScheme(s string) bool {
+	for i, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || i > 0 && ('0' <= r && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func parseSQLite(rest, base string) (target, error) {
