@@ -105,12 +105,16 @@ func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (sto
 	}
 }
 
+// tryLock takes the lock, or returns nil when another holder has it. It
+// counts itself in s.leases while it runs, so that Close, which waits for
+// s.leases, does not close the client under it; a lock it takes while Close
+// runs is deleted at once, and it returns ErrClosed: no lease outlives
+// Close.
 func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (*Lease, error) {
-	select {
-	case <-s.closed:
+	if !s.enter() {
 		return nil, fmt.Errorf("redisstore: lock %q: %w", name, ErrClosed)
-	default:
 	}
+	defer s.leases.Done()
 	var tok [16]byte
 	_, _ = rand.Read(tok[:])
 	l := &Lease{s: s, name: name, key: s.lockKey(name), token: hex.EncodeToString(tok[:]), dur: lease}
@@ -122,8 +126,33 @@ func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (
 	if !ok {
 		return nil, nil
 	}
+	if s.lockTaken != nil {
+		s.lockTaken()
+	}
+	select {
+	case <-s.closed:
+		if err := unlockScript.Run(ctx, s.c, []string{l.key}, l.token).Err(); err != nil {
+			return nil, fmt.Errorf("redisstore: lock %q: %w; deleting the lock taken meanwhile: %w", name, ErrClosed, err)
+		}
+		return nil, fmt.Errorf("redisstore: lock %q: %w", name, ErrClosed)
+	default:
+	}
 	l.r = leasing.Start(&s.leases, lease, start.Add(lease), s.closed, l.renew, l.logLost)
 	return l, nil
+}
+
+// enter adds one to s.leases unless the store is closed: then Close waits
+// for the matching Done. It reports whether it added.
+func (s *Store) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+		return false
+	default:
+	}
+	s.leases.Add(1)
+	return true
 }
 
 // renew extends the lock if it still holds this lease's token (one script

@@ -404,6 +404,45 @@ func TestCloseStopsRenewals(t *testing.T) {
 	}
 }
 
+// TestLockTakenDuringClose: a lock whose take is in flight when Close
+// begins does not outlive Close. The hook runs Close once the lock is taken
+// on the server, and lets the take go on once Close has begun: TryLock then
+// returns ErrClosed, Close returns after it, and the lock is free.
+func TestLockTakenDuringClose(t *testing.T) {
+	url := serverURL(t, "BEAKER_TEST_REDIS_URL")
+	opts := redisstore.Options{KeyPrefix: fmt.Sprintf("close-race-%d:", time.Now().UnixNano())}
+	s, err := redisstore.Open(url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	redisstore.SetLockTakenHook(s, func() {
+		go func() { closed <- s.Close() }()
+		<-redisstore.Closing(s)
+	})
+	ctx := context.Background()
+	l, ok, err := s.TryLock(ctx, "k", time.Minute)
+	if !errors.Is(err, redisstore.ErrClosed) || ok {
+		t.Errorf("TryLock while Close runs = %v, %v; want ErrClosed", ok, err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		select {
+		case <-l.Lost():
+		default:
+			t.Error("the lease is held after Close returned")
+		}
+	}
+	other := open(t, "BEAKER_TEST_REDIS_URL", opts)
+	if l2, ok, err := other.TryLock(ctx, "k", time.Second); err != nil || !ok {
+		t.Errorf("the lock is still held after Close: TryLock = %v, %v", ok, err)
+	} else {
+		_ = l2.Release(ctx)
+	}
+}
+
 // TestOutage stops a private Redis server under the store: calls must fail
 // promptly (not hang), and work again once the server is back, with the
 // same store.
