@@ -84,12 +84,16 @@ func (s *Store) Lock(ctx context.Context, name string, lease time.Duration) (sto
 	}
 }
 
+// tryLock takes the lock, or returns nil when another holder has it. It
+// counts itself in s.leases while it runs, so that Close, which waits for
+// s.leases, does not close the client under it; a lock it takes while Close
+// runs is expired at once, and it returns ErrClosed: no lease outlives
+// Close.
 func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (*Lease, error) {
-	select {
-	case <-s.closed:
+	if !s.enter() {
 		return nil, fmt.Errorf("memcachestore: lock %q: %w", name, ErrClosed)
-	default:
 	}
+	defer s.leases.Done()
 	if err := ctx.Err(); err != nil {
 		return nil, fail(ctx, "lock", name, err)
 	}
@@ -104,8 +108,33 @@ func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (
 	if err != nil {
 		return nil, fail(ctx, "lock", name, err)
 	}
+	if s.lockTaken != nil {
+		s.lockTaken()
+	}
+	select {
+	case <-s.closed:
+		if err := l.casOwn(-1); err != nil && !errors.Is(err, errNotHolder) {
+			return nil, fmt.Errorf("memcachestore: lock %q: %w; expiring the lock taken meanwhile: %w", name, ErrClosed, err)
+		}
+		return nil, fmt.Errorf("memcachestore: lock %q: %w", name, ErrClosed)
+	default:
+	}
 	l.r = leasing.Start(&s.leases, lease, start.Add(lease), s.closed, l.renew, l.logLost)
 	return l, nil
+}
+
+// enter adds one to s.leases unless the store is closed: then Close waits
+// for the matching Done. It reports whether it added.
+func (s *Store) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+		return false
+	default:
+	}
+	s.leases.Add(1)
+	return true
 }
 
 // errNotHolder reports that the lock key no longer holds the lease's token.

@@ -134,7 +134,10 @@ type Store struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 	closeErr  error
-	leases    sync.WaitGroup
+	mu        sync.Mutex     // orders enter against Close's close(closed)
+	leases    sync.WaitGroup // lock takes in flight and renewal goroutines
+
+	lockTaken func() // a test's hook: called by tryLock once it took a lock
 }
 
 var (
@@ -195,12 +198,16 @@ func (s *Store) Client() *memcache.Client { return s.c }
 
 // Close stops the renewal of every lease still held (their Lost channels
 // close; the locks free themselves when their leases run out) and, when the
-// store made its client (Open), closes its idle connections. Calling Close
-// again returns the first call's result.
+// store made its client (Open), closes its idle connections. A TryLock or
+// Lock in flight returns an error wrapping ErrClosed, having expired the
+// lock if it took it, and Close waits for it. Calling Close again returns
+// the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
 		close(s.closed)
-		s.leases.Wait()
+		s.mu.Unlock()
+		s.leases.Wait() // lock takes in flight give up their lock
 		if s.owned {
 			s.closeErr = s.c.Close()
 		}

@@ -310,6 +310,44 @@ func TestLostWhenTokenGone(t *testing.T) {
 	}
 }
 
+// TestLockTakenDuringClose: a lock whose take is in flight when Close
+// begins does not outlive Close. The hook runs Close once the lock is taken
+// on the server, and lets the take go on once Close has begun: TryLock then
+// returns ErrClosed, Close returns after it, and the lock is free.
+func TestLockTakenDuringClose(t *testing.T) {
+	opts := memcachestore.Options{KeyPrefix: unique("close-race") + ":"}
+	s, err := memcachestore.Open(servers(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	memcachestore.SetLockTakenHook(s, func() {
+		go func() { closed <- s.Close() }()
+		<-memcachestore.Closing(s)
+	})
+	ctx := context.Background()
+	l, ok, err := s.TryLock(ctx, "k", time.Minute)
+	if !errors.Is(err, memcachestore.ErrClosed) || ok {
+		t.Errorf("TryLock while Close runs = %v, %v; want ErrClosed", ok, err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		select {
+		case <-l.Lost():
+		default:
+			t.Error("the lease is held after Close returned")
+		}
+	}
+	other := open(t, opts)
+	if l2, ok, err := other.TryLock(ctx, "k", time.Second); err != nil || !ok {
+		t.Errorf("the lock is still held after Close: TryLock = %v, %v", ok, err)
+	} else {
+		_ = l2.Release(ctx)
+	}
+}
+
 func TestCloseStopsRenewals(t *testing.T) {
 	list := servers(t)
 	before := runtime.NumGoroutine()
