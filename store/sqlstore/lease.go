@@ -76,6 +76,12 @@ func (s *Store) tryLock(ctx context.Context, op, key string, lease time.Duration
 	if lease < 0 {
 		return nil, fmt.Errorf("sqlstore: %s: lease %v: %w", op, lease, store.ErrNegativeTTL)
 	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("sqlstore: %s: %w", op, ErrClosed)
+	}
 	lease = max(lease, minLease)
 	l := &Lease{
 		s: s, name: []byte(key), token: newVersion(), dur: lease,
@@ -91,10 +97,12 @@ func (s *Store) tryLock(ctx context.Context, op, key string, lease time.Duration
 		return nil, nil
 	}
 	s.mu.Lock()
-	if s.closed {
+	if s.closed { // Close began during the take
 		s.mu.Unlock()
-		_, _ = s.exec(context.Background(), s.q.lockRelease, l.name, l.token)
-		return nil, fmt.Errorf("sqlstore: %s: store closed", op)
+		if _, err := s.exec(context.Background(), s.q.lockRelease, l.name, l.token); err != nil {
+			return nil, fmt.Errorf("sqlstore: %s: %w; releasing the lock taken meanwhile: %w", op, ErrClosed, err)
+		}
+		return nil, fmt.Errorf("sqlstore: %s: %w", op, ErrClosed)
 	}
 	s.leases[l] = struct{}{}
 	s.mu.Unlock()

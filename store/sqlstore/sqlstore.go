@@ -138,6 +138,9 @@ var (
 	ErrTableMismatch = errors.New("sqlstore: existing table has other columns")
 )
 
+// ErrClosed is wrapped by the errors of TryLock and Lock on a closed Store.
+var ErrClosed = errors.New("sqlstore: store closed")
+
 // Store is an SQL store. It implements store.Store, store.Updater,
 // store.Toucher, store.Scanner, store.Purger and store.Locker. Its methods
 // are safe for concurrent use; several Stores, in one process or many, may

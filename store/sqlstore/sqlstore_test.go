@@ -328,6 +328,12 @@ func TestCloseStopsLeases(t *testing.T) {
 	default:
 		t.Fatal("a lease held at Close is not lost")
 	}
+	if _, _, err := s.TryLock(context.Background(), "y", time.Minute); !errors.Is(err, sqlstore.ErrClosed) {
+		t.Errorf("TryLock after Close: %v, want ErrClosed", err)
+	}
+	if _, err := s.Lock(context.Background(), "y", time.Minute); !errors.Is(err, sqlstore.ErrClosed) {
+		t.Errorf("Lock after Close: %v, want ErrClosed", err)
+	}
 }
 
 // BenchmarkSQLiteGetUpdate is the store's part of a session update: a Get,
