@@ -76,12 +76,18 @@ func (s *Store) tryLock(ctx context.Context, op, key string, lease time.Duration
 	if lease < 0 {
 		return nil, fmt.Errorf("sqlstore: %s: lease %v: %w", op, lease, store.ErrNegativeTTL)
 	}
+	// Counted in s.takes, so that Close keeps the database open until the
+	// take is over (and released, if Close began meanwhile).
 	s.mu.Lock()
 	closed := s.closed
+	if !closed {
+		s.takes.Add(1)
+	}
 	s.mu.Unlock()
 	if closed {
 		return nil, fmt.Errorf("sqlstore: %s: %w", op, ErrClosed)
 	}
+	defer s.takes.Done()
 	lease = max(lease, minLease)
 	l := &Lease{
 		s: s, name: []byte(key), token: newVersion(), dur: lease,
@@ -95,6 +101,9 @@ func (s *Store) tryLock(ctx context.Context, op, key string, lease time.Duration
 	}
 	if n != 1 {
 		return nil, nil
+	}
+	if s.lockTaken != nil {
+		s.lockTaken()
 	}
 	s.mu.Lock()
 	if s.closed { // Close began during the take

@@ -166,6 +166,11 @@ type Store struct {
 	mu     sync.Mutex
 	leases map[*Lease]struct{} // held leases, whose renewal Close stops
 	closed bool
+	takes  sync.WaitGroup // lock takes in flight, which Close waits for
+
+	// Tests' hooks: lockTaken is called by tryLock once it took a lock,
+	// closing by Close once it has set closed.
+	lockTaken, closing func()
 }
 
 var (
@@ -481,7 +486,9 @@ func (s *Store) checkColumns(ctx context.Context, db querier, table string) erro
 }
 
 // Close stops the renewal of the leases still held (they are lost; their
-// rows expire after their lease) and closes the database. It is
+// rows expire after their lease) and closes the database. A TryLock or Lock
+// in flight returns an error wrapping ErrClosed, having released the lock if
+// it took it, and Close waits for it before it closes the database. It is
 // idempotent.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -495,6 +502,10 @@ func (s *Store) Close() error {
 		leases = append(leases, l)
 	}
 	s.mu.Unlock()
+	if s.closing != nil {
+		s.closing()
+	}
+	s.takes.Wait()
 	for _, l := range leases {
 		l.stopRenewal(true)
 	}

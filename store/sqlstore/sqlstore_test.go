@@ -336,6 +336,36 @@ func TestCloseStopsLeases(t *testing.T) {
 	}
 }
 
+// TestLockTakenDuringClose: a lock whose take is in flight when Close
+// begins does not outlive Close. The hooks run Close once the lock is taken,
+// and let the take go on once Close has marked the store closed: TryLock
+// then returns ErrClosed, Close returns after it, and the lock is free.
+func TestLockTakenDuringClose(t *testing.T) {
+	url := sqliteURL(t)
+	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closing, closed := make(chan struct{}), make(chan error, 1)
+	sqlstore.SetHooks(s, func() {
+		go func() { closed <- s.Close() }()
+		<-closing
+	}, func() { close(closing) })
+	ctx := context.Background()
+	if _, ok, err := s.TryLock(ctx, "k", time.Minute); !errors.Is(err, sqlstore.ErrClosed) || ok {
+		t.Errorf("TryLock while Close runs = %v, %v; want ErrClosed", ok, err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, sqlstore.Options{URL: url})
+	if l, ok, err := other.TryLock(ctx, "k", time.Second); err != nil || !ok {
+		t.Errorf("the lock is still held after Close: TryLock = %v, %v", ok, err)
+	} else {
+		_ = l.Release(ctx)
+	}
+}
+
 // BenchmarkSQLiteGetUpdate is the store's part of a session update: a Get,
 // then an Update with its entry, of a 1 KB value, under a context with a
 // deadline (as session.Manager gives each request's store calls) or none.
