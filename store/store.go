@@ -133,6 +133,12 @@ type Toucher interface {
 // when the holder's process dies the renewals stop and the lock frees itself
 // once the lease runs out. Lock names live in their own namespace: a lock
 // named k does not touch the value stored under k.
+//
+// A lease of 0 means [DefaultLease]; a negative lease is an error wrapping
+// [ErrNegativeTTL]. A store may raise a short positive lease to a minimum of
+// its own (sqlstore: 30 ms; memcached counts whole seconds), and a store
+// whose locks die with their holder's process at once (filestore's flock)
+// does not use the duration.
 type Locker interface {
 	// TryLock takes the lock named key if it is free and returns ok=false at
 	// once if another holder has it.
@@ -151,8 +157,12 @@ type Lease interface {
 	// then returns ErrLeaseLost. Calling Release twice is harmless.
 	Release(ctx context.Context) error
 
-	// Lost returns a channel that is closed when the lease is lost: it
-	// expired because renewal failed, or Release was called.
+	// Lost returns a channel that is closed once the lease no longer holds
+	// the lock, or may not: when Release is called; when the store finds
+	// the lock gone or taken by another holder (after the lease ran out,
+	// or someone deleted it); when renewals failed (server unreachable) for
+	// a whole lease; and when the store's Close stops the renewals, for a
+	// store that renews leases (Redis, memcached, SQL). It never reopens.
 	Lost() <-chan struct{}
 }
 
@@ -173,6 +183,10 @@ type Purger interface {
 	// removed.
 	PurgeExpired(ctx context.Context) (removed int, err error)
 }
+
+// DefaultLease is the lease of a lock taken with a lease of 0 (see
+// [Locker]).
+const DefaultLease = 30 * time.Second
 
 // ErrLeaseLost is returned by [Lease.Release] when the lease had expired
 // before it was released.

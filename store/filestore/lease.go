@@ -26,8 +26,9 @@ type Lease struct {
 
 var _ store.Lease = (*Lease)(nil)
 
-// TryLock implements store.Locker. The lease duration is not used: see
-// Lease. A negative lease is an error wrapping store.ErrNegativeTTL.
+// TryLock implements store.Locker. The lease duration is not used (0, or
+// any positive duration, gives the same lock): see Lease. A negative lease
+// is an error wrapping store.ErrNegativeTTL.
 func (s *Store) TryLock(ctx context.Context, key string, lease time.Duration) (store.Lease, bool, error) {
 	l, ok, err := s.lock(ctx, "trylock", key, lease, false)
 	if !ok {

@@ -99,8 +99,9 @@ const (
 	DefaultTimeout      = 2 * time.Second
 	DefaultMaxIdleConns = 64
 	DefaultMaxItemSize  = 1 << 20
-	// DefaultLease is the lease given to a lock taken with a zero lease.
-	DefaultLease = 30 * time.Second
+	// DefaultLease is the lease given to a lock taken with a zero lease:
+	// store.DefaultLease.
+	DefaultLease = store.DefaultLease
 )
 
 // itemOverhead approximates memcached's per-item header (it counts against

@@ -55,10 +55,12 @@ var _ store.Lease = (*Lease)(nil)
 const maxAbandonedPoll = 50 * time.Millisecond
 
 // TryLock implements store.Locker. lease is how long the lock outlives its
-// holder once the holder stops renewing it (see Lease.Abandon); a negative
-// lease is an error wrapping store.ErrNegativeTTL.
+// holder once the holder stops renewing it (see Lease.Abandon); a zero lease
+// means store.DefaultLease, and a negative one is an error wrapping
+// store.ErrNegativeTTL.
 func (s *Store) TryLock(ctx context.Context, key string, lease time.Duration) (store.Lease, bool, error) {
-	if err := checkLock(ctx, "trylock", lease); err != nil {
+	lease, err := checkLock(ctx, "trylock", lease)
+	if err != nil {
 		return nil, false, err
 	}
 	t := &s.locks
@@ -76,7 +78,8 @@ func (s *Store) TryLock(ctx context.Context, key string, lease time.Duration) (s
 // it look again every few milliseconds, since the lease then runs out on the
 // store's clock.
 func (s *Store) Lock(ctx context.Context, key string, lease time.Duration) (store.Lease, error) {
-	if err := checkLock(ctx, "lock", lease); err != nil {
+	lease, err := checkLock(ctx, "lock", lease)
+	if err != nil {
 		return nil, err
 	}
 	t := &s.locks
@@ -113,14 +116,19 @@ func (s *Store) Lock(ctx context.Context, key string, lease time.Duration) (stor
 	}
 }
 
-func checkLock(ctx context.Context, op string, lease time.Duration) error {
+// checkLock checks a lock call's context and lease, and returns the lease
+// to use: store.DefaultLease for 0.
+func checkLock(ctx context.Context, op string, lease time.Duration) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memstore: %s: %w", op, err)
+		return 0, fmt.Errorf("memstore: %s: %w", op, err)
 	}
 	if lease < 0 {
-		return fmt.Errorf("memstore: %s: lease %v: %w", op, lease, store.ErrNegativeTTL)
+		return 0, fmt.Errorf("memstore: %s: lease %v: %w", op, lease, store.ErrNegativeTTL)
 	}
-	return nil
+	if lease == 0 {
+		lease = store.DefaultLease
+	}
+	return lease, nil
 }
 
 // take gives the lock named key to a new lease if it is free or its holder's

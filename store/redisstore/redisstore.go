@@ -111,8 +111,9 @@ type Options struct {
 // DefaultTimeout is the connection timeout used when Options.Timeout is zero.
 const DefaultTimeout = 2 * time.Second
 
-// DefaultLease is the lease given to a lock taken with a zero lease.
-const DefaultLease = 30 * time.Second
+// DefaultLease is the lease given to a lock taken with a zero lease:
+// store.DefaultLease.
+const DefaultLease = store.DefaultLease
 
 // ErrInvalidURL is wrapped by the errors of ParseURL and Open for a URL that
 // cannot be parsed.

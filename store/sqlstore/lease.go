@@ -35,8 +35,10 @@ var _ store.Lease = (*Lease)(nil)
 const minLease = 30 * time.Millisecond
 
 // TryLock implements store.Locker: one statement inserts the lock's row, or
-// takes over a row whose lease has run out. A lease shorter than 30 ms is
-// raised to 30 ms; a negative one is an error wrapping store.ErrNegativeTTL.
+// takes over a row whose lease has run out. A zero lease means
+// store.DefaultLease; a positive lease shorter than 30 ms is raised to 30 ms
+// (renewal runs every third of it); a negative one is an error wrapping
+// store.ErrNegativeTTL.
 func (s *Store) TryLock(ctx context.Context, key string, lease time.Duration) (store.Lease, bool, error) {
 	l, err := s.tryLock(ctx, "trylock", key, lease)
 	if l == nil {
@@ -88,6 +90,9 @@ func (s *Store) tryLock(ctx context.Context, op, key string, lease time.Duration
 		return nil, fmt.Errorf("sqlstore: %s: %w", op, ErrClosed)
 	}
 	defer s.takes.Done()
+	if lease == 0 {
+		lease = store.DefaultLease
+	}
 	lease = max(lease, minLease)
 	l := &Lease{
 		s: s, name: []byte(key), token: newVersion(), dur: lease,
@@ -222,8 +227,9 @@ func (l *Lease) Release(ctx context.Context) error {
 }
 
 // Lost implements store.Lease. The channel closes on Release, when a
-// renewal finds that another holder took the lock, and when the lease runs
-// out because the renewals failed (database unreachable).
+// renewal finds that another holder took the lock, when the lease runs out
+// because the renewals failed (database unreachable), and on the store's
+// Close.
 func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
 // Abandon is for tests: it stops renewing the lease without releasing it,

@@ -243,6 +243,34 @@ func (st *suite) lockDeadHolderExpires(t *testing.T) {
 	}
 }
 
+// lockZeroLease checks that a lease of 0 is store.DefaultLease: a dead
+// holder's lock taken with it is still held a second later (longer than any
+// store's shortest lease), and, on a fake clock, until DefaultLease has
+// passed.
+func (st *suite) lockZeroLease(t *testing.T) {
+	if st.opts.Abandon == nil {
+		t.Skip("the store cannot simulate a dead holder (Options.Abandon is nil)")
+	}
+	name := st.key(t, "lock")
+	dead := st.mustTryLock(t, name, 0)
+	st.opts.Abandon(dead)
+	if st.opts.Advance != nil {
+		st.opts.Advance(store.DefaultLease - time.Second)
+		st.wantHeld(t, name)
+		st.opts.Advance(2 * time.Second)
+		st.mustRelease(t, st.mustTryLock(t, name, longLease))
+		return
+	}
+	// Real time: waiting out DefaultLease would take too long, so the case
+	// checks the lock outlives a short wait, longer than the Options.TTL
+	// the store can handle.
+	time.Sleep(max(time.Second, 2*st.opts.TTL))
+	st.wantHeld(t, name)
+	if isClosed(dead.Lost()) {
+		t.Fatal("a lease of 0 was lost a second after its holder stopped renewing it")
+	}
+}
+
 // waitLock takes the lock named name, with the given lease, once its dead
 // holder's lease (of the same length) has run out: at once after advancing the fake clock, or in real
 // time by polling with a deadline.

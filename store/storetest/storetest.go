@@ -126,6 +126,7 @@ func Run(t *testing.T, s store.Store, opts Options) {
 		{"LockWaitsForRelease", st.lockWaitsForRelease, isLocker(s)},
 		{"LockContextCanceled", st.lockContextCanceled, isLocker(s)},
 		{"LockDeadHolderExpires", st.lockDeadHolderExpires, isLocker(s)},
+		{"LockZeroLease", st.lockZeroLease, isLocker(s)},
 		{"LockLiveHolderKeeps", st.lockLiveHolderKeeps, isLocker(s)},
 		{"LockLostOnRelease", st.lockLostOnRelease, isLocker(s)},
 		{"LockNamespace", st.lockNamespace, isLocker(s)},
