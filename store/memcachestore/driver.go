@@ -121,7 +121,7 @@ func OptionsFromConfig(c store.Config) (Options, error) {
 			if use == "" {
 				use = "session"
 			}
-			return Options{}, fmt.Errorf("%w: %s.%s = %q: %v", ErrInvalidOptions, use, k, v, err)
+			return Options{}, fmt.Errorf("%w: %s.%s = %q: %w", ErrInvalidOptions, use, k, v, err)
 		}
 	}
 	return opts, nil

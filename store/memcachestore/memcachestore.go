@@ -281,7 +281,7 @@ func fail(ctx context.Context, op, key string, err error) error {
 		return fmt.Errorf("memcachestore: %s %q: %w (%w)", op, key, cerr, err)
 	}
 	if err != nil && strings.Contains(err.Error(), "object too large") {
-		return fmt.Errorf("memcachestore: %s %q: %w (server: %v)", op, key, ErrValueTooLarge, err)
+		return fmt.Errorf("memcachestore: %s %q: %w (server: %w)", op, key, ErrValueTooLarge, err)
 	}
 	return fmt.Errorf("memcachestore: %s %q: %w", op, key, err)
 }

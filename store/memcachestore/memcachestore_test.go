@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,8 +149,15 @@ func TestValueTooLarge(t *testing.T) {
 	}
 	// Without the client's check, the server's refusal gives the same error.
 	unchecked := open(t, memcachestore.Options{MaxItemSize: -1})
-	if err := unchecked.Set(ctx, k, big, 0); !errors.Is(err, memcachestore.ErrValueTooLarge) {
+	err = unchecked.Set(ctx, k, big, 0)
+	if !errors.Is(err, memcachestore.ErrValueTooLarge) {
 		t.Fatalf("Set of 2 MiB refused by the server: %v, want ErrValueTooLarge", err)
+	}
+	// The server's own error is wrapped too, not only quoted.
+	if w, ok := err.(interface{ Unwrap() []error }); !ok || !slices.ContainsFunc(w.Unwrap(), func(e error) bool {
+		return strings.Contains(e.Error(), "too large") && !errors.Is(e, memcachestore.ErrValueTooLarge)
+	}) {
+		t.Errorf("the server's refusal is not wrapped: %v", err)
 	}
 	// The connection that saw the refusal is not reused in a bad state.
 	if err := unchecked.Set(ctx, k, []byte("small"), 0); err != nil {
@@ -584,6 +592,9 @@ func TestOptionsFromConfig(t *testing.T) {
 	}
 	if o.KeyPrefix != "app1:" || o.MaxIdleConns != 200 || o.MaxItemSize != 2<<20 || o.Timeout != 3*time.Second {
 		t.Fatalf("OptionsFromConfig = %+v", o)
+	}
+	if _, err := memcachestore.OptionsFromConfig(store.Config{Params: map[string]string{"memcached.max_idle_conns": "many"}}); !errors.Is(err, strconv.ErrSyntax) {
+		t.Errorf("OptionsFromConfig with a max_idle_conns that is not a number: %v, want it to wrap strconv.ErrSyntax", err)
 	}
 	for _, p := range []map[string]string{
 		{"memcached.max_idle_conns": "many"}, {"memcached.max_idle_conns": "-1"},

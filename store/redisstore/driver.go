@@ -73,7 +73,7 @@ func OptionsFromConfig(c store.Config) (Options, error) {
 			}
 		}
 		if err != nil {
-			return Options{}, fmt.Errorf("%w: %s.%s = %q: %v", ErrInvalidOptions, use(c), k, v, err)
+			return Options{}, fmt.Errorf("%w: %s.%s = %q: %w", ErrInvalidOptions, use(c), k, v, err)
 		}
 	}
 	return opts, nil

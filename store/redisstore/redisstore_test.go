@@ -687,6 +687,9 @@ func TestOptionsFromConfig(t *testing.T) {
 	if o.KeyPrefix != "app1:" || o.PoolSize != 50 || o.MaxRetries != -1 || !o.Cluster || o.Timeout != 3*time.Second {
 		t.Fatalf("OptionsFromConfig = %+v", o)
 	}
+	if _, err := redisstore.OptionsFromConfig(store.Config{Params: map[string]string{"redis.pool_size": "many"}}); !errors.Is(err, strconv.ErrSyntax) {
+		t.Errorf("OptionsFromConfig with a pool_size that is not a number: %v, want it to wrap strconv.ErrSyntax", err)
+	}
 	for _, p := range []map[string]string{
 		{"redis.pool_size": "many"}, {"redis.pool_size": "-1"}, {"redis.max_retries": "-2"}, {"redis.poolsize": "5"},
 	} {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -276,6 +277,14 @@ func TestURLs(t *testing.T) {
 			t.Errorf("type %s, url %q: no error", c.typ, c.url)
 		} else if strings.Contains(err.Error(), "secret") {
 			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+	// The parser's error is wrapped beside ErrURL.
+	for _, u := range []string{"sqlite:///x%zz.db", "sqlite:///x.db?timeout=%zz"} {
+		_, err := d.Open(ctx, store.Config{Use: "session", Type: "ext:database", URL: u, Params: map[string]string{"here": dir}})
+		var esc url.EscapeError
+		if !errors.Is(err, sqlstore.ErrURL) || !errors.As(err, &esc) {
+			t.Errorf("url %q: %v, want an error wrapping ErrURL and a url.EscapeError", u, err)
 		}
 	}
 	_, err := d.Open(ctx, store.Config{Use: "session", Type: "ext:database", URL: "postgresql+psycopg2://u:secret@127.0.0.1:1/db?connect_timeout=1"})

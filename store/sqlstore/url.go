@@ -87,7 +87,7 @@ func parseSQLite(rest, base string) (target, error) {
 	if query != "" {
 		q, err := url.ParseQuery(query)
 		if err != nil {
-			return target{}, fmt.Errorf("%w: sqlite query: %v", ErrURL, err)
+			return target{}, fmt.Errorf("%w: sqlite query: %w", ErrURL, err)
 		}
 		for k, vs := range q {
 			switch k {
@@ -111,7 +111,7 @@ func parseSQLite(rest, base string) (target, error) {
 	}
 	path, err := url.PathUnescape(path[1:])
 	if err != nil {
-		return target{}, fmt.Errorf("%w: sqlite path: %v", ErrURL, err)
+		return target{}, fmt.Errorf("%w: sqlite path: %w", ErrURL, err)
 	}
 	if !filepath.IsAbs(path) && base != "" {
 		path = filepath.Join(base, path)
