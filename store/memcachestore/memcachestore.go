@@ -113,7 +113,8 @@ var (
 	// ErrValueTooLarge is wrapped by a write whose value does not fit in
 	// a memcached item.
 	ErrValueTooLarge = errors.New("memcachestore: value larger than the memcached item size limit")
-	// ErrInvalidURL is wrapped by the errors of ParseServers and Open.
+	// ErrInvalidURL is wrapped by the errors of ParseServers, and of Open
+	// for a server list that ParseServers refuses.
 	ErrInvalidURL = errors.New("memcachestore: invalid server list")
 	// ErrInvalidOptions is wrapped by the errors of New, Open and
 	// OptionsFromConfig for a bad option.
@@ -156,7 +157,10 @@ func New(client *memcache.Client, opts Options) (*Store, error) {
 }
 
 // Open parses servers (see ParseServers) and returns a Store with its own
-// client, configured by opts. It does not contact the servers.
+// client, configured by opts. It resolves the servers' host names (the
+// client keeps their addresses), so a name that does not resolve fails
+// with an error wrapping the resolver's (a *net.DNSError), but it does not
+// connect to the servers.
 func Open(servers string, opts Options) (*Store, error) {
 	addrs, err := ParseServers(servers)
 	if err != nil {
@@ -164,7 +168,7 @@ func Open(servers string, opts Options) (*Store, error) {
 	}
 	ss := new(memcache.ServerList)
 	if err := ss.SetServers(addrs...); err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrInvalidURL, servers, err)
+		return nil, fmt.Errorf("memcachestore: resolving the servers: %w", err)
 	}
 	c := memcache.NewFromSelector(ss)
 	c.Timeout = opts.Timeout

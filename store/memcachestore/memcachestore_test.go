@@ -581,6 +581,16 @@ func TestParseServersHidesPassword(t *testing.T) {
 	}
 }
 
+// TestOpenUnresolvableHost: a server name that does not resolve is not an
+// invalid server list: Open's error wraps the resolver's.
+func TestOpenUnresolvableHost(t *testing.T) {
+	_, err := memcachestore.Open("no-such-host.invalid:11211", memcachestore.Options{})
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || errors.Is(err, memcachestore.ErrInvalidURL) {
+		t.Errorf("Open with a host that does not resolve: %v, want a *net.DNSError and not ErrInvalidURL", err)
+	}
+}
+
 func TestOptionsFromConfig(t *testing.T) {
 	o, err := memcachestore.OptionsFromConfig(store.Config{
 		Use: "cache", Type: "ext:memcached", Timeout: 3 * time.Second,
