@@ -150,7 +150,7 @@ func openSQLite(t target, poolSize int) (rdb, wdb *sql.DB, err error) {
 // sqliteBusy is how long a SQLite statement waits for another process's
 // lock.
 func sqliteBusy(t target) time.Duration {
-	if t.busy == 0 {
+	if !t.busySet {
 		return defaultBusyTimeout
 	}
 	return t.busy

@@ -39,7 +39,8 @@
 // consistent). Writes of the process go through one connection, so they
 // queue in the process instead of failing with "database is locked"; other
 // processes on the same file wait up to the busy timeout (5 s by default,
-// timeout= in the URL) or until the caller's context ends, and transactions
+// timeout= in the URL, in seconds: 0 for no wait) or until the caller's
+// context ends, and transactions
 // begin IMMEDIATE. A read uses that connection too when it is free (its
 // page cache is current after the store's own writes), else one of a pool.
 // The store waits for the connections under the caller's context but hands

@@ -186,6 +186,45 @@ func TestSQLiteBusyWait(t *testing.T) {
 	}
 }
 
+// TestSQLiteTimeouts: a timeout= that is not a duration SQLite can wait is
+// an error naming the parameter; 0 means no wait and a tiny positive one
+// 1 ms (SQLite's unit), never the 5 s default: a write while another
+// connection holds the write lock fails at once with either.
+func TestSQLiteTimeouts(t *testing.T) {
+	for _, v := range []string{"nan", "NaN", "inf", "-Inf", "+Infinity", "1e300", "1e400", "-1", "-0.001", "x", "", "2147484"} {
+		s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: sqliteURL(t) + "?timeout=" + v})
+		if err == nil {
+			s.Close()
+		}
+		if !errors.Is(err, sqlstore.ErrURL) || !strings.Contains(err.Error(), "timeout=") {
+			t.Errorf("timeout=%s: %v, want an error wrapping ErrURL that names timeout=", v, err)
+		}
+	}
+	for _, v := range []string{"0", "1e-12", "0.0004"} {
+		u := sqliteURL(t) + "?timeout=" + v
+		s := open(t, sqlstore.Options{URL: u})
+		other := open(t, sqlstore.Options{URL: u})
+		ctx := context.Background()
+		conn, err := other.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		err = s.Set(ctx, "k", []byte("v"), 0)
+		if d := time.Since(start); err == nil || d > time.Second {
+			t.Errorf("timeout=%s: Set while locked = %v after %v, want an error at once", v, err, d)
+		}
+		_, _ = conn.ExecContext(ctx, "ROLLBACK")
+		conn.Close()
+		if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+			t.Errorf("timeout=%s: Set once the lock is free: %v", v, err)
+		}
+	}
+}
+
 // A row that does not decode (hand-edited: SQLite keeps any type in any
 // column) reads as missing, is logged, and Update replaces it.
 func TestSQLiteCorruptRow(t *testing.T) {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -31,7 +32,8 @@ func (d dialect) String() string {
 type target struct {
 	dialect dialect
 	path    string        // SQLite: file path, or "" for an in-memory database
-	busy    time.Duration // SQLite busy timeout; 0: the default
+	busy    time.Duration // SQLite busy timeout, when busySet
+	busySet bool          // the URL gives timeout=; else the default
 	pgURL   string        // PostgreSQL: the URL as pgx reads it
 }
 
@@ -42,6 +44,7 @@ type target struct {
 //	sqlite:////absolute/path.db
 //	sqlite://  or  sqlite:///:memory:    an in-memory database (one process)
 //	sqlite:///path.db?timeout=5   SQLAlchemy's busy timeout, in seconds
+//	                              (see parseTimeout)
 //	postgresql://user:pass@host:port/db?sslmode=disable
 //	postgresql+psycopg2://…       the driver suffix is ignored; postgres:// too
 //
@@ -70,6 +73,29 @@ func parseURL(raw, base string) (target, error) {
 	return target{}, fmt.Errorf("%w: unsupported database %q (sqlite and postgresql are)", ErrURL, scheme)
 }
 
+// maxBusy is the longest busy timeout SQLite takes: sqlite3_busy_timeout
+// counts milliseconds in a C int.
+const maxBusy = math.MaxInt32 * time.Millisecond
+
+// parseTimeout reads SQLAlchemy's timeout= of a SQLite URL: how long a write
+// waits for another process's lock, in seconds, as a decimal number. 0 means
+// no wait (a write fails at once while another process writes), as in
+// SQLAlchemy; a positive timeout is rounded up to whole milliseconds,
+// SQLite's unit, so the shortest wait is 1 ms. NaN, infinities, negative
+// numbers and more than maxBusy (about 24.8 days) are errors.
+func parseTimeout(v string) (time.Duration, error) {
+	sec, err := strconv.ParseFloat(v, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return 0, fmt.Errorf("want a number of seconds: %w", err)
+	case math.IsNaN(sec) || sec < 0:
+		return 0, errors.New("want a number of seconds, 0 or more")
+	case sec > maxBusy.Seconds(): // +Inf, and 1e400 (ErrRange) too
+		return 0, fmt.Errorf("at most %d seconds (SQLite's limit)", int64(maxBusy.Seconds()))
+	}
+	return time.Duration(math.Ceil(sec*1000)) * time.Millisecond, nil
+}
+
 // isScheme reports whether s is a URL scheme: a letter, then letters,
 // digits, '+', '-' and '.'.
 func isScheme(s string) bool {
@@ -92,11 +118,11 @@ func parseSQLite(rest, base string) (target, error) {
 		for k, vs := range q {
 			switch k {
 			case "timeout":
-				sec, err := strconv.ParseFloat(vs[0], 64)
-				if err != nil || sec < 0 {
-					return target{}, fmt.Errorf("%w: sqlite timeout=%q: want seconds", ErrURL, vs[0])
+				busy, err := parseTimeout(vs[0])
+				if err != nil {
+					return target{}, fmt.Errorf("%w: sqlite timeout=%q: %w", ErrURL, vs[0], err)
 				}
-				t.busy = time.Duration(sec * float64(time.Second))
+				t.busy, t.busySet = busy, true
 			case "check_same_thread": // a pysqlite option that means nothing here
 			default:
 				return target{}, fmt.Errorf("%w: unknown sqlite parameter %q (timeout is known)", ErrURL, k)
