@@ -103,38 +103,36 @@ const defaultBusyTimeout = 5 * time.Second
 // An in-memory database has one connection for both. The writing
 // connection has no busy timeout once it is open (busyZero): Store.onWriter
 // waits for other processes' locks itself.
-func openSQLite(t target, poolSize int) (rdb, wdb *sql.DB, err error) {
+// For a file, it also returns what the path named then (see
+// Store.checkFile).
+func openSQLite(t target, poolSize int) (rdb, wdb *sql.DB, fi os.FileInfo, err error) {
 	params := url.Values{}
 	params.Add("_pragma", "busy_timeout("+strconv.FormatInt(sqliteBusy(t).Milliseconds(), 10)+")")
 	params.Add("_txlock", "immediate")
 	if t.path == "" {
 		db, err := sql.Open("sqlite", "file::memory:?"+params.Encode())
 		if err != nil {
-			return nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
+			return nil, nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
 		}
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
-		return db, db, nil
+		return db, db, nil, nil
 	}
-	// Like the file store's data_dir, a missing folder is created (0700),
-	// and the database file is made 0600 before SQLite creates it with the
-	// umask's mode (its -wal and -shm files take the database's mode).
-	if err := os.MkdirAll(filepath.Dir(t.path), 0o700); err != nil {
-		return nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
+	if fi, err = createFile(t.path); err != nil {
+		return nil, nil, nil, err
 	}
-	f, err := os.OpenFile(t.path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
-	}
-	f.Close()
 	params.Add("_pragma", "journal_mode(WAL)")
 	params.Add("_pragma", "synchronous(NORMAL)")
+	// SQLite never creates the file: createFile does, with its mode, and a
+	// connection opened while the file is missing fails instead of making
+	// an empty database (see Store.checkFile).
+	params.Add("mode", "rw")
 	dsn := "file:" + (&url.URL{Path: t.path}).EscapedPath() + "?" + params.Encode()
 	c, err := msqlite.NewConnector(dsn)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
+		return nil, nil, nil, fmt.Errorf("sqlstore: sqlite: %w", err)
 	}
 	wdb = sql.OpenDB(busyZero{c})
 	wdb.SetMaxOpenConns(1)
@@ -144,7 +142,27 @@ func openSQLite(t target, poolSize int) (rdb, wdb *sql.DB, err error) {
 	rdb = sql.OpenDB(c)
 	rdb.SetMaxOpenConns(poolSize)
 	rdb.SetMaxIdleConns(poolSize)
-	return rdb, wdb, nil
+	return rdb, wdb, fi, nil
+}
+
+// createFile makes the SQLite database file at path if it is missing, and
+// returns what path names. Like the file store's data_dir, a missing folder
+// is created (0700), and the file is made 0600 before SQLite creates it with
+// the umask's mode (its -wal and -shm files take the database's mode).
+func createFile(path string) (os.FileInfo, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlstore: sqlite: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: sqlite: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: sqlite: %w", err)
+	}
+	return fi, nil
 }
 
 // sqliteBusy is how long a SQLite statement waits for another process's

@@ -40,13 +40,20 @@
 // queue in the process instead of failing with "database is locked"; other
 // processes on the same file wait up to the busy timeout (5 s by default,
 // timeout= in the URL, in seconds: 0 for no wait) or until the caller's
-// context ends, and transactions
-// begin IMMEDIATE. A read uses that connection too when it is free (its
-// page cache is current after the store's own writes), else one of a pool.
-// The store waits for the connections under the caller's context but hands
-// SQLite a context without cancellation, which spares the goroutine per
-// statement that the driver and database/sql start to watch a cancellable
-// one (see onWriter).
+// context ends, and transactions begin IMMEDIATE. A read uses that
+// connection too when it is free (its page cache is current after the
+// store's own writes), else one of a pool. The store waits for the
+// connections under the caller's context but hands SQLite a context without
+// cancellation, which spares the goroutine per statement that the driver
+// and database/sql start to watch a cancellable one (see onWriter).
+//
+// A database file removed or replaced while the store runs would stay open
+// in its connections, which would go on writing into a file nothing can
+// read after a restart. After each write the store checks that its path
+// still names the file it opened (one stat(2); reads do not check): when
+// not, the write fails with an error wrapping ErrFileReplaced and the store
+// reopens the database at the path, creating it with its tables when it is
+// missing, so the next write lands there.
 //
 // # Locks
 //
@@ -77,11 +84,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobeaker/beaker/store"
@@ -142,6 +152,14 @@ var (
 // ErrClosed is wrapped by the errors of TryLock and Lock on a closed Store.
 var ErrClosed = errors.New("sqlstore: store closed")
 
+// ErrFileReplaced is wrapped by the error of a write to a SQLite database
+// whose file was removed or replaced under the store (it found so once
+// the write was done): the write went to the old file, and is lost with
+// it. The store has then reopened the database at its path (creating it,
+// with its tables, when it is missing), so that the next writes land there;
+// when that failed, the next write tries again.
+var ErrFileReplaced = errors.New("sqlstore: the SQLite database file was removed or replaced")
+
 // Store is an SQL store. It implements store.Store, store.Updater,
 // store.Toucher, store.Scanner, store.Purger and store.Locker. Its methods
 // are safe for concurrent use; several Stores, in one process or many, may
@@ -160,6 +178,16 @@ type Store struct {
 	// zero for PostgreSQL.
 	wsem, rsem chan struct{}
 	busy       time.Duration
+
+	// SQLite on a file: the database's path, what it and its -wal and
+	// -shm files named when the store opened them (see checkFile; guarded
+	// by wsem), and what reopen needs. Empty for PostgreSQL and an
+	// in-memory database.
+	path     string
+	fileInfo os.FileInfo
+	walInfo  [2]os.FileInfo // -wal, -shm; nil when missing
+	table    string
+	poolSize int
 
 	log *slog.Logger
 	now func() time.Time
@@ -217,8 +245,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	switch t.dialect {
 	case sqlite:
-		s.rdb, s.wdb, err = openSQLite(t, opts.PoolSize)
+		s.rdb, s.wdb, s.fileInfo, err = openSQLite(t, opts.PoolSize)
 		s.wsem, s.busy = make(chan struct{}, 1), sqliteBusy(t)
+		if t.path != "" {
+			s.path, s.table, s.poolSize = t.path, opts.TableName, opts.PoolSize
+		}
 		if s.rdb != s.wdb {
 			s.rsem = make(chan struct{}, opts.PoolSize)
 		}
@@ -240,6 +271,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			s.closeDBs()
 			return nil, err
 		}
+		s.walInfo = s.statWAL()
 	}
 	return s, nil
 }
@@ -324,7 +356,105 @@ func (s *Store) onWriter(ctx context.Context, f func(context.Context) error) err
 		return ctx.Err()
 	}
 	defer func() { <-s.wsem }()
-	return s.retryBusy(ctx, f)
+	err := s.retryBusy(ctx, f)
+	if s.path != "" {
+		// After a failed write too: when a reopening failed, the writes
+		// fail (no file, no table) until one succeeds.
+		if cerr := s.checkFile(ctx); cerr != nil && err != nil {
+			return fmt.Errorf("%w; the write: %w", cerr, err)
+		} else if cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}
+
+// checkFile makes sure, after a write, that the store's path still names
+// the database file it opened: one stat(2) per write, none per read. A
+// file removed (or replaced) under the store stays open in its
+// connections, which went on writing into it while nothing could read it
+// after a restart. When the file is gone or another, the write's data are
+// lost with the old file: checkFile reopens the database at the path and
+// returns ErrFileReplaced (wrapping the reopening's error too when that
+// failed: the next write tries again). wsem is held.
+func (s *Store) checkFile(ctx context.Context) error {
+	fi, err := os.Stat(s.path)
+	switch {
+	case err == nil && os.SameFile(fi, s.fileInfo):
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+		return nil // cannot tell (EACCES, EIO): the write stands
+	}
+	if err := s.reopen(ctx); err != nil {
+		return fmt.Errorf("%w; reopening it: %w", ErrFileReplaced, err)
+	}
+	s.log.Warn("sqlstore: the SQLite database file was removed or replaced; reopened it", "path", s.path)
+	return ErrFileReplaced
+}
+
+// reopen closes every connection to the old file and opens the database at
+// s.path again, with its tables. wsem is held, so the writing connection is
+// idle; reopen takes every reader's token too, so that no connection of
+// the pool is in use (but one that a caller of DB took and still holds
+// goes back to the pool after).
+func (s *Store) reopen(ctx context.Context) error {
+	for i := range cap(s.rsem) {
+		select {
+		case s.rsem <- struct{}{}:
+		case <-ctx.Done():
+			for range i {
+				<-s.rsem
+			}
+			return ctx.Err()
+		}
+	}
+	defer func() {
+		for range cap(s.rsem) {
+			<-s.rsem
+		}
+	}()
+	// Close the idle connections, which now are all of them. SQLite does
+	// not checkpoint a moved database when it closes it, and leaves its
+	// -wal and -shm files: those still at the path are removed, else the
+	// new file would be read through the old file's log.
+	s.wdb.SetMaxIdleConns(0)
+	s.wdb.SetMaxIdleConns(1)
+	s.rdb.SetMaxIdleConns(0)
+	s.rdb.SetMaxIdleConns(s.poolSize)
+	for i, fi := range s.statWAL() {
+		if fi != nil && s.walInfo[i] != nil && os.SameFile(fi, s.walInfo[i]) {
+			if err := os.Remove(s.path + walSuffixes[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	fi, err := createFile(s.path)
+	if err != nil {
+		return err
+	}
+	if err := s.setup(ctx, s.table); err != nil {
+		return err
+	}
+	s.fileInfo, s.walInfo = fi, s.statWAL()
+	return nil
+}
+
+// walSuffixes are the names of SQLite's files beside the database in WAL
+// mode.
+var walSuffixes = [2]string{"-wal", "-shm"}
+
+// statWAL returns what the -wal and -shm names of s.path name (nil for a
+// missing one). While the store is open they are the files its
+// connections use: the writing connection never closes, so SQLite keeps
+// them.
+func (s *Store) statWAL() (fis [2]os.FileInfo) {
+	if s.path == "" {
+		return fis
+	}
+	for i, suffix := range walSuffixes {
+		fis[i], _ = os.Stat(s.path + suffix)
+	}
+	return fis
 }
 
 // onReader runs f with a reading connection: wdb's when it is free, since
@@ -423,9 +553,16 @@ func (s *Store) setup(ctx context.Context, table string) error {
 		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext($1))`, lock)
 		db = conn
 	}
-	// On SQLite, onWriter waits while another process holds the lock.
+	// On SQLite, retryBusy waits while another process holds the lock. The
+	// caller holds wsem, or nobody else has the store yet.
+	run := func(ctx context.Context, f func(context.Context) error) error {
+		if s.wsem == nil {
+			return f(ctx)
+		}
+		return s.retryBusy(ctx, f)
+	}
 	exec := func(stmt string) error {
-		return s.onWriter(ctx, func(ctx context.Context) error {
+		return run(ctx, func(ctx context.Context) error {
 			_, err := db.ExecContext(ctx, stmt)
 			return err
 		})
@@ -435,7 +572,7 @@ func (s *Store) setup(ctx context.Context, table string) error {
 			return fmt.Errorf("sqlstore: creating table %s on %v: %w", table, s.dialect, err)
 		}
 	}
-	if err := s.onWriter(ctx, func(ctx context.Context) error { return s.checkColumns(ctx, db, table) }); err != nil {
+	if err := run(ctx, func(ctx context.Context) error { return s.checkColumns(ctx, db, table) }); err != nil {
 		return err
 	}
 	if err := exec(s.q.index); err != nil {
@@ -528,7 +665,9 @@ func (s *Store) closeDBs() error {
 
 // DB returns the database of the store's reads (with SQLite the writes go
 // through a second, one-connection handle). It is for operators' tools and
-// tests; the store owns it.
+// tests; the store owns it. A connection taken from it (DB.Conn, a
+// transaction) and held while the store reopens a SQLite file that was
+// removed (see ErrFileReplaced) goes on using the old file.
 func (s *Store) DB() *sql.DB { return s.rdb }
 
 func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -225,6 +225,161 @@ func TestSQLiteTimeouts(t *testing.T) {
 	}
 }
 
+// TestSQLiteFileRemoved: the database's files removed under a running
+// store (an operator's rm, a cleanup job), then replaced (a backup restored
+// with mv). The store used to go on writing into the unlinked file: every
+// write succeeded and was gone at the next start. Now the first write after
+// the change fails with ErrFileReplaced and the store reopens the database
+// at its path: later writes land in the file the path names, another Store
+// on the path reads them, and the store's own reading connections read
+// that file too.
+func TestSQLiteFileRemoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	url := "sqlite:///" + path
+	s := open(t, sqlstore.Options{URL: url})
+	ctx := context.Background()
+	if err := s.Set(ctx, "before", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int { // through the reading pool, not the writing connection
+		t.Helper()
+		var n int
+		if err := s.DB().QueryRowContext(ctx, "SELECT count(*) FROM beaker_store").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows before the removal, want 1", n)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	// A connection opened now (the pool's idle one, then a new one) does
+	// not make an empty database at the path: only the store makes it,
+	// 0600, with its tables.
+	c1, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2, err := s.DB().Conn(ctx); err == nil {
+		if err := c2.PingContext(ctx); err == nil {
+			t.Error("a new connection opened the removed database")
+		}
+		c2.Close()
+	}
+	c1.Close()
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a connection made a database at the path: %v", err)
+	}
+	if err := s.Set(ctx, "lost", []byte("2"), 0); !errors.Is(err, sqlstore.ErrFileReplaced) {
+		t.Fatalf("Set after the file was removed: %v, want ErrFileReplaced", err)
+	}
+	if err := s.Set(ctx, "after", []byte("3"), 0); err != nil {
+		t.Fatalf("Set after the store reopened the database: %v", err)
+	}
+	if e, found, err := s.Get(ctx, "after"); err != nil || !found || string(e.Value) != "3" {
+		t.Fatalf("Get(after) = %q, %v, %v", e.Value, found, err)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("the reading connections see %d rows, want 1 (the new file's)", n)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the new database file: %v, %v; want mode 0600", fi, err)
+	}
+	other := open(t, sqlstore.Options{URL: url})
+	if e, found, err := other.Get(ctx, "after"); err != nil || !found || string(e.Value) != "3" {
+		t.Errorf("another Store on the path: Get(after) = %q, %v, %v; want the write made after the reopening", e.Value, found, err)
+	}
+	for _, k := range []string{"before", "lost"} {
+		if _, found, err := other.Get(ctx, k); err != nil || found {
+			t.Errorf("another Store on the path: Get(%s) = %v, %v; want it gone with the removed file", k, found, err)
+		}
+	}
+	other.Close()
+
+	// The file replaced by another database: the store moves to it the same
+	// way, and the old file's -wal and -shm, still at the path, are not
+	// taken for the new one's.
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	b := open(t, sqlstore.Options{URL: "sqlite:///" + backup})
+	if err := b.Set(ctx, "restored", []byte("4"), 0); err != nil {
+		t.Fatal(err)
+	}
+	b.Close() // checkpoints: the whole database is in backup.db
+	if err := os.Rename(backup, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "lost2", []byte("5"), 0); !errors.Is(err, sqlstore.ErrFileReplaced) {
+		t.Fatalf("Set after the file was replaced: %v, want ErrFileReplaced", err)
+	}
+	if e, found, err := s.Get(ctx, "restored"); err != nil || !found || string(e.Value) != "4" {
+		t.Errorf("Get(restored) after the file was replaced = %q, %v, %v", e.Value, found, err)
+	}
+	if err := s.Set(ctx, "after2", []byte("6"), 0); err != nil {
+		t.Fatalf("Set after the store reopened the replaced database: %v", err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("the reading connections see %d rows, want 2 (restored, after2)", n)
+	}
+
+	// The database file alone removed: its -wal and -shm, left at the path,
+	// are the old file's, and must not be read as the new one's.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "lost3", []byte("7"), 0); !errors.Is(err, sqlstore.ErrFileReplaced) {
+		t.Fatalf("Set after the database file alone was removed: %v, want ErrFileReplaced", err)
+	}
+	if err := s.Set(ctx, "after3", []byte("8"), 0); err != nil {
+		t.Fatalf("Set after the store reopened the database: %v", err)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("the reading connections see %d rows, want 1 (after3)", n)
+	}
+}
+
+// TestSQLiteFolderRemoved: the database's folder removed, and a file put
+// in its place, so that the store cannot reopen the database: writes fail
+// (with ErrFileReplaced) while the folder cannot be made, and the store
+// recovers at the first write once it can, though the writes in between
+// failed before they ran.
+func TestSQLiteFolderRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	path := filepath.Join(dir, "b.db")
+	s := open(t, sqlstore.Options{URL: "sqlite:///" + path})
+	ctx := context.Background()
+	if err := s.Set(ctx, "before", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil { // MkdirAll fails
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.Set(ctx, "k", []byte("2"), 0); !errors.Is(err, sqlstore.ErrFileReplaced) {
+			t.Fatalf("Set while the folder cannot be made: %v, want ErrFileReplaced", err)
+		}
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "k", []byte("3"), 0); !errors.Is(err, sqlstore.ErrFileReplaced) {
+		t.Fatalf("the first Set once the folder can be made: %v, want ErrFileReplaced (it reopens the database)", err)
+	}
+	if err := s.Set(ctx, "k", []byte("4"), 0); err != nil {
+		t.Fatalf("Set after the store reopened the database: %v", err)
+	}
+	other := open(t, sqlstore.Options{URL: "sqlite:///" + path})
+	if e, found, err := other.Get(ctx, "k"); err != nil || !found || string(e.Value) != "4" {
+		t.Errorf("another Store on the path: Get(k) = %q, %v, %v", e.Value, found, err)
+	}
+}
+
 // A row that does not decode (hand-edited: SQLite keeps any type in any
 // column) reads as missing, is logged, and Update replaces it.
 func TestSQLiteCorruptRow(t *testing.T) {
