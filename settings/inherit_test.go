@@ -374,3 +374,40 @@ func TestUseConfigDefaults(t *testing.T) {
 	}
 	checkValues(t, s, map[string]string{"session.data_dir": "/srv/app/inner", "session.lock_dir": filepath.Join(dir, "sub")})
 }
+
+// TestDirIsTheFolderOfTheFileThatHoldsTheKey checks Settings.Dir: the
+// folder a relative path in a value is relative to is that of the file
+// that holds the key (an inherited one's own), not the working directory
+// nor the file first loaded; none for map input.
+func TestDirIsTheFolderOfTheFileThatHoldsTheKey(t *testing.T) {
+	root := writeFiles(t, map[string]string{
+		"conf/app.ini":     "[app:main]\nuse = config:../base/base.ini\nsession.url = sqlite:///own.db\n",
+		"base/base.ini":    "[app:main]\ncache.url = sqlite:///inherited.db\n",
+		"elsewhere/.empty": "",
+	})
+	t.Chdir(filepath.Join(root, "elsewhere"))
+	s, err := Load(filepath.Join("..", "conf", "app.ini"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"session.url":        filepath.Join(root, "conf"),
+		"beaker.session.url": filepath.Join(root, "conf"),
+		"cache.url":          filepath.Join(root, "base"),
+		"session.type":       "", // not set
+	} {
+		if got := s.Dir(key); got != want {
+			t.Errorf("Dir(%q) = %q, want %q", key, got, want)
+		}
+	}
+	if got := s.Region("r").Dir("cache.url"); got != filepath.Join(root, "base") {
+		t.Errorf("Region view: Dir(cache.url) = %q", got)
+	}
+	m, err := FromMap(map[string]string{"session.url": "sqlite:///x.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Dir("session.url"); got != "" {
+		t.Errorf("FromMap: Dir = %q, want \"\"", got)
+	}
+}

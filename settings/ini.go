@@ -544,7 +544,7 @@ func (l *loader) context(f *iniFile, name string, outer map[string]string) (*bui
 		global[k] = v
 	}
 
-	b := newBuilder(f.file)
+	b := newBuilder(f.file, f.here)
 	type getLine struct {
 		local, global string
 		opt           *iniOption

@@ -43,6 +43,7 @@ type entry struct {
 	name  string // as written (may carry "beaker.")
 	value string
 	file  string // where it was written: the source, or a file it inherits from
+	dir   string // %(here)s of that file: its absolute folder ("" for map input)
 	line  int
 }
 
@@ -55,10 +56,13 @@ type note struct {
 }
 
 // builder collects the kept keys of a source.
-type builder struct{ s *Settings }
+type builder struct {
+	s   *Settings
+	dir string // %(here)s of the file being read ("" for map input)
+}
 
-func newBuilder(file string) *builder {
-	return &builder{s: &Settings{file: file, entries: map[string]entry{}}}
+func newBuilder(file, dir string) *builder {
+	return &builder{s: &Settings{file: file, entries: map[string]entry{}}, dir: dir}
 }
 
 // canonical returns the stored name of key and whether Settings keeps it.
@@ -91,7 +95,7 @@ func (b *builder) add(name, value string, line int) error {
 		}
 		return &Error{File: b.s.file, Line: line, Key: name, Msg: msg, Err: ErrDuplicate}
 	}
-	b.s.entries[c] = entry{name: name, value: value, file: b.s.file, line: line}
+	b.s.entries[c] = entry{name: name, value: value, file: b.s.file, dir: b.dir, line: line}
 	return nil
 }
 
@@ -115,7 +119,7 @@ func FromMap(m map[string]string) (*Settings, error) {
 		}
 		return names[i] < names[j]
 	})
-	b := newBuilder(MapSource)
+	b := newBuilder(MapSource, "")
 	for _, k := range names {
 		if err := b.add(k, m[k], 0); err != nil {
 			return nil, err
@@ -170,6 +174,18 @@ func (s *Settings) Position(key string) (file string, line int) {
 		return s.file, 0
 	}
 	return e.file, e.line
+}
+
+// Dir returns the folder of the file that holds key: the absolute
+// directory that %(here)s stands for in that file, which is where a
+// relative path written in the value is meant to be (a value inherited
+// through a "use = config:" line gets the inherited file's folder). For
+// input read by Parse without a name it is the working directory at the
+// time of Parse. It returns "" for settings built by [FromMap] and for a
+// key that is not set.
+func (s *Settings) Dir(key string) string {
+	e, _ := s.get(key)
+	return e.dir
 }
 
 // Written returns key as it was spelled in the source (for instance
