@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -101,15 +102,21 @@ func Resolve(s *settings.Settings) (*Config, error) {
 		return nil, err
 	}
 	cfg := &Config{Warnings: wc.warnings}
-	warn := func(key, msg string) {
-		file, line := s.Position(key)
-		cfg.Warnings = append(cfg.Warnings, Warning{File: file, Line: line, Key: s.Written(key), Msg: msg})
+	seen := map[Warning]bool{}
+	warnAt := func(r *settings.Settings, key, msg string) {
+		file, line := r.Position(key)
+		w := Warning{File: file, Line: line, Key: r.Written(key), Msg: msg}
+		if !seen[w] { // a global cache.* key seen by several regions
+			seen[w] = true
+			cfg.Warnings = append(cfg.Warnings, w)
+		}
 	}
+	warn := func(key, msg string) { warnAt(s, key, msg) }
 	var err error
 	if cfg.Session, err = resolveSession(s, warn); err != nil {
 		return nil, err
 	}
-	if cfg.Regions, err = resolveRegions(s, cfg.Session.Options.StoreTimeout); err != nil {
+	if cfg.Regions, err = resolveRegions(s, cfg.Session.Options.StoreTimeout, warnAt); err != nil {
 		return nil, err
 	}
 	cfg.CSRFTrustedOrigins = s.Fields(settings.CSRFTrustedOriginsKey)
@@ -184,8 +191,24 @@ func storeConfig(r *settings.Settings, use, prefix, typ string, timeout time.Dur
 			c.Params[rest], _ = r.Lookup(k)
 		}
 	}
+	// A relative SQLite path in the url is relative to the folder of the
+	// file that holds the url (sqlstore.ParamHere), not to the working
+	// directory: the application and beaker run from anywhere else must
+	// open the same database. A settings map has no folder.
+	urlKey := prefix + "url"
+	if !r.Has(urlKey) {
+		urlKey = prefix + "urls"
+	}
+	if dir := r.Dir(urlKey); dir != "" {
+		c.Params[paramHere] = dir
+	}
 	return c
 }
+
+// paramHere is sqlstore.ParamHere, the store.Config.Params key of the
+// folder a relative path in the url is relative to (not imported: the
+// root package does not link the SQL store).
+const paramHere = "here"
 
 func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionConfig, error) {
 	var c SessionConfig
@@ -343,8 +366,27 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 			warn(k, "setting ignored: "+k+" bounds the memory store only")
 		}
 	}
+	if c.Type == "file" {
+		warnRelativeDirs(s, "session.", func(_ *settings.Settings, key, msg string) { warn(key, msg) })
+	}
 	c.Store = storeConfig(s, "session", "session.", c.Type, o.StoreTimeout)
 	return c, nil
+}
+
+// warnRelativeDirs warns about a relative data_dir or lock_dir written in
+// an INI file: the file store takes it relative to the working directory
+// of the process, as Beaker does, not to the file's folder (as a relative
+// SQLite url is), so a process started elsewhere (beaker sessions purge,
+// another service) would use another folder and see no sessions.
+func warnRelativeDirs(r *settings.Settings, prefix string, warnAt func(r *settings.Settings, key, msg string)) {
+	for _, k := range []string{prefix + "data_dir", prefix + "lock_dir"} {
+		v := strings.TrimSpace(r.String(k, ""))
+		if v == "" || filepath.IsAbs(v) || r.Dir(k) == "" {
+			continue
+		}
+		warnAt(r, k, fmt.Sprintf("%q is relative to the working directory of each process (as in Beaker), not to the folder of this file: "+
+			"a process started elsewhere, such as beaker sessions, uses another folder; write %%(here)s/%s", v, v))
+	}
 }
 
 // resolveCookieExpires reads session.cookie_expires: a boolean (true: a
@@ -448,7 +490,7 @@ func hasPrefixFold(s, prefix string) bool {
 
 // resolveRegions builds the regions of cache.regions, each from the global
 // cache.<key> values overridden by cache.<region>.<key>.
-func resolveRegions(s *settings.Settings, timeout time.Duration) ([]RegionConfig, error) {
+func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *settings.Settings, key, msg string)) ([]RegionConfig, error) {
 	var out []RegionConfig
 	seen := map[string]bool{}
 	for _, name := range s.Regions() {
@@ -490,6 +532,9 @@ func resolveRegions(s *settings.Settings, timeout time.Duration) ([]RegionConfig
 		case "memory", "file", "ext:database", "ext:memcached", "ext:redis", "ext:rediscluster", "sqlite", "postgresql":
 		default:
 			return nil, settingError(s, typeKey, fmt.Sprintf("region %s: %q is not a cache type; use memory, file, ext:database, ext:redis or ext:memcached", name, rc.Type), settings.ErrBadValue)
+		}
+		if rc.Type == "file" {
+			warnRelativeDirs(r, "cache.", warnAt)
 		}
 		rc.Store = storeConfig(r, "cache", "cache.", rc.Type, timeout)
 		out = append(out, rc)

@@ -56,7 +56,10 @@ type Config struct {
 
 	// Params holds the backend-specific settings of the section, by their
 	// key without the "session." or "cache." prefix ("redis.pool_size").
-	// beaker.Open only passes keys that its catalogue knows.
+	// beaker.Open only passes keys that its catalogue knows, and "here":
+	// the absolute folder of the INI file that holds the url, which a
+	// relative path in the url is relative to (left out for a settings
+	// map: the working directory).
 	Params map[string]string
 
 	// Logger receives the store's logs; never nil.
