@@ -124,7 +124,7 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 			b.Close()
 		}
 	}()
-	o := &opener{ctx: ctx, s: s, log: log, drivers: opts.Drivers, b: b, shared: map[string]store.Store{}}
+	o := &opener{ctx: ctx, log: log, drivers: opts.Drivers, b: b, shared: map[string]store.Store{}}
 
 	so := cfg.Session.Options
 	so.Logger = log
@@ -135,7 +135,7 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 		so.Store = ms
 	case "cookie":
 	default:
-		if so.Store, err = o.open(cfg.Session.Store, "session.type"); err != nil {
+		if so.Store, err = o.open(cfg.Session.Store, s, "session."); err != nil {
 			return nil, err
 		}
 	}
@@ -153,11 +153,7 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 	for _, rc := range cfg.Regions {
 		ro := rc.Options
 		if rc.Type != "memory" {
-			typeKey := "cache." + ro.Name + ".type"
-			if !s.Has(typeKey) {
-				typeKey = "cache.type"
-			}
-			if ro.Store, err = o.open(rc.Store, typeKey); err != nil {
+			if ro.Store, err = o.open(rc.Store, s.Region(ro.Name), "cache."); err != nil {
 				return nil, err
 			}
 		}
@@ -198,19 +194,19 @@ func builtinDrivers() []store.Driver {
 // session manager and the regions that name the same backend.
 type opener struct {
 	ctx     context.Context
-	s       *settings.Settings
 	log     *slog.Logger
 	drivers []store.Driver
 	b       *Beaker
 	shared  map[string]store.Store
 }
 
-// open opens the store c describes; typeKey is the setting that named
-// its type, for errors.
-func (o *opener) open(c store.Config, typeKey string) (store.Store, error) {
+// open opens the store c describes, from the settings view (s for
+// session.*, s.Region(name) for a region) whose keys start with prefix,
+// for errors.
+func (o *opener) open(c store.Config, view *settings.Settings, prefix string) (store.Store, error) {
 	d, ok := findDriver(append(builtinDrivers(), o.drivers...), c.Type)
 	if !ok {
-		return nil, settingError(o.s, typeKey, notLinked(c.Type), ErrNotLinked)
+		return nil, settingError(view, prefix+"type", notLinked(c.Type), ErrNotLinked)
 	}
 	id := strings.Join([]string{c.Type, c.URL, c.DataDir, c.LockDir, c.TableName}, "\x00")
 	if st, ok := o.shared[id]; ok {
@@ -219,13 +215,32 @@ func (o *opener) open(c store.Config, typeKey string) (store.Store, error) {
 	c.Logger = o.log
 	st, err := d.Open(o.ctx, c)
 	if err != nil {
-		return nil, settingError(o.s, typeKey, fmt.Sprintf("opening the %s store: %v", d.Name, err), err)
+		return nil, storeError(view, prefix, fmt.Sprintf("opening the %s store: %v", d.Name, err), err)
 	}
 	if cl, ok := st.(io.Closer); ok {
 		o.b.closers = append(o.b.closers, cl)
 	}
 	o.shared[id] = st
 	return st, nil
+}
+
+// storeError locates err, a driver's error about the store of the
+// section prefix ("session." or "cache.") of view: at the setting a
+// *store.ConfigError names when that setting is written (url standing for
+// urls and back, as storeConfig reads either), else at the type.
+func storeError(view *settings.Settings, prefix, msg string, err error) error {
+	key := prefix + "type"
+	var ce *store.ConfigError
+	if errors.As(err, &ce) {
+		alt := map[string]string{"url": "urls", "urls": "url"}[ce.Key]
+		for _, k := range []string{ce.Key, alt} {
+			if k != "" && view.Has(prefix+k) {
+				key = prefix + k
+				break
+			}
+		}
+	}
+	return settingError(view, key, msg, err)
 }
 
 // ErrNotLinked is wrapped by the error for a session.type or cache.type

@@ -1,12 +1,20 @@
 package beaker_test
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gobeaker/beaker"
 	"github.com/gobeaker/beaker/settings"
+	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/memcachestore"
+	"github.com/gobeaker/beaker/store/redisstore"
+	"github.com/gobeaker/beaker/store/sqlstore"
 )
 
 const secretLine = "session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\n"
@@ -72,5 +80,59 @@ func TestRelativeFileStoreDirsWarn(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "session.data_dir,cache.data_dir,cache.b.lock_dir" {
 		t.Errorf("relative-dir warnings on %v, want session.data_dir,cache.data_dir,cache.b.lock_dir (once each)", got)
+	}
+}
+
+// TestStoreErrorsNameTheKeyAtFault: an error of a store driver about one
+// setting (a *store.ConfigError) is located at that setting, its file and
+// line, not at the type line (nor at a type the file does not write).
+func TestStoreErrorsNameTheKeyAtFault(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := beaker.Options{Logger: slog.New(slog.DiscardHandler), Drivers: []store.Driver{sqlstore.Driver(), redisstore.Driver(), memcachestore.Driver()}}
+	head := "[app:main]\n" + secretLine
+	for _, c := range []struct {
+		name, text, key string
+		line            int
+		sentinel        error
+		msg             string
+	}{
+		{"data_dir, no type line", head + "session.data_dir = " + notDir + "/sessions\n", "session.data_dir", 3, nil, "not a directory"},
+		{"lock_dir", head + "session.type = file\nsession.data_dir = " + dir + "/d\nsession.lock_dir = " + notDir + "/lock\n", "session.lock_dir", 5, nil, "not a directory"},
+		{"sqlite timeout", head + "session.type = ext:database\nsession.url = sqlite:///x.db?timeout=abc\n", "session.url", 4, sqlstore.ErrURL, `timeout="abc"`},
+		{"table_name", head + "session.type = ext:database\nsession.url = sqlite:///" + dir + "/t.db\nsession.table_name = drop table\n", "session.table_name", 5, sqlstore.ErrBadTableName, "letters"},
+		{"sqlite that cannot be made", head + "session.type = ext:database\nsession.url = sqlite:///" + notDir + "/x.db\n", "session.url", 4, nil, "SQL database"},
+		{"cache.url", head + "cache.regions = a\ncache.type = ext:database\ncache.url = mysql://x\n", "cache.url", 5, sqlstore.ErrURL, "mysql"},
+		{"region's own url", head + "cache.regions = a, b\ncache.type = ext:database\ncache.url = sqlite:///" + dir + "/c.db\ncache.b.url = mysql://x\n", "cache.b.url", 6, sqlstore.ErrURL, "mysql"},
+		{"redis urls", head + "session.type = ext:redis\nsession.urls = redis://:hunter2@h:1/0?pool_size=x\n", "session.urls", 4, redisstore.ErrInvalidURL, "pool_size"},
+		{"memcached url", head + "cache.regions = a\ncache.a.type = ext:memcached\ncache.a.url = h:99999\n", "cache.a.url", 5, memcachestore.ErrInvalidURL, "h:99999"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := beaker.Open(context.Background(), parse(t, c.text), opts)
+			if err == nil {
+				b.Close()
+				t.Fatal("no error")
+			}
+			var se *settings.Error
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v (%T) is not a *settings.Error", err, err)
+			}
+			if se.File != "demo.ini" || se.Line != c.line || se.Key != c.key {
+				t.Errorf("error at %s:%d key %q, want demo.ini:%d key %q (%v)", se.File, se.Line, se.Key, c.line, c.key, err)
+			}
+			var ce *store.ConfigError
+			if !errors.As(err, &ce) {
+				t.Errorf("error %v does not wrap a *store.ConfigError", err)
+			}
+			if c.sentinel != nil && !errors.Is(err, c.sentinel) {
+				t.Errorf("error %v does not wrap %v", err, c.sentinel)
+			}
+			if !strings.Contains(err.Error(), c.msg) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q: want it to say %q, and no password", err, c.msg)
+			}
+		})
 	}
 }

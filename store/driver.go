@@ -26,9 +26,38 @@ type Driver struct {
 
 	// Open opens a store from the settings of one session manager or cache
 	// region. The store it returns is closed by the caller when it
-	// implements io.Closer.
+	// implements io.Closer. An error about one setting is best a
+	// *ConfigError naming it, so that beaker.Open can say where that
+	// setting is written.
 	Open func(ctx context.Context, c Config) (Store, error)
 }
+
+// ConfigError is an error of a [Driver] about one setting of the [Config]
+// it was given: a url that does not parse, a folder that cannot be made, a
+// Params value out of range. beaker.Open locates it at the file, line and
+// key that set Key, instead of at the type. Test for it with errors.As.
+type ConfigError struct {
+	// Key is the setting at fault as written after "session." or
+	// "cache.": "url", "data_dir", "lock_dir", "table_name", or a Params
+	// key such as "redis.pool_size".
+	Key string
+
+	// Err is what is wrong with it; its message is the ConfigError's, so
+	// it must say what the value is without quoting a secret (a password
+	// in a url).
+	Err error
+}
+
+// Error returns the message of Err.
+func (e *ConfigError) Error() string {
+	if e.Err == nil {
+		return e.Key + ": bad setting"
+	}
+	return e.Err.Error()
+}
+
+// Unwrap returns Err.
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Config is what beaker.Open hands a [Driver]: the resolved store settings
 // of one session manager (session.*) or cache region (cache.*, overridden

@@ -71,7 +71,8 @@ const (
 // list (see ParseServers). store.Config.Timeout sets Options.Timeout, and
 // the Params keys memcached.key_prefix, memcached.max_idle_conns and
 // memcached.max_item_size set the Options fields of the same meaning; any
-// other memcached.* key is an error wrapping ErrInvalidOptions.
+// other memcached.* key is an error wrapping ErrInvalidOptions. Its errors
+// about one setting are *store.ConfigError naming it.
 func Driver() store.Driver {
 	return store.Driver{
 		Name:  "memcached",
@@ -81,13 +82,18 @@ func Driver() store.Driver {
 			if err != nil {
 				return nil, err
 			}
-			return Open(c.URL, opts)
+			st, err := Open(c.URL, opts)
+			if err != nil {
+				return nil, &store.ConfigError{Key: "url", Err: err}
+			}
+			return st, nil
 		},
 	}
 }
 
 // OptionsFromConfig is the mapping that Driver uses from the settings of one
-// session manager or cache region to Options.
+// session manager or cache region to Options. An error is a
+// *store.ConfigError naming the Params key.
 func OptionsFromConfig(c store.Config) (Options, error) {
 	opts := Options{Timeout: c.Timeout, Logger: c.Logger}
 	keys := make([]string, 0, len(c.Params))
@@ -121,7 +127,7 @@ func OptionsFromConfig(c store.Config) (Options, error) {
 			if use == "" {
 				use = "session"
 			}
-			return Options{}, fmt.Errorf("%w: %s.%s = %q: %w", ErrInvalidOptions, use, k, v, err)
+			return Options{}, &store.ConfigError{Key: k, Err: fmt.Errorf("%w: %s.%s = %q: %w", ErrInvalidOptions, use, k, v, err)}
 		}
 	}
 	return opts, nil

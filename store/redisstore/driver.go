@@ -23,7 +23,8 @@ const (
 // client even for one address. store.Config.Timeout sets Options.Timeout,
 // and the Params keys redis.key_prefix, redis.pool_size and
 // redis.max_retries set the Options fields of the same meaning; any other
-// redis.* key is an error wrapping ErrInvalidOptions.
+// redis.* key is an error wrapping ErrInvalidOptions. Its errors about one
+// setting are *store.ConfigError naming it.
 func Driver() store.Driver {
 	return store.Driver{
 		Name:  "Redis",
@@ -33,13 +34,18 @@ func Driver() store.Driver {
 			if err != nil {
 				return nil, err
 			}
-			return Open(c.URL, opts)
+			st, err := Open(c.URL, opts)
+			if err != nil {
+				return nil, &store.ConfigError{Key: "url", Err: err}
+			}
+			return st, nil
 		},
 	}
 }
 
 // OptionsFromConfig is the mapping that Driver uses from the settings of one
-// session manager or cache region to Options.
+// session manager or cache region to Options. An error is a
+// *store.ConfigError naming the Params key.
 func OptionsFromConfig(c store.Config) (Options, error) {
 	opts := Options{
 		Timeout: c.Timeout,
@@ -73,7 +79,7 @@ func OptionsFromConfig(c store.Config) (Options, error) {
 			}
 		}
 		if err != nil {
-			return Options{}, fmt.Errorf("%w: %s.%s = %q: %w", ErrInvalidOptions, use(c), k, v, err)
+			return Options{}, &store.ConfigError{Key: k, Err: fmt.Errorf("%w: %s.%s = %q: %w", ErrInvalidOptions, use(c), k, v, err)}
 		}
 	}
 	return opts, nil

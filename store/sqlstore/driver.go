@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,37 +26,58 @@ const (
 // "sqlite" and "postgresql" to insist on one. It reads Config.URL
 // (required, SQLAlchemy's form: see Options.URL), Config.TableName
 // (default beaker_store), Config.Timeout, and the Params ParamHere and
-// ParamPoolSize.
+// ParamPoolSize. Its errors about one of them are *store.ConfigError
+// naming it; a database that cannot be opened is one about the url.
 func Driver() store.Driver {
 	return store.Driver{
 		Name:  "SQL database",
 		Types: []string{"ext:database", "database", "sqlite", "postgresql"},
 		Open: func(ctx context.Context, c store.Config) (store.Store, error) {
-			if c.URL == "" {
-				return nil, fmt.Errorf("sqlstore: %s.url is required for %s (sqlite:///%%(here)s/data/sessions.db or postgresql://user@host/db)", c.Use, c.Type)
+			opts, err := optionsFromConfig(c)
+			if err != nil {
+				return nil, err
 			}
-			opts := Options{
-				URL: c.URL, TableName: c.TableName, BaseDir: c.Params[ParamHere],
-				Timeout: c.Timeout, Logger: c.Logger,
-			}
-			if v, ok := c.Params[ParamPoolSize]; ok {
-				n, err := strconv.Atoi(strings.TrimSpace(v))
-				if err != nil || n <= 0 {
-					return nil, fmt.Errorf("sqlstore: %s.%s = %q: want a positive number", c.Use, ParamPoolSize, v)
+			st, err := Open(ctx, opts)
+			if err != nil {
+				key := "url"
+				if errors.Is(err, ErrBadTableName) {
+					key = "table_name"
 				}
-				opts.PoolSize = n
+				return nil, &store.ConfigError{Key: key, Err: err}
 			}
-			switch t := strings.ToLower(c.Type); t {
-			case "sqlite", "postgresql":
-				u, err := parseURL(c.URL, opts.BaseDir)
-				if err != nil {
-					return nil, fmt.Errorf("%s.url: %w", c.Use, err)
-				}
-				if want := map[string]dialect{"sqlite": sqlite, "postgresql": postgres}[t]; u.dialect != want {
-					return nil, fmt.Errorf("sqlstore: %s.type = %s but %s.url names a %v database", c.Use, c.Type, c.Use, u.dialect)
-				}
-			}
-			return Open(ctx, opts)
+			return st, nil
 		},
 	}
+}
+
+// optionsFromConfig maps c to Options and checks them, without I/O.
+func optionsFromConfig(c store.Config) (Options, error) {
+	if c.URL == "" {
+		return Options{}, &store.ConfigError{Key: "url", Err: fmt.Errorf("sqlstore: %s.url is required for %s (sqlite:///%%(here)s/data/sessions.db or postgresql://user@host/db)", c.Use, c.Type)}
+	}
+	opts := Options{
+		URL: c.URL, TableName: c.TableName, BaseDir: c.Params[ParamHere],
+		Timeout: c.Timeout, Logger: c.Logger,
+	}
+	if v, ok := c.Params[ParamPoolSize]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n <= 0 {
+			return Options{}, &store.ConfigError{Key: ParamPoolSize, Err: fmt.Errorf("sqlstore: %s.%s = %q: want a positive number", c.Use, ParamPoolSize, v)}
+		}
+		opts.PoolSize = n
+	}
+	if opts.TableName != "" && !identRE.MatchString(opts.TableName) {
+		return Options{}, &store.ConfigError{Key: "table_name", Err: fmt.Errorf("%w %q: want letters, digits and underscores, at most 58", ErrBadTableName, opts.TableName)}
+	}
+	u, err := parseURL(c.URL, opts.BaseDir)
+	if err != nil {
+		return Options{}, &store.ConfigError{Key: "url", Err: err}
+	}
+	switch t := strings.ToLower(c.Type); t {
+	case "sqlite", "postgresql":
+		if want := map[string]dialect{"sqlite": sqlite, "postgresql": postgres}[t]; u.dialect != want {
+			return Options{}, &store.ConfigError{Key: "url", Err: fmt.Errorf("sqlstore: %s.type = %s but %s.url names a %v database", c.Use, c.Type, c.Use, u.dialect)}
+		}
+	}
+	return opts, nil
 }
