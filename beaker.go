@@ -26,8 +26,10 @@
 // # One reading of the settings
 //
 // Resolve interprets every key once, into a Config, without opening
-// anything; Open builds from that Config, and beaker check-config prints
-// it.
+// anything; Check adds the checks of the linked store drivers that need no
+// I/O (a url that does not parse, a required setting left out); Open
+// builds from what Check returns, and beaker check-config runs Check with
+// every driver and prints it.
 package beaker
 
 import (
@@ -97,16 +99,16 @@ const (
 // feature this version does not have yet.
 var ErrNotAvailable = errors.New("not available in this version")
 
-// Open resolves s (see Resolve), logs its warnings, and builds the session
-// manager, CSRF protection and cache regions it describes, opening their
-// stores. Every settings error locates the setting at fault
+// Open resolves and checks s (see Check), logs its warnings, and builds
+// the session manager, CSRF protection and cache regions it describes,
+// opening their stores. Every settings error locates the setting at fault
 // (*settings.Error: file, line, key).
 func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg, err := Resolve(s)
+	cfg, err := Check(s, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -96,7 +96,81 @@ const DefaultCacheExpire = 60 * time.Second
 // Resolve checks s against Beaker's key catalogue and interprets every
 // key, once. It opens nothing and performs no I/O. Every error locates the
 // setting at fault (*settings.Error: file, line, key).
+//
+// The stores of the types Open links itself (file) are checked by their
+// driver's Validate; those of other types only by [Check], which is given
+// their drivers.
 func Resolve(s *settings.Settings) (*Config, error) {
+	cfg, err := resolve(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStores(s, cfg, builtinDrivers(), false); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Check is Resolve, followed by the checks of every store the settings
+// name by its driver (opts.Drivers, and those Open links itself), as Open
+// would open it, without I/O: a type whose driver is not linked
+// ([ErrNotLinked]), and what the driver's store.Driver.Validate finds: a
+// url that does not parse, a required setting left out (session.type =
+// file without data_dir, ext:database without url), a backend option out
+// of range. Open runs it before opening anything; beaker check-config
+// runs it with every driver.
+//
+// What only I/O can tell is left to Open: a server that does not answer
+// or refuses the credentials, a folder that cannot be made, a database
+// file that cannot be opened, a name that does not resolve.
+func Check(s *settings.Settings, opts Options) (*Config, error) {
+	cfg, err := resolve(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStores(s, cfg, append(builtinDrivers(), opts.Drivers...), true); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// checkStores runs the Validate of the driver of every store of cfg, in
+// the order Open opens them; a store whose type has no driver in drivers
+// is an ErrNotLinked error if requireLinked, else left alone.
+func checkStores(s *settings.Settings, cfg *Config, drivers []store.Driver, requireLinked bool) error {
+	check := func(c store.Config, view *settings.Settings, prefix string) error {
+		d, ok := findDriver(drivers, c.Type)
+		switch {
+		case !ok && requireLinked:
+			return settingError(view, prefix+"type", notLinked(c.Type), ErrNotLinked)
+		case !ok || d.Validate == nil:
+			return nil
+		}
+		c.Logger = slog.New(slog.DiscardHandler)
+		if err := d.Validate(c); err != nil {
+			return storeError(view, prefix, fmt.Sprintf("%s store: %v", d.Name, err), err)
+		}
+		return nil
+	}
+	switch cfg.Session.Type {
+	case "memory", "cookie":
+	default:
+		if err := check(cfg.Session.Store, s, "session."); err != nil {
+			return err
+		}
+	}
+	for _, rc := range cfg.Regions {
+		if rc.Type != "memory" {
+			if err := check(rc.Store, s.Region(rc.Options.Name), "cache."); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resolve is Resolve without the stores' checks.
+func resolve(s *settings.Settings) (*Config, error) {
 	wc := &warnCollector{}
 	if err := s.Check(slog.New(wc)); err != nil {
 		return nil, err

@@ -12,7 +12,9 @@ import (
 	"github.com/gobeaker/beaker"
 	"github.com/gobeaker/beaker/settings"
 	"github.com/gobeaker/beaker/store"
+	"github.com/gobeaker/beaker/store/filestore"
 	"github.com/gobeaker/beaker/store/memcachestore"
+	"github.com/gobeaker/beaker/store/memstore"
 	"github.com/gobeaker/beaker/store/redisstore"
 	"github.com/gobeaker/beaker/store/sqlstore"
 )
@@ -135,4 +137,61 @@ func TestStoreErrorsNameTheKeyAtFault(t *testing.T) {
 			}
 		})
 	}
+}
+
+var errFakeURL = errors.New("fake: bad url")
+
+// TestCheckRunsTheDriversChecks: Check runs each linked driver's Validate
+// on the stores the settings name (Resolve only those Open links itself),
+// reports a type whose driver is not linked, and Open runs it before
+// opening any store; a Driver without Validate (the zero value) is fine.
+func TestCheckRunsTheDriversChecks(t *testing.T) {
+	dir := t.TempDir()
+	var validated []string
+	fake := store.Driver{Name: "fake", Types: []string{"ext:redis"},
+		Open: func(context.Context, store.Config) (store.Store, error) {
+			t.Error("Open ran")
+			return nil, errors.New("opened")
+		},
+		Validate: func(c store.Config) error {
+			validated = append(validated, c.Use+" "+c.URL)
+			if c.Logger == nil {
+				t.Error("Validate got a nil Logger")
+			}
+			if c.URL == "bad" {
+				return &store.ConfigError{Key: "url", Err: errFakeURL}
+			}
+			return nil
+		}}
+	text := "[app:main]\n" + secretLine + "session.type = file\nsession.data_dir = " + dir + "/sessions\n" +
+		"cache.regions = a, b\ncache.type = ext:redis\ncache.url = good\ncache.b.url = bad\n"
+
+	if _, err := beaker.Resolve(parse(t, text)); err != nil {
+		t.Errorf("Resolve, which has no driver for ext:redis: %v", err)
+	}
+	_, err := beaker.Check(parse(t, text), beaker.Options{})
+	settingErrorAt(t, err, "demo.ini", 6, "cache.type", beaker.ErrNotLinked, "redisstore.Driver()")
+
+	_, err = beaker.Check(parse(t, text), beaker.Options{Drivers: []store.Driver{fake}})
+	settingErrorAt(t, err, "demo.ini", 8, "cache.b.url", errFakeURL, "fake store: fake: bad url")
+	if strings.Join(validated, ",") != "cache good,cache bad" {
+		t.Errorf("Validate ran on %q", validated)
+	}
+	_, err = beaker.Open(context.Background(), parse(t, text), beaker.Options{Logger: slog.New(slog.DiscardHandler), Drivers: []store.Driver{fake}})
+	if err == nil || !strings.Contains(err.Error(), "cache.b.url") {
+		t.Fatalf("Open: %v, want the region's url refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sessions")); err == nil {
+		t.Errorf("Open made the session store's folder before refusing a region's url")
+	}
+
+	fake.Validate = nil
+	fake.Open = func(context.Context, store.Config) (store.Store, error) { return memstore.New(memstore.Options{}), nil }
+	b, err := beaker.Open(context.Background(), parse(t, text), beaker.Options{Logger: slog.New(slog.DiscardHandler), Drivers: []store.Driver{fake}})
+	if err != nil {
+		t.Fatalf("a driver without Validate: %v", err)
+	}
+	b.Close()
+	_, err = beaker.Resolve(parse(t, "[app:main]\n"+secretLine+"session.type = file\n"))
+	settingErrorAt(t, err, "demo.ini", 3, "session.type", filestore.ErrNoDataDir, "data_dir is required")
 }

@@ -30,6 +30,16 @@ type Driver struct {
 	// *ConfigError naming it, so that beaker.Open can say where that
 	// setting is written.
 	Open func(ctx context.Context, c Config) (Store, error)
+
+	// Validate, when not nil, checks c as Open would before doing any I/O:
+	// a url that does not parse, a required setting left out, a Params
+	// value out of range; its errors are those Open would return.
+	// beaker.Check (and so beaker.Open, and beaker check-config) runs it
+	// on every store of the settings before opening any. It must not
+	// connect, resolve names or touch files: what only that can tell (a
+	// server that does not answer, a folder that cannot be made) is left
+	// to Open. Nil checks nothing before Open.
+	Validate func(c Config) error
 }
 
 // ConfigError is an error of a [Driver] about one setting of the [Config]

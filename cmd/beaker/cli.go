@@ -64,6 +64,7 @@ const usage = `beaker: operators' tool for beaker for Go (Beaker sessions and ca
 
 Usage:
   beaker check-config [-section S] FILE     check Beaker settings and print them, secrets masked
+                                            (without I/O: stores are not opened, servers not contacted)
   beaker gen-secret [-bytes N]              print a new random secret for session.secret
   beaker sessions list   -config FILE       list stored sessions (store keys, created, expires)
   beaker sessions show   -config FILE REF   print one session as JSON
@@ -191,7 +192,7 @@ func (c *cli) genSecret(args []string) error {
 }
 
 func (c *cli) checkConfig(args []string) error {
-	fs := newFlags("check-config", "check-config [-section S] FILE\n\nChecks the Beaker settings in FILE as the application would load them,\nand prints the resolved session and cache settings with secrets masked.")
+	fs := newFlags("check-config", "check-config [-section S] FILE\n\nChecks the Beaker settings in FILE as the application would load them,\nand prints the resolved session and cache settings with secrets masked.\n\n"+notChecked)
 	section := fs.String("section", settings.DefaultSection, "INI section to read")
 	pos, err := c.parse(fs, args, 1, "one FILE")
 	if err != nil {
@@ -201,7 +202,7 @@ func (c *cli) checkConfig(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := beaker.Resolve(s)
+	cfg, err := beaker.Check(s, beaker.Options{Drivers: drivers()})
 	if err != nil {
 		return err
 	}
@@ -214,6 +215,12 @@ func (c *cli) checkConfig(args []string) error {
 	}
 	return printConfig(c.stdout, s, cfg, *section)
 }
+
+// notChecked says what check-config leaves to the application's start.
+const notChecked = "Everything is checked that can be without I/O: keys, values, store URLs and the settings each\n" +
+	"store requires. Stores are not opened: an unreachable server, wrong credentials, a folder that\n" +
+	"cannot be made or a database that cannot be opened shows when the application (or beaker\n" +
+	"sessions list -config FILE) opens them."
 
 // configFlags adds the -config and -section flags of the commands that
 // open an application's settings.
@@ -478,6 +485,12 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 	if len(cfg.CSRFTrustedOrigins) > 0 {
 		fmt.Fprintf(w, "\ncsrf trusted origins:\n  %s\n", strings.Join(cfg.CSRFTrustedOrigins, "\n  "))
 	}
+	opens := sc.Type != "memory" && sc.Type != "cookie"
+	defer func() {
+		if opens {
+			fmt.Fprintln(w, "\nstores: not opened (servers not contacted, folders not made); the application's start opens them")
+		}
+	}()
 	if len(cfg.Regions) == 0 {
 		fmt.Fprintln(w, "\ncache regions: none")
 		return nil
@@ -497,6 +510,7 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 		if r.Store.DataDir != "" {
 			line += "  data_dir " + r.Store.DataDir
 		}
+		opens = opens || r.Type != "memory"
 		fmt.Fprintln(w, line)
 	}
 	return nil

@@ -46,3 +46,53 @@ func TestRelativeSQLiteURLIsRelativeToTheINIFile(t *testing.T) {
 		t.Errorf("a new rel.db was made in the working directory")
 	}
 }
+
+// TestCheckConfigRefusesWhatOpenRefuses: check-config runs the drivers'
+// checks that need no I/O, so it no longer says OK for settings that the
+// application's start (beaker.Open) refuses; both name the same line and
+// key. It does not open the stores: no database file is made.
+func TestCheckConfigRefusesWhatOpenRefuses(t *testing.T) {
+	head := "[app:main]\nsession.secret = " + testSecret + "\n"
+	for _, c := range []struct{ name, body, at string }{
+		{"file without data_dir", "session.type = file\n", "c.ini:3: session.type"},
+		{"database without url", "session.type = ext:database\n", "c.ini:3: session.type"},
+		{"bad redis url", "session.type = ext:redis\nsession.url = redis://:hunter2@h:1/0?pool_size=x\n", "c.ini:4: session.url"},
+		{"bad redis cluster url", "session.type = ext:rediscluster\nsession.urls = redis://h:1/3\n", "c.ini:4: session.urls"},
+		{"sqlite timeout", "session.type = ext:database\nsession.url = sqlite:///x.db?timeout=abc\n", "c.ini:4: session.url"},
+		{"bad table name", "session.type = ext:database\nsession.url = sqlite:///x.db\nsession.table_name = a-b\n", "c.ini:5: session.table_name"},
+		{"region memcached url", "cache.regions = a\ncache.a.type = ext:memcached\ncache.url = h:0\n", "c.ini:5: cache.url"},
+		{"region file without data_dir", "cache.regions = a\ncache.type = file\n", "c.ini:4: cache.type"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ini := filepath.Join(dir, "c.ini")
+			if err := os.WriteFile(ini, []byte(head+c.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", ini)
+			if code != 1 || !strings.Contains(errs, c.at+":") || strings.Contains(out, "OK") {
+				t.Errorf("check-config: exit %d, stdout %q, stderr %q; want exit 1 naming %s", code, out, errs, c.at)
+			}
+			if strings.Contains(errs, "hunter2") {
+				t.Errorf("check-config shows the password: %q", errs)
+			}
+			code, _, errs = runCLI(t, newCLI(nil, nil), "sessions", "purge", "-config", ini)
+			if code != 1 || !strings.Contains(errs, c.at+":") {
+				t.Errorf("the application's Open: exit %d, stderr %q; want it refused at %s as check-config does", code, errs, c.at)
+			}
+		})
+	}
+
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "ok.ini")
+	if err := os.WriteFile(ini, []byte(head+"session.type = ext:database\nsession.url = sqlite:///data/x.db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", ini)
+	if code != 0 || !strings.Contains(out, "not opened") {
+		t.Errorf("a good SQLite config: exit %d, stdout %q, stderr %q; want OK saying the store was not opened", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Errorf("check-config made the database's folder")
+	}
+}

@@ -23,6 +23,10 @@ func Driver() store.Driver {
 	return store.Driver{
 		Name:  "file",
 		Types: []string{"file"},
+		Validate: func(c store.Config) error {
+			_, err := optionsFromConfig(c)
+			return err
+		},
 		Open: func(ctx context.Context, c store.Config) (store.Store, error) {
 			opts, err := optionsFromConfig(c)
 			if err != nil {

@@ -77,6 +77,15 @@ func Driver() store.Driver {
 	return store.Driver{
 		Name:  "memcached",
 		Types: []string{"ext:memcached", "memcached"},
+		Validate: func(c store.Config) error {
+			if _, err := OptionsFromConfig(c); err != nil {
+				return err
+			}
+			if _, err := ParseServers(c.URL); err != nil {
+				return &store.ConfigError{Key: "url", Err: err}
+			}
+			return nil
+		},
 		Open: func(_ context.Context, c store.Config) (store.Store, error) {
 			opts, err := OptionsFromConfig(c)
 			if err != nil {

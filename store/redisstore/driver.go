@@ -29,6 +29,16 @@ func Driver() store.Driver {
 	return store.Driver{
 		Name:  "Redis",
 		Types: []string{"ext:redis", "redis", "ext:rediscluster", "rediscluster"},
+		Validate: func(c store.Config) error {
+			opts, err := OptionsFromConfig(c)
+			if err != nil {
+				return err
+			}
+			if _, err := ParseURL(c.URL, opts.Cluster); err != nil {
+				return &store.ConfigError{Key: "url", Err: err}
+			}
+			return nil
+		},
 		Open: func(_ context.Context, c store.Config) (store.Store, error) {
 			opts, err := OptionsFromConfig(c)
 			if err != nil {
