@@ -195,3 +195,14 @@ func TestCheckRunsTheDriversChecks(t *testing.T) {
 	_, err = beaker.Resolve(parse(t, "[app:main]\n"+secretLine+"session.type = file\n"))
 	settingErrorAt(t, err, "demo.ini", 3, "session.type", filestore.ErrNoDataDir, "data_dir is required")
 }
+
+// TestMemcachedURLErrorHidesThePassword: a memcached url that does not
+// parse is quoted in the error, but never a user:password@ in it.
+func TestMemcachedURLErrorHidesThePassword(t *testing.T) {
+	_, err := beaker.Check(parse(t, "[app:main]\n"+secretLine+"session.type = ext:memcached\nsession.url = memcached://admin:hunter2@cache.internal:11211\n"),
+		beaker.Options{Drivers: []store.Driver{memcachestore.Driver()}})
+	settingErrorAt(t, err, "demo.ini", 4, "session.url", memcachestore.ErrInvalidURL, "xxxxx@cache.internal")
+	if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "admin") {
+		t.Errorf("error %q shows the credentials", err)
+	}
+}
