@@ -387,6 +387,12 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	name := o.CookieName
 	*o = o.WithDefaults()
 	o.CookieName = name
+	if err := checkCookiePath(s, o.CookiePath); err != nil {
+		return c, err
+	}
+	if err := checkCookieDomain(s, o.CookieDomain); err != nil {
+		return c, err
+	}
 	if err := checkCookieName(s, o); err != nil {
 		return c, err
 	}
@@ -544,6 +550,56 @@ func checkCookieName(s *settings.Settings, o *session.Options) error {
 	}
 	prefix := name[:strings.IndexByte(name[1:], '-')+2]
 	return settingError(s, "session.key", fmt.Sprintf("browsers accept a %s cookie only with the attributes its prefix requires; missing: %s", prefix, strings.Join(missing, "; ")), settings.ErrBadValue)
+}
+
+// checkCookiePath checks session.cookie_path as the session cookie will
+// carry it: browsers ignore a Path that does not start with '/' (the
+// cookie then gets the request's folder), and net/http drops ';', control
+// characters and non-ASCII bytes from it, so "/a;b" would be sent as
+// "/ab".
+func checkCookiePath(s *settings.Settings, path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return settingError(s, "session.cookie_path", fmt.Sprintf("%q does not start with '/': browsers ignore such a Path and scope the cookie to the folder of each request", path), settings.ErrBadValue)
+	}
+	var kept strings.Builder
+	bad := ""
+	for i := 0; i < len(path); i++ {
+		b := path[i]
+		if b >= 0x20 && b < 0x7f && b != ';' {
+			kept.WriteByte(b)
+			continue
+		}
+		if bad == "" {
+			switch {
+			case b == ';':
+				bad = "';'"
+			case b >= 0x80:
+				bad = "a byte that is not ASCII"
+			default:
+				bad = fmt.Sprintf("the control character %U", rune(b))
+			}
+		}
+	}
+	if bad != "" {
+		return settingError(s, "session.cookie_path", fmt.Sprintf("%q holds %s, which a cookie's Path cannot carry: it would be sent as Path=%s", path, bad, kept.String()), settings.ErrBadValue)
+	}
+	return nil
+}
+
+// checkCookieDomain checks session.cookie_domain by the rule net/http
+// applies when it writes the cookie (a host name such as example.com or
+// .example.com, or an IPv4 address): for anything else net/http logs to
+// the default logger and leaves Domain out, and the cookie silently
+// becomes host-only.
+func checkCookieDomain(s *settings.Settings, domain string) error {
+	if domain == "" {
+		return nil
+	}
+	if err := (&http.Cookie{Name: "n", Domain: domain}).Valid(); err != nil {
+		return settingError(s, "session.cookie_domain", fmt.Sprintf("%q is not a cookie domain (a host name such as example.com or .example.com, in ASCII, or an IPv4 address): "+
+			"the cookie would be sent without Domain, for this host only", domain), settings.ErrBadValue)
+	}
+	return nil
 }
 
 // isTokenRune reports whether r may appear in a cookie name (an RFC 7230

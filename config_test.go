@@ -206,3 +206,29 @@ func TestMemcachedURLErrorHidesThePassword(t *testing.T) {
 		t.Errorf("error %q shows the credentials", err)
 	}
 }
+
+// TestCookiePathAndDomainAreChecked: a cookie_domain net/http would drop
+// (the cookie silently host-only) and a cookie_path browsers ignore or
+// net/http would alter are refused, located; good ones pass.
+func TestCookiePathAndDomainAreChecked(t *testing.T) {
+	head := "[app:main]\n" + secretLine
+	for _, c := range []struct{ line, key, msg string }{
+		{"session.cookie_domain = exa mple.com\n", "session.cookie_domain", `"exa mple.com" is not a cookie domain`},
+		{"session.cookie_domain = example.com;evil\n", "session.cookie_domain", "this host only"},
+		{"session.cookie_domain = bücher.example\n", "session.cookie_domain", "ASCII"},
+		{"session.cookie_path = /a;b\n", "session.cookie_path", "sent as Path=/ab"},
+		{"session.cookie_path = no-slash\n", "session.cookie_path", "does not start with '/'"},
+		{"session.cookie_path = /a\tb\n", "session.cookie_path", "control character"},
+	} {
+		_, err := beaker.Resolve(parse(t, head+c.line))
+		settingErrorAt(t, err, "demo.ini", 3, c.key, settings.ErrBadValue, c.msg)
+	}
+	for _, line := range []string{
+		"session.cookie_domain = example.com\n", "session.cookie_domain = .example.com\n", "session.cookie_domain = 127.0.0.1\n",
+		"session.cookie_domain =\n", "session.cookie_path = /app/sub\n", "session.cookie_path =\n",
+	} {
+		if _, err := beaker.Resolve(parse(t, head+line)); err != nil {
+			t.Errorf("%s: %v", strings.TrimSpace(line), err)
+		}
+	}
+}
