@@ -449,8 +449,28 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	if c.Type == "file" {
 		warnRelativeDirs(s, "session.", func(_ *settings.Settings, key, msg string) { warn(key, msg) })
 	}
+	if err := checkOneURL(s, "session.", ""); err != nil {
+		return c, err
+	}
 	c.Store = storeConfig(s, "session", "session.", c.Type, o.StoreTimeout)
 	return c, nil
+}
+
+// checkOneURL refuses url and urls both set in r, the settings of the
+// section prefix (a region's view for "cache."): the store is given one
+// address list, and taking one would silently drop the other.
+func checkOneURL(r *settings.Settings, prefix, what string) error {
+	url, urls := prefix+"url", prefix+"urls"
+	if !r.Has(url) || !r.Has(urls) {
+		return nil
+	}
+	file, line := r.Position(url)
+	at := file
+	if line > 0 {
+		at += fmt.Sprintf(":%d", line)
+	}
+	return settingError(r, urls, fmt.Sprintf("%s%s (%s) is set too; give the store's address in one of them "+
+		"(urls is Beaker 1.13's key for ext:rediscluster; url serves every type)", what, r.Written(url), at), settings.ErrConflict)
 }
 
 // warnRelativeDirs warns about a relative data_dir or lock_dir written in
@@ -665,6 +685,9 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 		}
 		if rc.Type == "file" {
 			warnRelativeDirs(r, "cache.", warnAt)
+		}
+		if err := checkOneURL(r, "cache.", "region "+name+": "); err != nil {
+			return nil, err
 		}
 		rc.Store = storeConfig(r, "cache", "cache.", rc.Type, timeout)
 		out = append(out, rc)

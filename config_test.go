@@ -232,3 +232,17 @@ func TestCookiePathAndDomainAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestURLAndURLsConflict: url and urls both set is refused at urls, naming
+// where url is, instead of urls being dropped without a word; in a region
+// too, whether the keys are its own or global.
+func TestURLAndURLsConflict(t *testing.T) {
+	head := "[app:main]\n" + secretLine
+	_, err := beaker.Resolve(parse(t, head+"session.type = ext:redis\nsession.url = redis://a:6379/0\nsession.urls = redis://b:6379,redis://c:6379\n"))
+	settingErrorAt(t, err, "demo.ini", 5, "session.urls", settings.ErrConflict, "session.url (demo.ini:4) is set too")
+	_, err = beaker.Resolve(parse(t, head+"cache.regions = a\ncache.type = ext:redis\ncache.url = redis://a:6379/0\ncache.a.urls = b:6379,c:6379\n"))
+	settingErrorAt(t, err, "demo.ini", 6, "cache.a.urls", settings.ErrConflict, "region a: cache.url (demo.ini:5) is set too")
+	if _, err := beaker.Resolve(parse(t, head+"session.type = ext:redis\nsession.urls = b:6379,c:6379\n")); err != nil {
+		t.Errorf("urls alone: %v", err)
+	}
+}
