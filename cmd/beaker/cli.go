@@ -477,7 +477,11 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 		row("max_entries", fmt.Sprint(sc.MaxEntries))
 	}
 	st := sc.Store
-	for _, kv := range [][2]string{{"url", st.URL}, {"data_dir", st.DataDir}, {"lock_dir", st.LockDir}, {"table_name", st.TableName}} {
+	urlKey := "url"
+	if s.Has("session.urls") {
+		urlKey = "urls" // Beaker 1.13's spelling, as written
+	}
+	for _, kv := range [][2]string{{urlKey, st.URL}, {"data_dir", st.DataDir}, {"lock_dir", st.LockDir}, {"table_name", st.TableName}} {
 		if kv[1] != "" {
 			row(kv[0], settings.Mask("session."+kv[0], kv[1]))
 		}

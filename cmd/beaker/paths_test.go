@@ -96,3 +96,13 @@ func TestCheckConfigRefusesWhatOpenRefuses(t *testing.T) {
 		t.Errorf("check-config made the database's folder")
 	}
 }
+
+// TestCheckConfigShowsURLsAsWritten: a store address given as
+// session.urls is printed as urls, not as a url "(default)".
+func TestCheckConfigShowsURLsAsWritten(t *testing.T) {
+	ini := writeFile(t, "c.ini", "[app:main]\nsession.secret = "+testSecret+"\nsession.type = ext:rediscluster\nsession.urls = a:7000,b:7001\n")
+	code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", ini)
+	if code != 0 || !strings.Contains(out, "  urls                 a:7000,b:7001\n") {
+		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant the urls line, not marked (default)", code, errs, out)
+	}
+}
