@@ -426,6 +426,17 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 			return c, settingError(s, k, "encryption of server-side session data is not available yet; the data is in your own store, and the cookie holds only a signed id", ErrNotAvailable)
 		}
 	}
+	if v, ok := s.Lookup("session.crypto_type"); ok && c.Type == "cookie" {
+		// Beaker's backends (beaker.crypto.get_crypto_module); any other
+		// name is an error there too.
+		switch strings.TrimSpace(v) {
+		case "default", "cryptography", "pycrypto", "nss":
+			warn("session.crypto_type", "setting ignored: cookie sessions are always sealed with XChaCha20-Poly1305 (see session.NewCookie), "+
+				"whatever Beaker's crypto backend; Beaker's cookie format is neither read nor written")
+		default:
+			return c, settingError(s, "session.crypto_type", fmt.Sprintf("%q is not one of Beaker's crypto_type values (default, cryptography, pycrypto, nss)", v), settings.ErrBadValue)
+		}
+	}
 	if c.MaxEntries, err = s.Int("session.max_entries", 0); err != nil {
 		return c, err
 	}

@@ -246,3 +246,21 @@ func TestURLAndURLsConflict(t *testing.T) {
 		t.Errorf("urls alone: %v", err)
 	}
 }
+
+// TestCryptoTypeOfCookieSessions: for type = cookie, a crypto_type that is
+// not one of Beaker's is refused, located; one of Beaker's is accepted
+// with a warning that it changes nothing.
+func TestCryptoTypeOfCookieSessions(t *testing.T) {
+	head := "[app:main]\n" + secretLine + "session.type = cookie\n"
+	_, err := beaker.Resolve(parse(t, head+"session.crypto_type = bogus\n"))
+	settingErrorAt(t, err, "demo.ini", 4, "session.crypto_type", settings.ErrBadValue, `"bogus"`, "cryptography")
+	for _, v := range []string{"default", "cryptography", "pycrypto", "nss"} {
+		cfg, err := beaker.Resolve(parse(t, head+"session.crypto_type = "+v+"\n"))
+		if err != nil {
+			t.Fatalf("crypto_type = %s: %v", v, err)
+		}
+		if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "session.crypto_type" || cfg.Warnings[0].Line != 4 || !strings.Contains(cfg.Warnings[0].Msg, "ignored") {
+			t.Errorf("crypto_type = %s: warnings %+v, want one saying it is ignored", v, cfg.Warnings)
+		}
+	}
+}
