@@ -444,12 +444,9 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 		return c, err
 	}
 
-	switch c.Type {
-	case "memory", "cookie":
-		for _, k := range []string{"session.url", "session.urls", "session.data_dir", "session.lock_dir", "session.table_name"} {
-			if s.Has(k) {
-				warn(k, "setting ignored for session.type = "+c.Type)
-			}
+	for _, k := range storeKeys(s, "session.") {
+		if !storeReads(c.Type, k) {
+			warn("session."+k, "setting ignored for session.type = "+c.Type)
 		}
 	}
 	for _, k := range []string{"session.max_entries", "session.max_bytes"} {
@@ -465,6 +462,47 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	}
 	c.Store = storeConfig(s, "session", "session.", c.Type, o.StoreTimeout)
 	return c, nil
+}
+
+// storeKeys returns the store settings that r sets in the section prefix,
+// without the prefix: url, urls, data_dir, lock_dir, table_name and the
+// backend options (file.*, sql.*, redis.*, memcached.*).
+func storeKeys(r *settings.Settings, prefix string) []string {
+	var out []string
+	for _, k := range r.Keys() {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		switch rest {
+		case "url", "urls", "data_dir", "lock_dir", "table_name":
+			out = append(out, rest)
+			continue
+		}
+		for _, p := range []string{"file.", "sql.", "redis.", "memcached."} {
+			if strings.HasPrefix(rest, p) {
+				out = append(out, rest)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// storeReads reports whether the store of type typ reads the store
+// setting key (as storeKeys returns it).
+func storeReads(typ, key string) bool {
+	switch typ {
+	case "file":
+		return key == "data_dir" || key == "lock_dir" || strings.HasPrefix(key, "file.")
+	case "ext:database", "sqlite", "postgresql":
+		return key == "url" || key == "urls" || key == "table_name" || strings.HasPrefix(key, "sql.")
+	case "ext:redis", "ext:rediscluster":
+		return key == "url" || key == "urls" || strings.HasPrefix(key, "redis.")
+	case "ext:memcached":
+		return key == "url" || key == "urls" || strings.HasPrefix(key, "memcached.")
+	}
+	return false // memory, cookie
 }
 
 // checkOneURL refuses url and urls both set in r, the settings of the
@@ -654,6 +692,12 @@ func hasPrefixFold(s, prefix string) bool {
 func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *settings.Settings, key, msg string)) ([]RegionConfig, error) {
 	var out []RegionConfig
 	seen := map[string]bool{}
+	// The global store settings (cache.url...): read by a region, or why
+	// not, by region.
+	globalRead := map[string]bool{}
+	globalWhyNot := map[string][]string{}
+	globals := s.Region("") // the global cache.* keys: no region is named ""
+	globalKeys := storeKeys(globals, "cache.")
 	for _, name := range s.Regions() {
 		if seen[name] {
 			return nil, settingError(s, "cache.regions", fmt.Sprintf("region %q is listed twice", name), settings.ErrDuplicate)
@@ -700,8 +744,35 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 		if err := checkOneURL(r, "cache.", "region "+name+": "); err != nil {
 			return nil, err
 		}
+		for _, k := range storeKeys(r, "cache.") {
+			own := s.Has("cache." + name + "." + k)
+			switch {
+			case !storeReads(rc.Type, k) && own:
+				warnAt(r, "cache."+k, fmt.Sprintf("setting ignored for cache region %s (type %s)", name, rc.Type))
+			case !own && storeReads(rc.Type, k):
+				globalRead[k] = true
+			case !own:
+				globalWhyNot[k] = append(globalWhyNot[k], name+": type "+rc.Type)
+			}
+		}
+		for _, k := range globalKeys {
+			if s.Has("cache." + name + "." + k) {
+				globalWhyNot[k] = append(globalWhyNot[k], name+": its own cache."+name+"."+k)
+			}
+		}
 		rc.Store = storeConfig(r, "cache", "cache.", rc.Type, timeout)
 		out = append(out, rc)
+	}
+	if len(out) > 0 {
+		for _, k := range globalKeys {
+			if !globalRead[k] {
+				why := globalWhyNot[k]
+				if len(why) > 5 {
+					why = append(why[:5], "…")
+				}
+				warnAt(globals, "cache."+k, "setting ignored: no cache region uses it ("+strings.Join(why, "; ")+")")
+			}
+		}
 	}
 	return out, nil
 }

@@ -264,3 +264,42 @@ func TestCryptoTypeOfCookieSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestIgnoredStoreSettingsWarn: a store setting the type does not read is
+// warned about for every type, as it was for memory and cookie sessions:
+// url and table_name with type = file, data_dir with a SQL type, a
+// backend option of another backend; for regions, a region's own key its
+// type does not read, and a global key no region uses.
+func TestIgnoredStoreSettingsWarn(t *testing.T) {
+	cfg, err := beaker.Resolve(parse(t, "[app:main]\n"+secretLine+
+		"session.type = file\nsession.data_dir = /tmp/x\nsession.url = sqlite:////tmp/x.db\nsession.table_name = t\nsession.redis.pool_size = 3\n"+
+		"cache.regions = a, b, c\ncache.data_dir = /tmp/c\ncache.lock_dir = /tmp/l\ncache.url = h:11211\n"+
+		"cache.b.type = file\ncache.b.data_dir = /tmp/b\ncache.c.type = ext:memcached\ncache.a.table_name = t\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, w := range cfg.Warnings {
+		got[w.Key] = w.Msg
+	}
+	for key, msg := range map[string]string{
+		"session.url":             "setting ignored for session.type = file",
+		"session.table_name":      "setting ignored for session.type = file",
+		"session.redis.pool_size": "setting ignored for session.type = file",
+		"cache.a.table_name":      "setting ignored for cache region a (type memory)",
+		"cache.data_dir":          "no cache region uses it (a: type memory; b: its own cache.b.data_dir; c: type ext:memcached)",
+	} {
+		if !strings.Contains(got[key], msg) {
+			t.Errorf("warning on %s: %q, want %q", key, got[key], msg)
+		}
+	}
+	// Read by some region: no warning. lock_dir by b, url by c.
+	for _, key := range []string{"session.data_dir", "cache.lock_dir", "cache.url", "cache.b.data_dir"} {
+		if msg, ok := got[key]; ok {
+			t.Errorf("warning on %s, which a store reads: %q", key, msg)
+		}
+	}
+	if len(cfg.Warnings) != 5 {
+		t.Errorf("%d warnings, want 5: %+v", len(cfg.Warnings), cfg.Warnings)
+	}
+}
