@@ -75,14 +75,18 @@ Usage:
 
 REF is a store key as "sessions list" prints it, or the value of a session cookie.
 Flags may come before or after the arguments; "beaker COMMAND -help" describes each command.
+
+Exit status: 0 done; 1 failed (a bad setting, a store error, no such session);
+2 a command line not understood (unknown command or flag, wrong arguments, a flag value out of range).
 `
 
 // errMemory explains why the sessions commands cannot reach memory sessions.
 var errMemory = errors.New("session.type = memory keeps sessions inside the application's process, out of this tool's reach; " +
 	"the sessions commands work on shared stores (file, ext:database, ext:redis, ext:memcached)")
 
-// errUsage is returned for a command line that does not parse; its
-// message has been printed.
+// errUsage is returned for a command line that is not understood (one
+// that does not parse, lacks a required flag, or gives a flag a value out
+// of range): exit status 2. Its message has been printed.
 var errUsage = errors.New("usage")
 
 func (c *cli) run(ctx context.Context, args []string) int {
@@ -183,7 +187,10 @@ func (c *cli) genSecret(args []string) error {
 		return err
 	}
 	if *n < session.MinSecretLen || *n > 1024 {
-		return fmt.Errorf("gen-secret: -bytes %d: want between %d and 1024", *n, session.MinSecretLen)
+		fmt.Fprintf(c.stderr, "beaker gen-secret: -bytes %d: want between %d and 1024\n", *n, session.MinSecretLen)
+		fs.SetOutput(c.stderr)
+		fs.Usage()
+		return errUsage
 	}
 	b := make([]byte, *n)
 	_, _ = rand.Read(b)

@@ -94,8 +94,14 @@ func TestGenSecret(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{64}\n$`).MatchString(a) || a == b {
 		t.Fatalf("gen-secret gave %q then %q", a, b)
 	}
-	if code, _, errs := runCLI(t, newCLI(nil, nil), "gen-secret", "-bytes", "8"); code != 1 || !strings.Contains(errs, "at least") && !strings.Contains(errs, "between") {
-		t.Fatalf("-bytes 8: exit %d %q", code, errs)
+	// A value out of range is a usage error, as a malformed one is: exit 2.
+	for _, v := range []string{"8", "2000", "eight"} {
+		if code, _, errs := runCLI(t, newCLI(nil, nil), "gen-secret", "-bytes", v); code != 2 || !strings.Contains(errs, "Usage: beaker gen-secret") {
+			t.Errorf("-bytes %s: exit %d %q, want 2 with the usage", v, code, errs)
+		}
+	}
+	if _, _, errs := runCLI(t, newCLI(nil, nil), "gen-secret", "-bytes", "8"); !strings.Contains(errs, "between 16 and 1024") {
+		t.Errorf("-bytes 8: %q does not give the range", errs)
 	}
 }
 

@@ -11,7 +11,10 @@
 //	beaker cache invalidate -config FILE [-section S] [-soft] REGION
 //
 // Flags may come before or after the positional arguments. Each command
-// has -help.
+// has -help. The exit status is 0 when the command did its work, 1 when it
+// failed (a bad setting, a store error, no such session), and 2 for a
+// command line it does not understand (an unknown command or flag, wrong
+// arguments, a flag value out of range such as gen-secret -bytes 8).
 package main
 
 import (
