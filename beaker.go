@@ -173,15 +173,19 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 }
 
 // cookieErrorKey is the setting a cookie-session configuration error is
-// about, for its location.
+// about, for its location. Resolve has refused what it can locate itself
+// (encrypt_key_fallbacks without encrypt_key); session.NewCookie's other
+// errors carry no field, so the key is inferred from what is set.
 func cookieErrorKey(s *settings.Settings, err error) string {
 	switch {
-	case strings.Contains(err.Error(), "encrypt_key_fallbacks"):
-		return "session.encrypt_key_fallbacks"
 	case errors.Is(err, session.ErrNoSecret), errors.Is(err, session.ErrSecretTooShort):
 		return "session.secret"
 	case s.Has("session.encrypt_key"):
 		return "session.encrypt_key"
+	case s.Has("session.encrypt_key_fallbacks"):
+		return "session.encrypt_key_fallbacks"
+	case s.Has("session.validate_key"):
+		return "session.validate_key"
 	}
 	return "session.type"
 }

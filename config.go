@@ -426,6 +426,12 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 			return c, settingError(s, k, "encryption of server-side session data is not available yet; the data is in your own store, and the cookie holds only a signed id", ErrNotAvailable)
 		}
 	}
+	if c.Type == "cookie" && len(c.EncryptKeyFallbacks) > 0 && c.EncryptKey == "" {
+		// session.NewCookie refuses it too, but with an ad-hoc error that
+		// Open could only locate by its text; here check-config sees it.
+		return c, settingError(s, "session.encrypt_key_fallbacks", "set without session.encrypt_key: the fallbacks are older encrypt keys, "+
+			"still opening cookies while session.encrypt_key seals them; set session.encrypt_key, or remove this line", settings.ErrBadValue)
+	}
 	if v, ok := s.Lookup("session.crypto_type"); ok && c.Type == "cookie" {
 		// Beaker's backends (beaker.crypto.get_crypto_module); any other
 		// name is an error there too.

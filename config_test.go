@@ -303,3 +303,19 @@ func TestIgnoredStoreSettingsWarn(t *testing.T) {
 		t.Errorf("%d warnings, want 5: %+v", len(cfg.Warnings), cfg.Warnings)
 	}
 }
+
+// TestFallbacksWithoutEncryptKeyIsResolved: encrypt_key_fallbacks without
+// encrypt_key on a cookie session is refused by Resolve (so by
+// check-config), located, rather than only by session.NewCookie at Open
+// with an error that Open could locate only by its text.
+func TestFallbacksWithoutEncryptKeyIsResolved(t *testing.T) {
+	_, err := beaker.Resolve(parse(t, "[app:main]\n"+secretLine+"session.type = cookie\nsession.encrypt_key_fallbacks = an-old-key-of-some-length\n"))
+	settingErrorAt(t, err, "demo.ini", 4, "session.encrypt_key_fallbacks", settings.ErrBadValue, "without session.encrypt_key")
+	if err != nil && strings.Contains(err.Error(), "an-old-key") {
+		t.Errorf("error %q shows the key", err)
+	}
+	if _, err := beaker.Resolve(parse(t, "[app:main]\n"+secretLine+"session.type = cookie\nsession.encrypt_key = a-current-key-of-some-length\n"+
+		"session.encrypt_key_fallbacks = an-old-key-of-some-length\n")); err != nil {
+		t.Errorf("with encrypt_key: %v", err)
+	}
+}
