@@ -69,7 +69,8 @@
 //     file's, with the referring file's [DEFAULT] values filling its gaps
 //     (PasteDeploy's update_defaults without overwrite).
 //   - Every inherited value keeps the file and line where it was written:
-//     [Settings.Position] and all errors and warnings point there.
+//     [Settings.Position] and all errors and warnings point there, and
+//     [Settings.Dir] is that file's folder, for a relative path in it.
 //   - "use = egg:...", "call:..." and other schemes name the application's
 //     code, not settings, and are left alone, as every Pyramid file's
 //     "use = egg:myproject" is.
@@ -172,7 +173,9 @@
 // All errors are *[Error] values carrying file, line and key, wrapping one
 // of the sentinels [ErrSyntax], [ErrNoSection], [ErrDuplicate],
 // [ErrInterpolation], [ErrUnknownKey], [ErrUnknownRegion], [ErrBadValue],
-// [ErrTooLarge], [ErrUse].
+// [ErrTooLarge], [ErrUse]. [ErrConflict] is not returned here: it is for
+// the readers of the settings (beaker.Resolve) to report two keys that set
+// the same thing.
 // Error messages never show the values of secret, encrypt_key,
 // validate_key, url and urls (nor of keys ending in password); use [Mask]
 // to print such values.
