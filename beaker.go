@@ -148,6 +148,9 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 			return nil, settingError(s, cookieErrorKey(s, err), err.Error(), err)
 		}
 	} else if b.Sessions, err = session.New(so); err != nil {
+		if oe := (*session.OptionError)(nil); errors.As(err, &oe) && s.Has(oe.Key) {
+			return nil, settingError(s, oe.Key, err.Error(), err)
+		}
 		return nil, err
 	}
 
@@ -174,10 +177,14 @@ func Open(ctx context.Context, s *settings.Settings, opts Options) (*Beaker, err
 
 // cookieErrorKey is the setting a cookie-session configuration error is
 // about, for its location. Resolve has refused what it can locate itself
-// (encrypt_key_fallbacks without encrypt_key); session.NewCookie's other
-// errors carry no field, so the key is inferred from what is set.
+// (encrypt_key_fallbacks without encrypt_key); a *session.OptionError
+// names its key; for the secrets' errors, the key is inferred from what is
+// set.
 func cookieErrorKey(s *settings.Settings, err error) string {
+	var oe *session.OptionError
 	switch {
+	case errors.As(err, &oe) && s.Has(oe.Key):
+		return oe.Key
 	case errors.Is(err, session.ErrNoSecret), errors.Is(err, session.ErrSecretTooShort):
 		return "session.secret"
 	case s.Has("session.encrypt_key"):
