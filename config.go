@@ -60,12 +60,15 @@ type SessionConfig struct {
 	// (Options.PersistentCookie, Options.CookieExpires).
 	CookieExpiresAt time.Time
 
-	// EncryptKey, EncryptKeyFallbacks and ValidateKey are
-	// session.encrypt_key, session.encrypt_key_fallbacks and
-	// session.validate_key, for cookie sessions.
-	EncryptKey          string
+	// EncryptKey is session.encrypt_key, for cookie sessions
+	// (session.CookieOptions.EncryptKey); empty when unset.
+	EncryptKey string
+	// EncryptKeyFallbacks is session.encrypt_key_fallbacks, split on
+	// whitespace (session.CookieOptions.EncryptKeyFallbacks).
 	EncryptKeyFallbacks []string
-	ValidateKey         string
+	// ValidateKey is session.validate_key, for cookie sessions
+	// (session.CookieOptions.ValidateKey); empty when unset.
+	ValidateKey string
 }
 
 // RegionConfig is one resolved cache region.
@@ -83,10 +86,10 @@ type RegionConfig struct {
 
 // Warning is a setting that is accepted but ignored, or a risky value.
 type Warning struct {
-	File string
-	Line int // 0 when the setting has no line (a settings map)
-	Key  string
-	Msg  string
+	File string // the file that holds the setting; the source's name for a settings map
+	Line int    // 0 when the setting has no line (a settings map)
+	Key  string // the setting's key, such as "session.data_dir"
+	Msg  string // what is ignored or risky, and what to do
 }
 
 // DefaultCacheExpire is the expiry of a region without cache.expire nor

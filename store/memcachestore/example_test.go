@@ -70,4 +70,5 @@ func ExampleDriver() {
 	}
 	defer s.(*memcachestore.Store).Close()
 	fmt.Println(d.Types)
+	// Output: [ext:memcached memcached]
 }

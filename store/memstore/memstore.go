@@ -94,14 +94,14 @@ type Options struct {
 
 	// MaxBytes bounds the memory that entries take, counting each entry's
 	// key and value bytes plus about 128 bytes of bookkeeping. The default
-	// is DefaultMaxBytes, 256 MiB (proposed INI key session.max_bytes for
-	// session stores).
+	// is DefaultMaxBytes, 256 MiB (INI key session.max_bytes for session
+	// stores).
 	MaxBytes int64
 
 	// JanitorInterval is how often expired entries are removed in the
 	// background. The default is one minute; a negative value disables the
 	// janitor (expired entries are then removed only when met or when room
-	// is needed).
+	// is needed). No INI key.
 	JanitorInterval time.Duration
 
 	// Logger receives the warning logged when live entries are evicted. The

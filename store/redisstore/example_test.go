@@ -80,4 +80,5 @@ func ExampleDriver() {
 	}
 	defer s.(*redisstore.Store).Close()
 	fmt.Println(d.Types)
+	// Output: [ext:redis redis ext:rediscluster rediscluster]
 }

@@ -88,7 +88,8 @@ type Options struct {
 
 	// Cluster makes Open use a Cluster client even for a single address
 	// (Beaker's ext:rediscluster type sets it). Several comma-separated
-	// addresses mean Cluster anyway.
+	// addresses mean Cluster anyway. The default, false, is a single
+	// server (or Sentinel, for a redis+sentinel:// URL).
 	Cluster bool
 
 	// Timeout bounds the dial, each read and each write of one command.
