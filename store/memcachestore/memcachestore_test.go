@@ -328,32 +328,8 @@ func TestLockTakenDuringClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := make(chan error, 1)
-	memcachestore.SetLockTakenHook(s, func() {
-		go func() { closed <- s.Close() }()
-		<-memcachestore.Closing(s)
-	})
-	ctx := context.Background()
-	l, ok, err := s.TryLock(ctx, "k", time.Minute)
-	if !errors.Is(err, memcachestore.ErrClosed) || ok {
-		t.Errorf("TryLock while Close runs = %v, %v; want ErrClosed", ok, err)
-	}
-	if err := <-closed; err != nil {
-		t.Fatal(err)
-	}
-	if ok {
-		select {
-		case <-l.Lost():
-		default:
-			t.Error("the lease is held after Close returned")
-		}
-	}
-	other := open(t, opts)
-	if l2, ok, err := other.TryLock(ctx, "k", time.Second); err != nil || !ok {
-		t.Errorf("the lock is still held after Close: TryLock = %v, %v", ok, err)
-	} else {
-		_ = l2.Release(ctx)
-	}
+	storetest.LockTakenDuringClose(t, s, func(f func()) { memcachestore.SetLockTakenHook(s, f) }, memcachestore.Closing(s),
+		func() store.Locker { return open(t, opts) }, memcachestore.ErrClosed)
 }
 
 func TestCloseStopsRenewals(t *testing.T) {

@@ -143,17 +143,7 @@ func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (
 
 // enter adds one to s.leases unless the store is closed: then Close waits
 // for the matching Done. It reports whether it added.
-func (s *Store) enter() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	select {
-	case <-s.closed:
-		return false
-	default:
-	}
-	s.leases.Add(1)
-	return true
-}
+func (s *Store) enter() bool { return leasing.Enter(&s.mu, s.closed, &s.leases) }
 
 // renew extends the lock if it still holds this lease's token (one script
 // call).

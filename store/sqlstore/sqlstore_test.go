@@ -549,24 +549,9 @@ func TestLockTakenDuringClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closing, closed := make(chan struct{}), make(chan error, 1)
-	sqlstore.SetHooks(s, func() {
-		go func() { closed <- s.Close() }()
-		<-closing
-	}, func() { close(closing) })
-	ctx := context.Background()
-	if _, ok, err := s.TryLock(ctx, "k", time.Minute); !errors.Is(err, sqlstore.ErrClosed) || ok {
-		t.Errorf("TryLock while Close runs = %v, %v; want ErrClosed", ok, err)
-	}
-	if err := <-closed; err != nil {
-		t.Fatal(err)
-	}
-	other := open(t, sqlstore.Options{URL: url})
-	if l, ok, err := other.TryLock(ctx, "k", time.Second); err != nil || !ok {
-		t.Errorf("the lock is still held after Close: TryLock = %v, %v", ok, err)
-	} else {
-		_ = l.Release(ctx)
-	}
+	closing := make(chan struct{})
+	storetest.LockTakenDuringClose(t, s, func(f func()) { sqlstore.SetHooks(s, f, func() { close(closing) }) }, closing,
+		func() store.Locker { return open(t, sqlstore.Options{URL: url}) }, sqlstore.ErrClosed)
 }
 
 // BenchmarkSQLiteGetUpdate is the store's part of a session update: a Get,

@@ -87,6 +87,21 @@ type Renewal struct {
 	state State
 }
 
+// Enter adds one to wg unless closed is closed: then the store's Close,
+// which closes it under mu, waits (wg.Wait) for the matching Done of a
+// lock take in flight. It reports whether it added.
+func Enter(mu *sync.Mutex, closed <-chan struct{}, wg *sync.WaitGroup) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case <-closed:
+		return false
+	default:
+	}
+	wg.Add(1)
+	return true
+}
+
 // Start returns the Renewal of a lease of dur just taken, and starts its
 // renewal goroutine; wg counts that goroutine. expires is when the lease runs
 // out on the server at the earliest, as far as this process knows; closed is
