@@ -49,6 +49,21 @@ func (g *gatedGenerationStore) Delete(ctx context.Context, k string) error {
 	return g.ms.Delete(ctx, k)
 }
 
+// newGatedRegion is a region on a gatedGenerationStore, for a synctest
+// bubble: its Manager and store close when the test ends.
+func newGatedRegion(t *testing.T) (*cache.Region, *gatedGenerationStore) {
+	ms := memstore.New(memstore.Options{JanitorInterval: -1})
+	t.Cleanup(func() { ms.Close() })
+	gs := &gatedGenerationStore{ms: ms, gate: make(chan struct{})}
+	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r", Store: gs, Expire: time.Minute}}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	r, _ := m.Region("r")
+	return r, gs
+}
+
 // TestFirstGenerationReadIsShared: while a region's first read of its
 // invalidation record hangs, the other callers wait for it, as long as
 // their contexts allow, and share its failure: a backend down since the
@@ -58,15 +73,7 @@ func (g *gatedGenerationStore) Delete(ctx context.Context, k string) error {
 // out).
 func TestFirstGenerationReadIsShared(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ms := memstore.New(memstore.Options{JanitorInterval: -1})
-		defer ms.Close()
-		gs := &gatedGenerationStore{ms: ms, gate: make(chan struct{})}
-		m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r", Store: gs, Expire: time.Minute}}, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		r, _ := m.Region("r")
+		r, gs := newGatedRegion(t)
 
 		const callers = 10
 		errs := make(chan error, callers)
@@ -115,15 +122,7 @@ func TestFirstGenerationReadIsShared(t *testing.T) {
 // rather than take the failure for an outage.
 func TestFirstGenerationReadOfACallerThatGaveUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ms := memstore.New(memstore.Options{JanitorInterval: -1})
-		defer ms.Close()
-		gs := &gatedGenerationStore{ms: ms, gate: make(chan struct{})}
-		m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r", Store: gs, Expire: time.Minute}}, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		r, _ := m.Region("r")
+		r, gs := newGatedRegion(t)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() { _, _ = cache.GetOrCreate(ctx, r, "impatient", value("v")) }()

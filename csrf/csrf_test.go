@@ -259,13 +259,6 @@ func (failingBody) Read([]byte) (int, error) { return 0, errBody }
 // failure handler ErrBadForm wrapping the read's own error, so that it can
 // tell a client that went away from a malformed form.
 func TestFormReadErrorIsWrapped(t *testing.T) {
-	ms := memstore.New(memstore.Options{})
-	t.Cleanup(func() { ms.Close() })
-	m, err := session.New(session.Options{Store: ms, Secrets: []string{"0123456789abcdef0123456789abcdef"},
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got error
 	p, err := csrf.New(csrf.Options{FailureHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 		got = err
@@ -274,18 +267,11 @@ func TestFormReadErrorIsWrapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := m.Middleware(p.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == "POST" {
-			t.Error("the handler ran")
-		}
-		io.WriteString(w, csrf.Token(r))
-	})))
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/token", nil)) // a session with a token
-	r := httptest.NewRequest("POST", "/change", io.NopCloser(failingBody{}))
-	r.Header.Set("Content-Type", form)
-	r.Header.Set("Cookie", strings.Split(w.Header().Get("Set-Cookie"), ";")[0])
-	h.ServeHTTP(httptest.NewRecorder(), r)
+	sessionRequest(t, p, func(string) *http.Request {
+		r := httptest.NewRequest("POST", "/change", io.NopCloser(failingBody{}))
+		r.Header.Set("Content-Type", form)
+		return r
+	})
 	if !errors.Is(got, csrf.ErrBadForm) || !errors.Is(got, errBody) {
 		t.Fatalf("failure handler got %v, want ErrBadForm wrapping the read's error", got)
 	}
