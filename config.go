@@ -268,24 +268,8 @@ func storeConfig(r *settings.Settings, use, prefix, typ string, timeout time.Dur
 			c.Params[rest], _ = r.Lookup(k)
 		}
 	}
-	// A relative SQLite path in the url is relative to the folder of the
-	// file that holds the url (sqlstore.ParamHere), not to the working
-	// directory: the application and beaker run from anywhere else must
-	// open the same database. A settings map has no folder.
-	urlKey := prefix + "url"
-	if !r.Has(urlKey) {
-		urlKey = prefix + "urls"
-	}
-	if dir := r.Dir(urlKey); dir != "" {
-		c.Params[paramHere] = dir
-	}
 	return c
 }
-
-// paramHere is sqlstore.ParamHere, the store.Config.Params key of the
-// folder a relative path in the url is relative to (not imported: the
-// root package does not link the SQL store).
-const paramHere = "here"
 
 func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionConfig, error) {
 	var c SessionConfig
@@ -463,9 +447,7 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 			warn(k, "setting ignored: "+k+" bounds the memory store only")
 		}
 	}
-	if c.Type == "file" {
-		warnRelativeDirs(s, "session.", func(_ *settings.Settings, key, msg string) { warn(key, msg) })
-	}
+	warnRelativePaths(s, "session.", c.Type, func(_ *settings.Settings, key, msg string) { warn(key, msg) })
 	if err := checkOneURL(s, "session.", ""); err != nil {
 		return c, err
 	}
@@ -531,20 +513,48 @@ func checkOneURL(r *settings.Settings, prefix, what string) error {
 		"(urls is Beaker 1.13's key for ext:rediscluster; url serves every type)", what, r.Written(url), at), settings.ErrConflict)
 }
 
-// warnRelativeDirs warns about a relative data_dir or lock_dir written in
-// an INI file: the file store takes it relative to the working directory
-// of the process, as Beaker does, not to the file's folder (as a relative
-// SQLite url is), so a process started elsewhere (beaker sessions purge,
-// another service) would use another folder and see no sessions.
-func warnRelativeDirs(r *settings.Settings, prefix string, warnAt func(r *settings.Settings, key, msg string)) {
-	for _, k := range []string{prefix + "data_dir", prefix + "lock_dir"} {
-		v := strings.TrimSpace(r.String(k, ""))
-		if v == "" || filepath.IsAbs(v) || r.Dir(k) == "" {
-			continue
+// warnRelativePaths warns about a relative path written in an INI file
+// for a store of type typ: a file store's data_dir or lock_dir, a SQLite
+// url's file. Each is relative to the working directory of the process, as
+// in Beaker (and SQLAlchemy, for the url), not to the file's folder, so a
+// process started elsewhere (beaker sessions purge, another service) would
+// use another folder and see no sessions.
+func warnRelativePaths(r *settings.Settings, prefix, typ string, warnAt func(r *settings.Settings, key, msg string)) {
+	switch typ {
+	case "file":
+		for _, k := range []string{prefix + "data_dir", prefix + "lock_dir"} {
+			v := strings.TrimSpace(r.String(k, ""))
+			if v == "" || filepath.IsAbs(v) || r.Dir(k) == "" {
+				continue
+			}
+			warnAt(r, k, fmt.Sprintf("%q is relative to the working directory of each process (as in Beaker), not to the folder of this file: "+
+				"a process started elsewhere, such as beaker sessions, uses another folder; write %%(here)s/%s", v, v))
 		}
-		warnAt(r, k, fmt.Sprintf("%q is relative to the working directory of each process (as in Beaker), not to the folder of this file: "+
-			"a process started elsewhere, such as beaker sessions, uses another folder; write %%(here)s/%s", v, v))
+	case "ext:database", "sqlite":
+		k := prefix + "url"
+		scheme, p := relativeSQLitePath(strings.TrimSpace(r.String(k, "")))
+		if p == "" || r.Dir(k) == "" {
+			return
+		}
+		warnAt(r, k, fmt.Sprintf("%q is relative to the working directory of each process (as SQLAlchemy takes it in Beaker), not to the folder of this file: "+
+			"a process started elsewhere, such as beaker sessions, opens another database; write %s:///%%(here)s/%s", p, scheme, p))
 	}
+}
+
+// relativeSQLitePath returns the scheme and the relative file path of a
+// SQLite url of SQLAlchemy's form (sqlite:///data/x.db: three slashes, the
+// path after them not absolute), or "" for any other url.
+func relativeSQLitePath(u string) (scheme, path string) {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok || scheme != "sqlite" && !strings.HasPrefix(scheme, "sqlite+") {
+		return "", ""
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	p, ok := strings.CutPrefix(rest, "/")
+	if !ok || p == "" || p == ":memory:" || strings.HasPrefix(p, "/") || filepath.IsAbs(p) {
+		return "", ""
+	}
+	return scheme, p
 }
 
 // resolveCookieExpires reads session.cookie_expires: a boolean (true: a
@@ -747,9 +757,7 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 		default:
 			return nil, settingError(s, typeKey, fmt.Sprintf("region %s: %q is not a cache type; use memory, file, ext:database, ext:redis or ext:memcached", name, rc.Type), settings.ErrBadValue)
 		}
-		if rc.Type == "file" {
-			warnRelativeDirs(r, "cache.", warnAt)
-		}
+		warnRelativePaths(r, "cache.", rc.Type, warnAt)
 		if err := checkOneURL(r, "cache.", "region "+name+": "); err != nil {
 			return nil, err
 		}

@@ -12,12 +12,13 @@ import (
 
 const testSecret = "0123456789abcdef0123456789abcdef0123456789"
 
-// TestRelativeSQLiteURLIsRelativeToTheINIFile runs "sessions purge" from
-// another working directory on an INI file whose session.url is a relative
-// SQLite path: the command must reach the database beside the INI file (as
-// store/sqlstore documents), not create an empty one where it runs and
-// report that nothing expired.
-func TestRelativeSQLiteURLIsRelativeToTheINIFile(t *testing.T) {
+// TestRelativeSQLiteURLIsRelativeToTheWorkingDirectory runs "sessions
+// purge" from another working directory on an INI file whose session.url
+// is a relative SQLite path: as SQLAlchemy does for Python Beaker, the
+// command reaches the database in the working directory (the one a Python
+// application started there uses), not one beside the INI file; and
+// check-config warns that it does, with the %(here)s form to write.
+func TestRelativeSQLiteURLIsRelativeToTheWorkingDirectory(t *testing.T) {
 	root := t.TempDir()
 	sub, elsewhere := filepath.Join(root, "ini", "sub"), filepath.Join(root, "elsewhere")
 	for _, d := range []string{sub, elsewhere} {
@@ -30,7 +31,7 @@ func TestRelativeSQLiteURLIsRelativeToTheINIFile(t *testing.T) {
 	if err := os.WriteFile(ini, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: "sqlite:///" + filepath.Join(sub, "rel.db"), Now: past})
+	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: "sqlite:///" + filepath.Join(elsewhere, "rel.db"), Now: past})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,10 +41,14 @@ func TestRelativeSQLiteURLIsRelativeToTheINIFile(t *testing.T) {
 	t.Chdir(elsewhere)
 	code, out, errs := runCLI(t, newCLI(nil, nil), "sessions", "purge", "-config", ini)
 	if code != 0 || !strings.Contains(out, "removed 3 expired sessions") {
-		t.Errorf("exit %d, stdout %q, stderr %q: want the 3 expired sessions of %s removed", code, out, errs, filepath.Join(sub, "rel.db"))
+		t.Errorf("exit %d, stdout %q, stderr %q: want the 3 expired sessions of %s removed", code, out, errs, filepath.Join(elsewhere, "rel.db"))
 	}
-	if _, err := os.Stat(filepath.Join(elsewhere, "rel.db")); err == nil {
-		t.Errorf("a new rel.db was made in the working directory")
+	if _, err := os.Stat(filepath.Join(sub, "rel.db")); err == nil {
+		t.Errorf("a new rel.db was made beside the INI file")
+	}
+	code, out, errs = runCLI(t, newCLI(nil, nil), "check-config", ini)
+	if code != 0 || !strings.Contains(out+errs, "sqlite:///%(here)s/rel.db") {
+		t.Errorf("check-config: exit %d, stdout %q, stderr %q; want a warning naming sqlite:///%%(here)s/rel.db", code, out, errs)
 	}
 }
 

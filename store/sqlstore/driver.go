@@ -13,7 +13,10 @@ import (
 // Params keys of store.Config that the driver reads.
 const (
 	// ParamHere is the folder that a relative SQLite path in the URL is
-	// relative to: the INI file's folder, %(here)s (Options.BaseDir).
+	// relative to (Options.BaseDir). beaker.Open does not set it: as
+	// SQLAlchemy does for Python Beaker, a relative path is relative to
+	// the working directory (write %(here)s in the INI file for its
+	// folder).
 	ParamHere = "here"
 
 	// ParamPoolSize is Options.PoolSize (INI key session.sql.pool_size /

@@ -115,9 +115,9 @@ type Options struct {
 	// The default is DefaultTableName, beaker_store.
 	TableName string
 
-	// BaseDir is the folder that a relative SQLite path is relative to: the
-	// INI file's folder (Params key "here"). The default is the working
-	// directory.
+	// BaseDir is the folder that a relative SQLite path is relative to
+	// (Params key "here", which beaker.Open leaves unset). The default is
+	// the working directory, as SQLAlchemy takes it for Python Beaker.
 	BaseDir string
 
 	// PoolSize bounds the open connections to PostgreSQL, and the reading
