@@ -256,7 +256,7 @@ func storeConfig(r *settings.Settings, use, prefix, typ string, timeout time.Dur
 	c := store.Config{
 		Use:       use,
 		Type:      typ,
-		URL:       strings.TrimSpace(r.String(prefix+"url", r.String(prefix+"urls", ""))),
+		URL:       strings.TrimSpace(r.String(prefix+urlKeys(typ)[0], r.String(prefix+urlKeys(typ)[1], ""))),
 		DataDir:   strings.TrimSpace(r.String(prefix+"data_dir", "")),
 		LockDir:   strings.TrimSpace(r.String(prefix+"lock_dir", "")),
 		TableName: strings.TrimSpace(r.String(prefix+"table_name", "")),
@@ -448,9 +448,7 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 		}
 	}
 	warnRelativePaths(s, "session.", c.Type, func(_ *settings.Settings, key, msg string) { warn(key, msg) })
-	if err := checkOneURL(s, "session.", ""); err != nil {
-		return c, err
-	}
+	warnOtherURL(s, "session.", c.Type, nil, func(_ *settings.Settings, key, msg string) { warn(key, msg) })
 	c.Store = storeConfig(s, "session", "session.", c.Type, o.StoreTimeout)
 	return c, nil
 }
@@ -496,21 +494,30 @@ func storeReads(typ, key string) bool {
 	return false // memory, cookie
 }
 
-// checkOneURL refuses url and urls both set in r, the settings of the
-// section prefix (a region's view for "cache."): the store is given one
-// address list, and taking one would silently drop the other.
-func checkOneURL(r *settings.Settings, prefix, what string) error {
-	url, urls := prefix+"url", prefix+"urls"
-	if !r.Has(url) || !r.Has(urls) {
-		return nil
+// urlKeys are the keys that give a store of type typ its address, the
+// one the type reads first: Beaker's ext:rediscluster reads urls (Beaker
+// 1.13's key), every other type url. The other is read when the first is
+// not set.
+func urlKeys(typ string) [2]string {
+	if typ == "ext:rediscluster" {
+		return [2]string{"urls", "url"}
 	}
-	file, line := r.Position(url)
-	at := file
-	if line > 0 {
-		at += fmt.Sprintf(":%d", line)
+	return [2]string{"url", "urls"}
+}
+
+// warnOtherURL warns, when url and urls are both set in r (the settings of
+// the section prefix; a region's view for "cache."), that the one the type
+// does not read is ignored, as Beaker ignores it: a global cache.url beside
+// a cluster region's cache.<region>.urls is a working Beaker file. For a
+// region, own tells whether a key is the region's own: a global one may
+// serve other regions, and is not warned about.
+func warnOtherURL(r *settings.Settings, prefix, typ string, own func(key string) bool, warnAt func(r *settings.Settings, key, msg string)) {
+	keys := urlKeys(typ)
+	if !r.Has(prefix+keys[0]) || !r.Has(prefix+keys[1]) || own != nil && !own(keys[1]) {
+		return
 	}
-	return settingError(r, urls, fmt.Sprintf("%s%s (%s) is set too; give the store's address in one of them "+
-		"(urls is Beaker 1.13's key for ext:rediscluster; url serves every type)", what, r.Written(url), at), settings.ErrConflict)
+	warnAt(r, prefix+keys[1], fmt.Sprintf("setting ignored: %s.type = %s reads its address from %s (%s)",
+		strings.TrimSuffix(prefix, "."), typ, r.Written(prefix+keys[0]), strings.TrimSpace(r.String(prefix+keys[0], ""))))
 }
 
 // warnRelativePaths warns about a relative path written in an INI file
@@ -758,9 +765,7 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 			return nil, settingError(s, typeKey, fmt.Sprintf("region %s: %q is not a cache type; use memory, file, ext:database, ext:redis or ext:memcached", name, rc.Type), settings.ErrBadValue)
 		}
 		warnRelativePaths(r, "cache.", rc.Type, warnAt)
-		if err := checkOneURL(r, "cache.", "region "+name+": "); err != nil {
-			return nil, err
-		}
+		warnOtherURL(r, "cache.", rc.Type, func(k string) bool { return s.Has("cache." + name + "." + k) }, warnAt)
 		for _, k := range storeKeys(r, "cache.") {
 			own := s.Has("cache." + name + "." + k)
 			switch {

@@ -243,17 +243,37 @@ func TestCookiePathAndDomainAreChecked(t *testing.T) {
 	}
 }
 
-// TestURLAndURLsConflict: url and urls both set is refused at urls, naming
-// where url is, instead of urls being dropped without a word; in a region
-// too, whether the keys are its own or global.
-func TestURLAndURLsConflict(t *testing.T) {
+// TestURLAndURLsBothSet: with url and urls both set, a store reads the
+// one its type reads in Beaker (urls for ext:rediscluster, url for the
+// rest) and the other is warned about as ignored, when it is the
+// session's or the region's own; a global cache.url beside a cluster
+// region's urls, a working Beaker file, serves the other regions.
+func TestURLAndURLsBothSet(t *testing.T) {
 	head := "[app:main]\n" + secretLine
-	_, err := beaker.Resolve(parse(t, head+"session.type = ext:redis\nsession.url = redis://a:6379/0\nsession.urls = redis://b:6379,redis://c:6379\n"))
-	settingErrorAt(t, err, "demo.ini", 5, "session.urls", settings.ErrConflict, "session.url (demo.ini:4) is set too")
-	_, err = beaker.Resolve(parse(t, head+"cache.regions = a\ncache.type = ext:redis\ncache.url = redis://a:6379/0\ncache.a.urls = b:6379,c:6379\n"))
-	settingErrorAt(t, err, "demo.ini", 6, "cache.a.urls", settings.ErrConflict, "region a: cache.url (demo.ini:5) is set too")
-	if _, err := beaker.Resolve(parse(t, head+"session.type = ext:redis\nsession.urls = b:6379,c:6379\n")); err != nil {
-		t.Errorf("urls alone: %v", err)
+	cfg, err := beaker.Resolve(parse(t, head+"session.type = ext:redis\nsession.url = redis://a:6379/0\nsession.urls = redis://b:6379,redis://c:6379\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Session.Store.URL != "redis://a:6379/0" {
+		t.Errorf("ext:redis with url and urls: address %q, want url's", cfg.Session.Store.URL)
+	}
+	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "session.urls" || cfg.Warnings[0].Line != 5 || !strings.Contains(cfg.Warnings[0].Msg, "ignored") {
+		t.Errorf("warnings %+v, want one that session.urls is ignored", cfg.Warnings)
+	}
+
+	cfg, err = beaker.Resolve(parse(t, head+"cache.regions = short, long\ncache.type = ext:redis\ncache.url = redis://single:6379/0\n"+
+		"cache.long.type = ext:rediscluster\ncache.long.urls = redis://n1:7001,redis://n2:7002\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Regions[0].Store.URL + " " + cfg.Regions[1].Store.URL; got != "redis://single:6379/0 redis://n1:7001,redis://n2:7002" {
+		t.Errorf("regions' addresses %q, want url for short and urls for long", got)
+	}
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings %+v, want none: cache.url serves the short region", cfg.Warnings)
+	}
+	if cfg, err := beaker.Resolve(parse(t, head+"session.type = ext:rediscluster\nsession.url = a:7000,b:7001\n")); err != nil || cfg.Session.Store.URL != "a:7000,b:7001" {
+		t.Errorf("ext:rediscluster with url alone: %v, %q; want url read", err, cfg.Session.Store.URL)
 	}
 }
 
