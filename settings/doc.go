@@ -173,9 +173,7 @@
 // All errors are *[Error] values carrying file, line and key, wrapping one
 // of the sentinels [ErrSyntax], [ErrNoSection], [ErrDuplicate],
 // [ErrInterpolation], [ErrUnknownKey], [ErrUnknownRegion], [ErrBadValue],
-// [ErrTooLarge], [ErrUse]. [ErrConflict] is not returned here: it is for
-// the readers of the settings (beaker.Resolve) to report two keys that set
-// the same thing.
+// [ErrTooLarge], [ErrUse].
 // Error messages never show the values of secret, encrypt_key,
 // validate_key, url and urls (nor of keys ending in password); use [Mask]
 // to print such values.

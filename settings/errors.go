@@ -34,9 +34,6 @@ var (
 	// ErrBadValue reports a value that does not parse as the type the key
 	// requires.
 	ErrBadValue = errors.New("bad value")
-	// ErrConflict reports two keys that set the same thing, such as
-	// session.url and session.urls, of which only one could be used.
-	ErrConflict = errors.New("conflicting keys")
 )
 
 // Error is the only error type returned by this package (possibly several
