@@ -149,3 +149,53 @@ func TestFirstGenerationReadOfACallerThatGaveUp(t *testing.T) {
 		}
 	})
 }
+
+// panickingGenerationStore panics on its first read of the generation
+// record, then answers from ms.
+type panickingGenerationStore struct {
+	gatedGenerationStore
+	panicked atomic.Bool
+}
+
+func (p *panickingGenerationStore) Get(ctx context.Context, key string) (store.Entry, bool, error) {
+	if strings.Contains(key, "__generation__") && p.panicked.CompareAndSwap(false, true) {
+		<-p.gate
+		panic("store bug")
+	}
+	return p.ms.Get(ctx, key)
+}
+
+// TestFirstGenerationReadThatPanics: a store whose first read of the
+// generation record panics (a bug; net/http recovers the request) does not
+// leave the callers waiting for it for ever: they read it themselves.
+func TestFirstGenerationReadThatPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := memstore.New(memstore.Options{JanitorInterval: -1})
+		t.Cleanup(func() { ms.Close() })
+		ps := &panickingGenerationStore{gatedGenerationStore: gatedGenerationStore{ms: ms, gate: make(chan struct{})}}
+		m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "r", Store: ps, Expire: time.Minute}}, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		r, _ := m.Region("r")
+		go func() {
+			defer func() { _ = recover() }()
+			_, _ = cache.GetOrCreate(context.Background(), r, "first", value("v"))
+		}()
+		synctest.Wait() // the first read is under way
+		done := make(chan error, 1)
+		go func() {
+			_, err := cache.GetOrCreate(context.Background(), r, "k", value("v"))
+			done <- err
+		}()
+		synctest.Wait() // the second caller waits for it
+		close(ps.gate)  // the read panics
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, found, err := cache.Get[string](context.Background(), r, "k"); !found || err != nil {
+			t.Fatalf("the waiter's value was not stored (found %v, %v)", found, err)
+		}
+	})
+}

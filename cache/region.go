@@ -573,15 +573,19 @@ func (r *Region) firstGeneration(ctx context.Context, now int64) error {
 		}
 		f := r.genFlight
 		if f == nil {
-			f = &genRead{done: make(chan struct{})}
+			f = &genRead{done: make(chan struct{}), cancelled: true}
 			r.genFlight = f
 			r.genFirst.Unlock()
+			defer func() {
+				// Also when the store panics: the waiters then read again
+				// (cancelled stays true), rather than wait for ever.
+				r.genFirst.Lock()
+				r.genFlight = nil
+				r.genFirst.Unlock()
+				close(f.done)
+			}()
 			f.err = r.readGeneration(ctx, 0, now)
 			f.cancelled = f.err != nil && ctx.Err() != nil
-			r.genFirst.Lock()
-			r.genFlight = nil
-			r.genFirst.Unlock()
-			close(f.done)
 			return f.err
 		}
 		r.genFirst.Unlock()
