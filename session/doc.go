@@ -81,8 +81,12 @@
 //   - a login whose "moved" marker went unanswered tries the conditional
 //     write once more: the store orders it after the first, so it finds
 //     the marker if the first was (or is still being) applied, and writes
-//     it if not; then the login stands. Otherwise the login fails and the
-//     session stays as it was.
+//     it if not; then the login stands. If the record changed meanwhile,
+//     the login fails and the session stays as it was. If this try is not
+//     answered either, the login stands too, for either write may still
+//     land and leave the new id all there is of the session; should
+//     neither land, the old id keeps the session as it was before the
+//     login (never the login's), for the requests still carrying it.
 //   - removing a copy that was written but never handed out (after a
 //     login or a new session that failed) is a best effort: a copy whose
 //     removal fails, or that a late write puts back, expires with its ttl;

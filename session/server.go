@@ -473,15 +473,34 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 			// be. Then the old id leads nowhere, and the copy is all
 			// that is left of the session: the login stands, late,
 			// rather than lose it.
-			if sv.settleMove(ctx, oldKey, base) {
-				st.id, st.entry, s.rec = newID, store.Entry{}, next
-				return nil
+			switch sv.settleMove(ctx, oldKey, base) {
+			case moveSettled:
+			case moveUnsettled:
+				// Neither try was answered: a marker may land later,
+				// and then the copy is all that is left of the session.
+				// The copy stands; should no marker land, the old id
+				// keeps the session as it was before the login (never
+				// the login's), for requests still carrying it.
+				sv.m.log.LogAttrs(ctx, slog.LevelWarn, "session: a login's move was not confirmed by the store; the new session stands",
+					slog.String("session", logID(st.id)), slog.Any("error", err))
+			default:
+				sv.discard(ctx, newKey)
+				return &StoreError{Op: "save", Err: err}
 			}
-			sv.discard(ctx, newKey)
-			return &StoreError{Op: "save", Err: err}
+			st.id, st.entry, s.rec = newID, store.Entry{}, next
+			return nil
 		}
 	}
 }
+
+// moveOutcome is what settleMove found.
+type moveOutcome uint8
+
+const (
+	moveSettled   moveOutcome = iota // the old record is a "moved" marker
+	moveRefused                      // the store answered: the record changed, or the session ended
+	moveUnsettled                    // the store did not answer
+)
 
 // settleMove settles a move whose conditional write of the "moved" marker
 // failed without an answer: it tries that write once more, on a store
@@ -491,9 +510,11 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 // applied, or is applied before it (a write still queued on another
 // connection, a row lock), it finds the marker; if the first was never
 // applied, it writes the marker itself, and the first, applied later,
-// finds the record changed and writes nothing. It reports false, and the
-// login fails with the session as it was, when the record changed since
-// the copy, the session ended, or the store still does not answer.
+// finds the record changed and writes nothing. When the record changed
+// since the copy or the session ended, the login fails with the session as
+// it was (moveRefused). When the store does not answer this try either,
+// nothing is known (moveUnsettled): either write may still land, and
+// removing the copy would then lose the session, so the login stands.
 //
 // A marker carries no identity, so a marker found is taken for the move's
 // own. That is wrong only when another login of the same session wrote it
@@ -504,7 +525,7 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 // double fault, which before cost the whole session; a marker holding a
 // nonce of its move would tell the two apart, but changes the stored
 // format that other processes read.
-func (sv *serverSide) settleMove(ctx context.Context, key string, base []byte) bool {
+func (sv *serverSide) settleMove(ctx context.Context, key string, base []byte) moveOutcome {
 	ctx, cancel := sv.m.storeCtx(context.WithoutCancel(ctx))
 	defer cancel()
 	err := sv.updater.Update(ctx, key, store.Entry{}, sv.markTTL, func(cur []byte, found bool) ([]byte, error) {
@@ -518,7 +539,13 @@ func (sv *serverSide) settleMove(ctx context.Context, key string, base []byte) b
 		}
 		return sv.f.marker(markMoved), nil
 	})
-	return err == nil || errors.Is(err, errMoved)
+	switch {
+	case err == nil || errors.Is(err, errMoved):
+		return moveSettled
+	case errors.Is(err, errGone) || errors.Is(err, errChanged):
+		return moveRefused
+	}
+	return moveUnsettled
 }
 
 // discard removes a record that was written but never handed out. It runs

@@ -47,6 +47,12 @@ type countingStore struct {
 	// write to the same key does.
 	queueUpdate atomic.Bool
 	queued      atomic.Pointer[func()]
+	// holdUpdates makes every Update wait out its deadline and fail
+	// without writing, its write kept for applyHeld: a store that stalls,
+	// then runs what it was sent, or never does.
+	holdUpdates atomic.Bool
+	heldMu      sync.Mutex
+	held        []func()
 
 	// hook, when set, runs at the start of every call with the operation
 	// ("get", "set", "update", "touch", "delete") and the key, so that a
@@ -111,6 +117,13 @@ func (c *countingStore) Update(ctx context.Context, key string, last store.Entry
 	if q := c.queued.Swap(nil); q != nil {
 		(*q)()
 	}
+	if c.holdUpdates.Load() {
+		c.heldMu.Lock()
+		c.held = append(c.held, func() { _ = c.ms.Update(context.Background(), key, last, ttl, fn) })
+		c.heldMu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if c.queueUpdate.CompareAndSwap(true, false) {
 		q := func() { _ = c.ms.Update(context.Background(), key, last, ttl, fn) }
 		c.queued.Store(&q)
@@ -125,6 +138,20 @@ func (c *countingStore) Update(ctx context.Context, key string, last store.Entry
 		return ctx.Err()
 	}
 	return c.ms.Update(ctx, key, last, ttl, fn)
+}
+
+// applyHeld applies the writes that holdUpdates kept, in order, or drops
+// them when apply is false.
+func (c *countingStore) applyHeld(apply bool) {
+	c.heldMu.Lock()
+	held := c.held
+	c.held = nil
+	c.heldMu.Unlock()
+	for _, w := range held {
+		if apply {
+			w()
+		}
+	}
 }
 
 func (c *countingStore) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
