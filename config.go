@@ -408,9 +408,16 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	c.EncryptKey = s.String("session.encrypt_key", "")
 	c.EncryptKeyFallbacks = s.Fields("session.encrypt_key_fallbacks")
 	c.ValidateKey = s.String("session.validate_key", "")
-	for _, k := range []string{"session.encrypt_key", "session.encrypt_key_fallbacks", "session.validate_key", "session.crypto_type"} {
+	for _, k := range []string{"session.encrypt_key", "session.encrypt_key_fallbacks"} {
 		if s.Has(k) && c.Type != "cookie" {
 			return c, settingError(s, k, "encryption of server-side session data is not available yet; the data is in your own store, and the cookie holds only a signed id", ErrNotAvailable)
+		}
+	}
+	for _, k := range []string{"session.validate_key", "session.crypto_type"} {
+		// Beaker reads them for a server-side session only with
+		// encrypt_key, refused above: without it, it ignores them.
+		if s.Has(k) && c.Type != "cookie" {
+			warn(k, "setting ignored: Beaker uses it for a server-side session only with session.encrypt_key")
 		}
 	}
 	if c.Type == "cookie" && len(c.EncryptKeyFallbacks) > 0 && c.EncryptKey == "" {
@@ -423,11 +430,11 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 		// Beaker's backends (beaker.crypto.get_crypto_module); any other
 		// name is an error there too.
 		switch strings.TrimSpace(v) {
-		case "default", "cryptography", "pycrypto", "nss":
+		case "default", "cryptography", "pycryptodome", "pycrypto", "nss":
 			warn("session.crypto_type", "setting ignored: cookie sessions are always sealed with XChaCha20-Poly1305 (see session.NewCookie), "+
 				"whatever Beaker's crypto backend; Beaker's cookie format is neither read nor written")
 		default:
-			return c, settingError(s, "session.crypto_type", fmt.Sprintf("%q is not one of Beaker's crypto_type values (default, cryptography, pycrypto, nss)", v), settings.ErrBadValue)
+			return c, settingError(s, "session.crypto_type", fmt.Sprintf("%q is not one of Beaker's crypto_type values (default, cryptography, pycryptodome, pycrypto, nss)", v), settings.ErrBadValue)
 		}
 	}
 	if c.MaxEntries, err = s.Int("session.max_entries", 0); err != nil {

@@ -284,7 +284,7 @@ func TestCryptoTypeOfCookieSessions(t *testing.T) {
 	head := "[app:main]\n" + secretLine + "session.type = cookie\n"
 	_, err := beaker.Resolve(parse(t, head+"session.crypto_type = bogus\n"))
 	settingErrorAt(t, err, "demo.ini", 4, "session.crypto_type", settings.ErrBadValue, `"bogus"`, "cryptography")
-	for _, v := range []string{"default", "cryptography", "pycrypto", "nss"} {
+	for _, v := range []string{"default", "cryptography", "pycryptodome", "pycrypto", "nss"} {
 		cfg, err := beaker.Resolve(parse(t, head+"session.crypto_type = "+v+"\n"))
 		if err != nil {
 			t.Fatalf("crypto_type = %s: %v", v, err)
@@ -348,4 +348,23 @@ func TestFallbacksWithoutEncryptKeyIsResolved(t *testing.T) {
 		"session.encrypt_key_fallbacks = an-old-key-of-some-length\n")); err != nil {
 		t.Errorf("with encrypt_key: %v", err)
 	}
+}
+
+// TestServerSideKeysWithoutEncryptKey: Beaker reads validate_key and
+// crypto_type for a server-side session only with encrypt_key; without it
+// they are warned about as ignored, not refused. encrypt_key itself is
+// still refused (server-side encryption is not available).
+func TestServerSideKeysWithoutEncryptKey(t *testing.T) {
+	head := "[app:main]\n" + secretLine + "session.type = memory\n"
+	for _, line := range []string{"session.validate_key = v\n", "session.crypto_type = cryptography\n"} {
+		cfg, err := beaker.Resolve(parse(t, head+line))
+		if err != nil {
+			t.Fatalf("%q: %v, want it ignored as Beaker does", line, err)
+		}
+		if len(cfg.Warnings) != 1 || cfg.Warnings[0].Line != 4 || !strings.Contains(cfg.Warnings[0].Msg, "ignored") {
+			t.Errorf("%q: warnings %+v, want one saying it is ignored", line, cfg.Warnings)
+		}
+	}
+	_, err := beaker.Resolve(parse(t, head+"session.encrypt_key = k\n"))
+	settingErrorAt(t, err, "demo.ini", 4, "session.encrypt_key", beaker.ErrNotAvailable, "not available")
 }

@@ -21,6 +21,7 @@ const (
 	kindCookieExpires             // session.cookie_expires: Bool, Seconds or Date
 	kindBoolOrAuto                // session.secure
 	kindUnimplemented             // accepted, warned about, not used
+	kindMemcachedLogin            // Beaker's memcached username and password: refused
 )
 
 // keyDef is one catalogue entry: a key name after "session." or "cache."
@@ -81,6 +82,11 @@ func sessionKeys() []keyDef {
 		{"schema_name", kindUnimplemented},
 		{"constant_csrf_token", kindUnimplemented},
 		{"sa.", kindUnimplemented},
+		// pylibmc's options in Beaker's ext:memcached.
+		{"protocol", kindUnimplemented},
+		{"behavior.", kindUnimplemented},
+		{"username", kindMemcachedLogin},
+		{"password", kindMemcachedLogin},
 	}
 }
 
@@ -114,6 +120,11 @@ func cacheKeys() []keyDef {
 		{"schema_name", kindUnimplemented},
 		{"log_file", kindUnimplemented},
 		{"sa.", kindUnimplemented},
+		// pylibmc's options in Beaker's ext:memcached.
+		{"protocol", kindUnimplemented},
+		{"behavior.", kindUnimplemented},
+		{"username", kindMemcachedLogin},
+		{"password", kindMemcachedLogin},
 	}
 }
 
@@ -183,6 +194,11 @@ func (s *Settings) Check(log *slog.Logger) error {
 		}
 		if def.kind == kindUnimplemented {
 			warn(it.e.file, it.e.name, it.e.line, "Beaker setting not implemented; ignored")
+			continue
+		}
+		if def.kind == kindMemcachedLogin {
+			errs = append(errs, s.badValue(it.e, "part of a memcached login (SASL, pylibmc's username and password), which is not supported: "+
+				"the memcached store speaks the text protocol, which has none; remove the line and reach the servers without a login"))
 			continue
 		}
 		if err := s.checkValue(def.kind, it.e); err != nil {

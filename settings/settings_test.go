@@ -459,3 +459,32 @@ func TestMask(t *testing.T) {
 		}
 	}
 }
+
+// TestMemcachedOptionsOfBeaker: pylibmc's protocol and behavior.* options,
+// which Beaker's ext:memcached reads, are warned about as not implemented;
+// its username and password are refused, saying that memcached logins are
+// not supported, without showing the password.
+func TestMemcachedOptionsOfBeaker(t *testing.T) {
+	ini := "[app:main]\nsession.type = ext:memcached\nsession.protocol = binary\nsession.behavior.tcp_nodelay = true\ncache.behavior.ketama = true\n"
+	s, err := Parse("m.ini", strings.NewReader(ini), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, buf := logBuffer()
+	if err := s.Check(log); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if n := strings.Count(buf.String(), "not implemented"); n != 3 {
+		t.Errorf("%d not-implemented warnings, want 3:\n%s", n, buf.String())
+	}
+	for _, line := range []string{"session.username = admin\n", "session.password = hunter2\n", "cache.password = hunter2\n"} {
+		s, err := Parse("m.ini", strings.NewReader("[app:main]\n"+line), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Check(nil)
+		if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "SASL") || !strings.Contains(err.Error(), "m.ini:2") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: %v, want a located error saying logins are not supported, without the password", line, err)
+		}
+	}
+}
