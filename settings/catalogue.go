@@ -13,15 +13,15 @@ import (
 type kind int
 
 const (
-	kindString        kind = iota // anything
-	kindBool                      // Settings.Bool
-	kindInt                       // Settings.Int, 0 or more
-	kindPositiveInt               // Settings.Int, 1 or more
-	kindSeconds                   // Settings.Seconds
-	kindCookieExpires             // session.cookie_expires: Bool, Seconds or Date
-	kindBoolOrAuto                // session.secure
-	kindUnimplemented             // accepted, warned about, not used
-	kindMemcachedLogin            // Beaker's memcached username and password: refused
+	kindString         kind = iota // anything
+	kindBool                       // Settings.Bool
+	kindInt                        // Settings.Int, 0 or more
+	kindPositiveInt                // Settings.Int, 1 or more
+	kindSeconds                    // Settings.Seconds
+	kindCookieExpires              // session.cookie_expires: Bool, Seconds or Date
+	kindBoolOrAuto                 // session.secure
+	kindUnimplemented              // accepted, warned about, not used
+	kindMemcachedLogin             // Beaker's memcached username and password: refused
 )
 
 // keyDef is one catalogue entry: a key name after "session." or "cache."
