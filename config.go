@@ -699,7 +699,7 @@ func checkCookieDomain(s *settings.Settings, domain string) error {
 	}
 	if err := (&http.Cookie{Name: "n", Domain: domain}).Valid(); err != nil {
 		return settingError(s, "session.cookie_domain", fmt.Sprintf("%q is not a cookie domain (a host name such as example.com or .example.com, in ASCII, or an IPv4 address): "+
-			"the cookie would be sent without Domain, for this host only", domain), settings.ErrBadValue)
+			"Go's net/http would send the cookie without Domain, for this host only (leave the line out for that)", domain), settings.ErrBadValue)
 	}
 	return nil
 }
