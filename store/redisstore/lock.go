@@ -131,7 +131,10 @@ func (s *Store) tryLock(ctx context.Context, name string, lease time.Duration) (
 	}
 	select {
 	case <-s.closed:
-		if err := unlockScript.Run(ctx, s.c, []string{l.key}, l.token).Err(); err != nil {
+		// Not on ctx: a caller whose context ended just after the take
+		// would leave the lock held until its lease ran out. The
+		// client's own timeouts bound the call.
+		if err := unlockScript.Run(context.WithoutCancel(ctx), s.c, []string{l.key}, l.token).Err(); err != nil {
 			return nil, fmt.Errorf("redisstore: lock %q: %w; deleting the lock taken meanwhile: %w", name, ErrClosed, err)
 		}
 		return nil, fmt.Errorf("redisstore: lock %q: %w", name, ErrClosed)
