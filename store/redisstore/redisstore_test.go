@@ -610,6 +610,12 @@ func TestParseURLHidesPassword(t *testing.T) {
 		"rediss://u:Qx7@h:6379?bogus=1",
 		"redis://u:Qx7\x01@h:6379",
 		"unix://u:Qx7@/tmp/redis.sock?db=x",
+		// redis-py's password option, in the query.
+		"unix:///tmp/redis.sock?db=x&password=Qx7",
+		"unix:///tmp/redis.sock?password=Qx7a&Qx7b&db=x",
+		"redis://h:notaport/?password=Qx7",
+		"redis://h:6379/0?Password=Qx7&bogus=1",
+		"redis://h:6379/0?pass%77ord=Qx7&bogus=1",
 		"redis://u:Qx7@h:6379/2",
 		// A list of nodes.
 		"redis://u:Qx7@h1:1,h2:notaport",

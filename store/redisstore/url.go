@@ -62,7 +62,8 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 		// One server in go-redis's own spelling.
 		o, err := redis.ParseURL(s)
 		if err != nil {
-			if !strings.Contains(s, "@") { // no user info: nothing to hide
+			// No user info and no password option: nothing to hide.
+			if !strings.Contains(s, "@") && redactURL(s) == s {
 				return nil, bad("%w", err)
 			}
 			return nil, bad("%s", errorWords(err))
@@ -232,23 +233,50 @@ func errorWords(err error) string {
 }
 
 // redactURL hides the password of a URL for error messages: everything from
-// the first ':' after the scheme to the last '@'.
+// the first ':' after the scheme to the last '@', and the value of a query
+// option whose name holds "password" (redis-py reads
+// unix:///path?password=…).
 func redactURL(s string) string {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || quoteScheme(scheme) == "" {
 		scheme, rest, ok = "", s, false
 	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		cred := rest[:at]
+		if user, _, hasPass := strings.Cut(cred, ":"); hasPass {
+			cred = user + ":xxxxx"
+		}
+		rest = cred + rest[at:]
+	}
+	if ok {
+		rest = scheme + "://" + rest
+	}
+	return redactQuery(rest)
+}
+
+// redactQuery hides the value of the first query option of s whose name
+// holds "password" (in any case, %-escaped or not), and the rest of the
+// query after it: a password may hold '&' and '=', and then its pieces look
+// like further options.
+func redactQuery(s string) string {
+	q := strings.IndexByte(s, '?')
+	if q < 0 {
 		return s
 	}
-	cred := rest[:at]
-	if user, _, hasPass := strings.Cut(cred, ":"); hasPass {
-		cred = user + ":xxxxx"
+	pairs := strings.Split(s[q+1:], "&")
+	for i, kv := range pairs {
+		k, _, hasValue := strings.Cut(kv, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if hasValue && strings.Contains(strings.ToLower(k), "password") {
+			pairs[i] = kv[:strings.IndexByte(kv, '=')] + "=xxxxx"
+			if i < len(pairs)-1 {
+				pairs[i] += "&…"
+			}
+			pairs = pairs[:i+1]
+			break
+		}
 	}
-	out := cred + rest[at:]
-	if ok {
-		out = scheme + "://" + out
-	}
-	return out
+	return s[:q+1] + strings.Join(pairs, "&")
 }
