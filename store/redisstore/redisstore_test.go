@@ -575,6 +575,23 @@ func TestParseURL(t *testing.T) {
 	if o, _ := redisstore.ParseURL("redis://h/0?pool_size=7", false); o == nil || o.PoolSize != 7 {
 		t.Errorf("a query option of a single server's URL was not kept: %+v", o)
 	}
+	// Every option that go-redis's ParseURL takes reaches the client.
+	o, err := redisstore.ParseURL("redis://h/0?protocol=2&client_name=app&max_retries=3&min_retry_backoff=1ms&max_retry_backoff=2ms"+
+		"&dial_timeout=3s&read_timeout=4s&write_timeout=5s&pool_fifo=true&pool_size=6&pool_timeout=7s"+
+		"&min_idle_conns=1&max_idle_conns=8&max_active_conns=9&max_concurrent_dials=2"+
+		"&pipeline_pool_size=-1&pipeline_read_buffer_size=4096&pipeline_write_buffer_size=8192"+
+		"&conn_max_idle_time=10s&conn_max_lifetime=1h&conn_max_lifetime_jitter=5m", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprintln(o.Protocol, o.ClientName, o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff,
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolFIFO, o.PoolSize, o.PoolTimeout,
+		o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns, o.MaxConcurrentDials,
+		o.PipelinePoolSize, o.PipelineReadBufferSize, o.PipelineWriteBufferSize,
+		o.ConnMaxIdleTime, o.ConnMaxLifetime, o.ConnMaxLifetimeJitter)
+	if want := "2 app 3 1ms 2ms 3s 4s 5s true 6 7s 1 8 9 2 -1 4096 8192 10s 1h0m0s 5m0s\n"; got != want {
+		t.Errorf("the query options of a single server's URL:\n got %s want %s", got, want)
+	}
 	for _, in := range []string{
 		"", "http://h:1", "redis://h:1/x", "h1:1,h2:2/3", "h1:1,h2:notaport",
 		"redis://h1:1,h2:2?pool_size=3", "redis+sentinel://s1", "redis+sentinel://s1/m/x",
@@ -585,7 +602,7 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %+v, %v; want an error wrapping ErrInvalidURL", in, o, err)
 		}
 	}
-	_, err := redisstore.ParseURL("redis://user:secret@h:1/x", false)
+	_, err = redisstore.ParseURL("redis://user:secret@h:1/x", false)
 	if err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("the error shows the password: %v", err)
 	}

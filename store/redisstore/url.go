@@ -70,15 +70,9 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 		}
 		uo := &redis.UniversalOptions{
 			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
-			TLSConfig: o.TLSConfig, Protocol: o.Protocol, ClientName: o.ClientName,
-			MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
-			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
-			PoolFIFO: o.PoolFIFO, PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
-			MinIdleConns: o.MinIdleConns, MaxIdleConns: o.MaxIdleConns, MaxActiveConns: o.MaxActiveConns,
-			ConnMaxIdleTime: o.ConnMaxIdleTime, ConnMaxLifetime: o.ConnMaxLifetime,
-			DialerRetries: o.DialerRetries, DialerRetryTimeout: o.DialerRetryTimeout,
-			IsClusterMode: cluster,
+			TLSConfig: o.TLSConfig, IsClusterMode: cluster,
 		}
+		copyQueryOptions(uo, o)
 		if cluster && o.DB != 0 {
 			return nil, bad("a Redis Cluster has only database 0")
 		}
@@ -135,6 +129,21 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 		uo.TLSConfig = &tls.Config{ServerName: h, MinVersion: tls.VersionTLS12}
 	}
 	return uo, nil
+}
+
+// copyQueryOptions copies to uo the fields of o that redis.ParseURL sets
+// from the query (setupConnParams in go-redis's options.go), all but db.
+func copyQueryOptions(uo *redis.UniversalOptions, o *redis.Options) {
+	uo.Protocol, uo.ClientName = o.Protocol, o.ClientName
+	uo.MaxRetries, uo.MinRetryBackoff, uo.MaxRetryBackoff = o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff
+	uo.DialTimeout, uo.ReadTimeout, uo.WriteTimeout = o.DialTimeout, o.ReadTimeout, o.WriteTimeout
+	uo.PoolFIFO, uo.PoolSize, uo.PoolTimeout = o.PoolFIFO, o.PoolSize, o.PoolTimeout
+	uo.MinIdleConns, uo.MaxIdleConns, uo.MaxActiveConns = o.MinIdleConns, o.MaxIdleConns, o.MaxActiveConns
+	uo.MaxConcurrentDials = o.MaxConcurrentDials
+	uo.PipelinePoolSize = o.PipelinePoolSize
+	uo.PipelineReadBufferSize, uo.PipelineWriteBufferSize = o.PipelineReadBufferSize, o.PipelineWriteBufferSize
+	uo.ConnMaxIdleTime, uo.ConnMaxLifetime, uo.ConnMaxLifetimeJitter = o.ConnMaxIdleTime, o.ConnMaxLifetime, o.ConnMaxLifetimeJitter
+	uo.DialerRetries, uo.DialerRetryTimeout = o.DialerRetries, o.DialerRetryTimeout
 }
 
 func parseSentinel(rest string, tlsOn bool, bad func(string, ...any) error) (*redis.UniversalOptions, error) {
