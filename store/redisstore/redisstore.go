@@ -164,14 +164,20 @@ func New(client redis.UniversalClient, opts Options) *Store {
 // Open parses url (see ParseURL), makes a client with the connection fields
 // of opts and returns a Store that owns it: Close closes the client. It does
 // not contact the server: an unreachable server shows in the first
-// operation.
+// operation. It logs a warning (to opts.Logger) for each redis-py query
+// option of url that the store ignores or that weakens it
+// (ssl_cert_reqs=none).
 func Open(url string, opts Options) (*Store, error) {
-	uo, err := ParseURL(url, opts.Cluster)
+	uo, notes, err := parseURL(url, opts.Cluster)
 	if err != nil {
 		return nil, err
 	}
 	applyConnOptions(uo, opts)
-	return newStore(redis.NewUniversalClient(uo), true, opts), nil
+	s := newStore(redis.NewUniversalClient(uo), true, opts)
+	for _, n := range notes {
+		s.log.Warn("redisstore: url: "+n.Msg, "option", n.Option)
+	}
+	return s, nil
 }
 
 func applyConnOptions(uo *redis.UniversalOptions, opts Options) {

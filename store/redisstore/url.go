@@ -4,10 +4,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -28,11 +30,20 @@ import (
 //	rediss+sentinel://…                                     the same over TLS
 //
 // A single server's URL takes go-redis's query options (see redis.ParseURL,
-// e.g. ?pool_size=50&dial_timeout=1s); the other forms take none. The
+// e.g. ?pool_size=50&dial_timeout=1s) and redis-py's, as Python Beaker's
+// URLs write them (?socket_timeout=5&max_connections=50, see
+// translateQuery); the other forms take none. The
 // user and password apply to the data nodes; a port left out is 6379
 // (26379 for a Sentinel). Errors wrap ErrInvalidURL, and never show the
 // password.
 func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
+	uo, _, err := parseURL(raw, cluster)
+	return uo, err
+}
+
+// parseURL is ParseURL, and also returns the notes on the redis-py query
+// options it accepted but ignores, for Open to log.
+func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, error) {
 	s := strings.TrimSpace(raw)
 	// bad's messages quote the URL only as redactURL gives it. A password
 	// may hold ',', '/', '?', '#' or '@', and then a parser takes pieces of
@@ -42,7 +53,7 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 		return fmt.Errorf("%w %q: "+format, append([]any{ErrInvalidURL, redactURL(s)}, args...)...)
 	}
 	if s == "" {
-		return nil, bad("empty")
+		return nil, nil, bad("empty")
 	}
 	scheme, rest, hasScheme := strings.Cut(s, "://")
 	if !hasScheme {
@@ -51,32 +62,53 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 	switch scheme {
 	case "", "redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel":
 	default:
-		return nil, bad("unknown scheme%s (want redis, rediss, unix, redis+sentinel or rediss+sentinel)", quoteScheme(scheme))
+		return nil, nil, bad("unknown scheme%s (want redis, rediss, unix, redis+sentinel or rediss+sentinel)", quoteScheme(scheme))
 	}
 	tlsOn := strings.HasPrefix(scheme, "rediss")
 
 	if strings.HasSuffix(scheme, "+sentinel") {
-		return parseSentinel(rest, tlsOn, bad)
+		uo, err := parseSentinel(rest, tlsOn, bad)
+		return uo, nil, err
 	}
 	if scheme == "unix" || (!strings.Contains(rest, ",") && scheme != "") {
-		// One server in go-redis's own spelling.
-		o, err := redis.ParseURL(s)
+		// One server in go-redis's own spelling, once redis-py's options
+		// of the query are turned into go-redis's. The query is where
+		// url.Parse takes it: after the first '?' before the first '#'.
+		u, frag, _ := strings.Cut(s, "#")
+		base, query, _ := strings.Cut(u, "?")
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, nil, bad("the query has a bad %%-escape or ';'")
+		}
+		py, err := translateQuery(q, tlsOn)
+		if err != nil {
+			return nil, nil, bad("%w", err)
+		}
+		gs := s
+		if py.changed {
+			gs = base + "?" + q.Encode()
+			if strings.Contains(s, "#") {
+				gs += "#" + frag
+			}
+		}
+		o, err := redis.ParseURL(gs)
 		if err != nil {
 			// No user info and no password option: nothing to hide.
 			if !strings.Contains(s, "@") && redactURL(s) == s {
-				return nil, bad("%w", err)
+				return nil, nil, bad("%w", err)
 			}
-			return nil, bad("%s", errorWords(err))
+			return nil, nil, bad("%s", errorWords(err))
 		}
 		uo := &redis.UniversalOptions{
 			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
 			TLSConfig: o.TLSConfig, IsClusterMode: cluster,
 		}
 		copyQueryOptions(uo, o)
+		py.applyCredentials(uo)
 		if cluster && o.DB != 0 {
-			return nil, bad("a Redis Cluster has only database 0")
+			return nil, nil, bad("a Redis Cluster has only database 0")
 		}
-		return uo, nil
+		return uo, py.notes, nil
 	}
 
 	// A list of seed nodes: a Cluster (or one bare host:port).
@@ -87,7 +119,7 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 			// Beaker 1.13 repeats the scheme on every item.
 			if sch, r, ok := strings.Cut(item, "://"); ok {
 				if sch != "redis" && sch != "rediss" {
-					return nil, bad("unknown scheme%s in item %d", quoteScheme(sch), i+1)
+					return nil, nil, bad("unknown scheme%s in item %d", quoteScheme(sch), i+1)
 				}
 				tlsOn = tlsOn || sch == "rediss"
 				item = r
@@ -97,11 +129,11 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 			user, host := item[:at], item[at+1:]
 			u, err := url.Parse("redis://" + user + "@x")
 			if err != nil || u.User == nil {
-				return nil, bad("bad user:password in item %d", i+1)
+				return nil, nil, bad("bad user:password in item %d", i+1)
 			}
 			if uo.Username != "" || uo.Password != "" {
 				if p, _ := u.User.Password(); u.User.Username() != uo.Username || p != uo.Password {
-					return nil, bad("items give different credentials")
+					return nil, nil, bad("items give different credentials")
 				}
 			}
 			uo.Username = u.User.Username()
@@ -109,18 +141,18 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 			item = host
 		}
 		if strings.ContainsAny(item, "?#") {
-			return nil, bad("query options are only accepted in a single server's URL")
+			return nil, nil, bad("query options are only accepted in a single server's URL")
 		}
 		item = strings.TrimSuffix(item, "/")
 		if h, db, ok := strings.Cut(item, "/"); ok {
 			if db != "0" {
-				return nil, bad("a Redis Cluster has only database 0 (item %d names another)", i+1)
+				return nil, nil, bad("a Redis Cluster has only database 0 (item %d names another)", i+1)
 			}
 			item = h
 		}
 		addr, err := hostPort(item, "6379")
 		if err != nil {
-			return nil, bad("item %d: %v", i+1, err)
+			return nil, nil, bad("item %d: %v", i+1, err)
 		}
 		uo.Addrs = append(uo.Addrs, addr)
 	}
@@ -128,7 +160,7 @@ func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
 		h, _, _ := net.SplitHostPort(uo.Addrs[0])
 		uo.TLSConfig = &tls.Config{ServerName: h, MinVersion: tls.VersionTLS12}
 	}
-	return uo, nil
+	return uo, nil, nil
 }
 
 // copyQueryOptions copies to uo the fields of o that redis.ParseURL sets
@@ -288,4 +320,186 @@ func redactQuery(s string) string {
 		}
 	}
 	return s[:q+1] + strings.Join(pairs, "&")
+}
+
+// A urlNote is a redis-py query option that parseURL accepted but that the
+// store ignores, or applies otherwise than redis-py: Open logs it.
+type urlNote struct {
+	Option string // the option's name, e.g. "retry_on_timeout"
+	Msg    string // what becomes of it
+}
+
+// pyQuery is what translateQuery found in a query besides go-redis's
+// options.
+type pyQuery struct {
+	changed bool // the query held redis-py options: q was rewritten
+	notes   []urlNote
+
+	// username and password are redis-py's ?username= and ?password=
+	// (its documented unix:///path?db=0&password=…); the URL's user info
+	// wins over them, as in redis-py.
+	username, password       string
+	hasUsername, hasPassword bool
+}
+
+// applyCredentials sets the username and password of the query on uo when
+// the URL's user info gave none.
+func (p *pyQuery) applyCredentials(uo *redis.UniversalOptions) {
+	if uo.Username == "" && p.hasUsername {
+		uo.Username = p.username
+	}
+	if uo.Password == "" && p.hasPassword {
+		uo.Password = p.password
+	}
+}
+
+// translateQuery rewrites in q, in place, the query options of redis-py
+// into go-redis's, so that a URL written for Python Beaker (whose
+// ext:redis hands it to redis-py's Redis.from_url) parses here. redis-py
+// parses the options of its URL_QUERY_ARGUMENT_PARSERS table
+// (redis/connection.py: socket_timeout and socket_connect_timeout as float
+// seconds, max_connections and health_check_interval as int, the others
+// through to_bool) and passes every other option through to its
+// connection class as a keyword argument (ssl_cert_reqs, client_name,
+// password, decode_responses, …).
+//
+//	socket_timeout          read_timeout and write_timeout where not given,
+//	                        and dial_timeout unless socket_connect_timeout
+//	                        or dial_timeout is (redis-py's connect timeout
+//	                        defaults to socket_timeout)
+//	socket_connect_timeout  dial_timeout
+//	max_connections         pool_size; 0 (redis-py: no limit) leaves the
+//	                        default
+//	ssl_cert_reqs           none: skip_verify (logged); optional and required:
+//	                        verify (optional means required for a client)
+//	username, password      the credentials, when the URL has no user info
+//	retry_on_timeout, socket_keepalive, health_check_interval,
+//	retry_on_error, encoding, encoding_errors, decode_responses
+//	                        accepted; logged where go-redis does otherwise
+//
+// go-redis's own options are left as they are, and an option neither
+// knows stays for redis.ParseURL to refuse. Giving an option in both
+// spellings (socket_connect_timeout and dial_timeout, max_connections and
+// pool_size, ssl_cert_reqs and skip_verify) is an error. Values are read
+// as redis-py reads them, the first of repeated ones. Errors name the
+// option, never its value (a password holding '?' or '&' may look like a
+// query).
+func translateQuery(q url.Values, tlsOn bool) (pyQuery, error) {
+	var p pyQuery
+	has := func(k string) bool { _, ok := q[k]; return ok }
+	take := func(k string) (string, bool) {
+		vs, ok := q[k]
+		if !ok {
+			return "", false
+		}
+		delete(q, k)
+		p.changed = true
+		if len(vs) == 0 {
+			return "", true
+		}
+		return vs[0], true
+	}
+	note := func(option, msg string) { p.notes = append(p.notes, urlNote{option, msg}) }
+	both := func(py, gr string) error {
+		return fmt.Errorf("%s (redis-py) and %s (go-redis) name the same setting: give one", py, gr)
+	}
+
+	p.username, p.hasUsername = take("username")
+	p.password, p.hasPassword = take("password")
+
+	if v, ok := take("socket_connect_timeout"); ok {
+		if has("dial_timeout") {
+			return p, both("socket_connect_timeout", "dial_timeout")
+		}
+		d, err := pySeconds("socket_connect_timeout", v)
+		if err != nil {
+			return p, err
+		}
+		q.Set("dial_timeout", d.String())
+	}
+	if v, ok := take("socket_timeout"); ok {
+		d, err := pySeconds("socket_timeout", v)
+		if err != nil {
+			return p, err
+		}
+		for _, k := range []string{"read_timeout", "write_timeout", "dial_timeout"} {
+			if !has(k) {
+				q.Set(k, d.String())
+			}
+		}
+	}
+	if v, ok := take("max_connections"); ok {
+		if has("pool_size") {
+			return p, both("max_connections", "pool_size")
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		switch {
+		case err != nil || n < 0:
+			return p, errors.New("max_connections: want a whole number, 0 or more")
+		case n == 0:
+			note("max_connections", "max_connections=0 (no limit in redis-py) leaves go-redis's default pool size (10 per CPU; the redis.pool_size setting sets it)")
+		default:
+			q.Set("pool_size", strconv.Itoa(n))
+		}
+	}
+	if v, ok := take("ssl_cert_reqs"); ok {
+		if !tlsOn {
+			return p, errors.New("ssl_cert_reqs is an option of a TLS connection: use rediss://")
+		}
+		if has("skip_verify") {
+			return p, both("ssl_cert_reqs", "skip_verify")
+		}
+		switch strings.TrimPrefix(strings.ToLower(strings.TrimSpace(v)), "cert_") {
+		case "none":
+			q.Set("skip_verify", "true")
+			note("ssl_cert_reqs", "ssl_cert_reqs=none: the server's TLS certificate is not verified (anyone on the path can read and change the traffic)")
+		case "optional", "required": // CERT_OPTIONAL verifies as CERT_REQUIRED in a client
+		default:
+			return p, errors.New("ssl_cert_reqs: want none, optional or required")
+		}
+	}
+	if v, ok := take("retry_on_timeout"); ok && !pyBool(v) {
+		note("retry_on_timeout", "retry_on_timeout=false is ignored: go-redis retries a command that timed out like any network error, redis.max_retries times (1 by default; -1 for none)")
+	}
+	if v, ok := take("socket_keepalive"); ok && !pyBool(v) {
+		note("socket_keepalive", "socket_keepalive=false is ignored: go-redis turns TCP keep-alive on")
+	}
+	if v, ok := take("health_check_interval"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return p, errors.New("health_check_interval: want a whole number of seconds")
+		}
+		if n > 0 {
+			note("health_check_interval", "health_check_interval is ignored: go-redis sends no PING before a command on an idle connection (it drops a pooled connection that the server closed)")
+		}
+	}
+	if _, ok := take("retry_on_error"); ok {
+		note("retry_on_error", "retry_on_error is ignored: go-redis retries network errors and timeouts, redis.max_retries times")
+	}
+	for _, k := range []string{"encoding", "encoding_errors", "decode_responses"} {
+		if _, ok := take(k); ok {
+			note(k, k+" is ignored: the store reads and writes bytes")
+		}
+	}
+	return p, nil
+}
+
+// pySeconds reads a redis-py timeout: a float number of seconds, here more
+// than 0 (redis-py would make a non-blocking socket of 0).
+func pySeconds(name, v string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) || f <= 0 || f >= float64(math.MaxInt64)/float64(time.Second) {
+		return 0, fmt.Errorf("%s: want a number of seconds more than 0, such as 5 or 0.5", name)
+	}
+	return max(time.Duration(f*float64(time.Second)), time.Nanosecond), nil
+}
+
+// pyBool reads a boolean as redis-py's to_bool does: "", 0, f, false, n and
+// no (in any case) are false, anything else true.
+func pyBool(v string) bool {
+	switch strings.ToUpper(v) {
+	case "", "0", "F", "FALSE", "N", "NO":
+		return false
+	}
+	return true
 }

@@ -1,0 +1,160 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobeaker/beaker/store/redisstore"
+)
+
+// TestParseURLRedisPyOptions: the query options of redis-py (Python
+// Beaker's ext:redis hands session.url to Redis.from_url) are taken as
+// redis-py takes them, instead of failing with "unexpected option".
+func TestParseURLRedisPyOptions(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // dial|read|write|pool|client|user|pass|insecure
+	}{
+		{"redis://h:1/0?socket_timeout=5", "5s|5s|5s|0|||||false"},
+		{"redis://h/0?socket_timeout=0.5&read_timeout=2s", "500ms|2s|500ms|0|||||false"},
+		{"redis://h/0?socket_connect_timeout=2&retry_on_timeout=true", "2s|0s|0s|0|||||false"},
+		{"redis://h/0?socket_connect_timeout=2&socket_timeout=7", "2s|7s|7s|0|||||false"},
+		{"redis://h/0?socket_timeout=3&dial_timeout=1s", "1s|3s|3s|0|||||false"},
+		{"redis://h?health_check_interval=30", "0s|0s|0s|0|||||false"},
+		{"redis://h?max_connections=50", "0s|0s|0s|50|||||false"},
+		{"redis://h?max_connections=0", "0s|0s|0s|0|||||false"},
+		{"redis://h?client_name=web1", "0s|0s|0s|0|web1||||false"},
+		{"rediss://h?ssl_cert_reqs=none", "0s|0s|0s|0|||||true"},
+		{"rediss://h?ssl_cert_reqs=CERT_NONE", "0s|0s|0s|0|||||true"},
+		{"rediss://h?ssl_cert_reqs=required", "0s|0s|0s|0|||||false"},
+		{"rediss://h?ssl_cert_reqs=optional", "0s|0s|0s|0|||||false"},
+		{"rediss://h?skip_verify=true", "0s|0s|0s|0|||||true"}, // go-redis's spelling still works
+		{"redis://h?encoding=utf-8&encoding_errors=strict&decode_responses=True&socket_keepalive=1&retry_on_error=x", "0s|0s|0s|0|||||false"},
+		{"unix:///run/redis.sock?db=2&username=u&password=p%40ss", "0s|0s|0s|0||u|p@ss||false"},
+		{"redis://u:a@h?password=b", "0s|0s|0s|0||u|a||false"}, // the user info wins, as in redis-py
+		{"redis://h/0?pool_size=5&dial_timeout=1s#frag", "1s|0s|0s|5|||||false"},
+	} {
+		o, err := redisstore.ParseURL(c.in, false)
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", c.in, err)
+			continue
+		}
+		insecure := o.TLSConfig != nil && o.TLSConfig.InsecureSkipVerify
+		got := fmt.Sprintf("%v|%v|%v|%d|%s|%s|%s||%v", o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolSize,
+			o.ClientName, o.Username, o.Password, insecure)
+		if got != c.want {
+			t.Errorf("ParseURL(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+	for _, in := range []string{
+		"redis://h?socket_timeout=x", "redis://h?socket_timeout=0", "redis://h?socket_timeout=-1",
+		"redis://h?socket_timeout=nan", "redis://h?socket_timeout=1e300", "redis://h?socket_timeout=5s",
+		"redis://h?socket_connect_timeout=1&dial_timeout=1s", "redis://h?max_connections=5&pool_size=5",
+		"redis://h?max_connections=-1", "redis://h?max_connections=many",
+		"rediss://h?ssl_cert_reqs=bogus", "redis://h?ssl_cert_reqs=none", "rediss://h?ssl_cert_reqs=none&skip_verify=true",
+		"redis://h?health_check_interval=often", "redis://h?bogus=1", "redis://h?socket_timeout=5&bogus=1",
+		"redis://h?socket_timeout=5&a=%zz",
+	} {
+		if o, err := redisstore.ParseURL(in, false); !errors.Is(err, redisstore.ErrInvalidURL) {
+			t.Errorf("ParseURL(%q) = %+v, %v; want an error wrapping ErrInvalidURL", in, o, err)
+		} else if strings.Contains(in, "socket_timeout=x") && !strings.Contains(err.Error(), "socket_timeout") {
+			t.Errorf("ParseURL(%q): %v does not name the option", in, err)
+		}
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the records' text.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	s := r.Level.String() + " " + r.Message
+	r.Attrs(func(a slog.Attr) bool { s += " " + a.String(); return true })
+	h.mu.Lock()
+	h.recs = append(h.recs, s)
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *logRecorder) all() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.recs, "\n")
+}
+
+// TestOpenLogsRedisPyOptions: Open warns, through Options.Logger, about the
+// redis-py options that the store accepts but ignores or that weaken it,
+// once each, naming the option and never the password; and says nothing
+// about those it applies as redis-py does.
+func TestOpenLogsRedisPyOptions(t *testing.T) {
+	rec := &logRecorder{}
+	s, err := redisstore.Open("rediss://u:Qx7secret@127.0.0.1:1/0?socket_timeout=5&socket_connect_timeout=2"+
+		"&retry_on_timeout=false&health_check_interval=30&ssl_cert_reqs=none&max_connections=50"+
+		"&decode_responses=true&socket_keepalive=true", redisstore.Options{Logger: slog.New(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	logs := rec.all()
+	for _, opt := range []string{"retry_on_timeout", "health_check_interval", "ssl_cert_reqs", "decode_responses"} {
+		if n := strings.Count(logs, "option="+opt); n != 1 {
+			t.Errorf("%d warnings name %s, want 1; the logs:\n%s", n, opt, logs)
+		}
+	}
+	for _, quiet := range []string{"socket_timeout", "socket_connect_timeout", "max_connections", "socket_keepalive"} {
+		if strings.Contains(logs, quiet) {
+			t.Errorf("a warning names %s, which the store applies; the logs:\n%s", quiet, logs)
+		}
+	}
+	if strings.Contains(logs, "Qx7") {
+		t.Errorf("the logs show the password:\n%s", logs)
+	}
+	if !strings.Contains(logs, "WARN") {
+		t.Errorf("the notes are not warnings:\n%s", logs)
+	}
+
+	rec = &logRecorder{}
+	s2, err := redisstore.Open("redis://127.0.0.1:1/0?retry_on_timeout=true&health_check_interval=0", redisstore.Options{Logger: slog.New(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if logs := rec.all(); logs != "" {
+		t.Errorf("Open logged for options it applies as redis-py does:\n%s", logs)
+	}
+}
+
+// TestRedisPyOptionsLive: a URL with the options of a Python Beaker
+// configuration serves sessions on the test server.
+func TestRedisPyOptionsLive(t *testing.T) {
+	u := serverURL(t, "BEAKER_TEST_REDIS_URL")
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	s, err := redisstore.Open(u+sep+"socket_timeout=5&socket_connect_timeout=2&retry_on_timeout=true&health_check_interval=30&max_connections=50",
+		redisstore.Options{KeyPrefix: "redispy-test:", Logger: slog.New(&logRecorder{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	k := fmt.Sprintf("k-%d", time.Now().UnixNano())
+	if err := s.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok, err := s.Get(ctx, k); err != nil || !ok || string(e.Value) != "v" {
+		t.Fatalf("Get = %q, %v, %v", e.Value, ok, err)
+	}
+}
