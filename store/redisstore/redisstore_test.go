@@ -594,7 +594,9 @@ func TestParseURL(t *testing.T) {
 	}
 	for _, in := range []string{
 		"", "http://h:1", "redis://h:1/x", "h1:1,h2:2/3", "h1:1,h2:notaport",
-		"redis://h1:1,h2:2?pool_size=3", "redis+sentinel://s1", "redis+sentinel://s1/m/x",
+		"redis://h1:1,h2:2?pool_size=x", "redis://h1:1,h2:2?bogus=1", "redis://h1:1,h2:2?db=3", "redis://h1:1,h2:2#f",
+		"redis://h1:1?socket_timeout=5,redis://h2:2?socket_timeout=6", "redis+sentinel://s1/m?bogus=1",
+		"redis+sentinel://s1/m?db=x", "redis+sentinel://s1/m#f", "redis+sentinel://s1", "redis+sentinel://s1/m/x",
 		"redis+sentinel://s1/m/1/2", "redis://h1:1,http://h2:2", "redis://h:1/2", "redis+sentinel://s1:x/m",
 	} {
 		cluster := in == "redis://h:1/2"
@@ -643,7 +645,9 @@ func TestParseURLHidesPassword(t *testing.T) {
 		"redis://u:Qx7a@h1,u:Qx7b@h2",
 		"redis://u:Qx7@h1,ftp://h2",
 		"redis://u:Qx7@h1/3,h2",
-		"redis://u:Qx7@h1,h2?pool_size=3",
+		"redis://u:Qx7@h1,h2?pool_size=x",
+		"redis://u:Qx7@h1,h2?password=Qx7&db=3",
+		"redis://u:Qx7a?Qx7b@h1,h2",
 		"h1:1,u:Qx7@h2:bad",
 		"u:Qx7@h://x",
 		// Sentinel.
@@ -654,6 +658,8 @@ func TestParseURLHidesPassword(t *testing.T) {
 		"redis+sentinel://u:Qx7@s1/m/x",
 		"redis+sentinel://u:Qx7@s1/m/1/2",
 		"redis+sentinel://u:Qx7@s1/m?x=1",
+		"redis+sentinel://s1/m?password=Qx7&pool_size=x",
+		"redis+sentinel://u:Qx7a?Qx7b@s1/m",
 	} {
 		failed := false
 		for _, cluster := range []bool{false, true} {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,11 +30,12 @@ import (
 //	                                                        a master found through Sentinel
 //	rediss+sentinel://…                                     the same over TLS
 //
-// A single server's URL takes go-redis's query options (see redis.ParseURL,
-// e.g. ?pool_size=50&dial_timeout=1s) and redis-py's, as Python Beaker's
-// URLs write them (?socket_timeout=5&max_connections=50, see
-// translateQuery); the other forms take none. The
-// user and password apply to the data nodes; a port left out is 6379
+// Every form takes go-redis's query options (see redis.ParseURL, e.g.
+// ?pool_size=50&dial_timeout=1s) and redis-py's, as Python Beaker's URLs
+// write them (?socket_timeout=5&max_connections=50, see translateQuery): a
+// node list after its last item, or after each item in Beaker 1.13's
+// spelling (each giving the same values); a Sentinel URL after the path.
+// The user and password apply to the data nodes; a port left out is 6379
 // (26379 for a Sentinel). Errors wrap ErrInvalidURL, and never show the
 // password.
 func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
@@ -67,8 +69,7 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 	tlsOn := strings.HasPrefix(scheme, "rediss")
 
 	if strings.HasSuffix(scheme, "+sentinel") {
-		uo, err := parseSentinel(rest, tlsOn, bad)
-		return uo, nil, err
+		return parseSentinel(s, rest, tlsOn, bad)
 	}
 	if scheme == "unix" || (!strings.Contains(rest, ",") && scheme != "") {
 		// One server in go-redis's own spelling, once redis-py's options
@@ -113,6 +114,8 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 
 	// A list of seed nodes: a Cluster (or one bare host:port).
 	uo := &redis.UniversalOptions{IsClusterMode: cluster}
+	q := url.Values{}
+	var query string
 	for i, item := range strings.Split(rest, ",") {
 		item = strings.TrimSpace(item)
 		if i > 0 {
@@ -140,8 +143,23 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 			uo.Password, _ = u.User.Password()
 			item = host
 		}
-		if strings.ContainsAny(item, "?#") {
-			return nil, nil, bad("query options are only accepted in a single server's URL")
+		if strings.Contains(item, "#") {
+			return nil, nil, bad("item %d has a fragment ('#')", i+1)
+		}
+		// Query options, on the last item ("h1,h2?socket_timeout=5") or,
+		// in Beaker 1.13's spelling, on each ("redis://h1?…,redis://h2?…").
+		item, query, _ = strings.Cut(item, "?")
+		if query != "" {
+			iq, err := url.ParseQuery(query)
+			if err != nil {
+				return nil, nil, bad("the query of item %d has a bad %%-escape or ';'", i+1)
+			}
+			for k, vs := range iq {
+				if prev, ok := q[k]; ok && !slices.Equal(prev, vs) {
+					return nil, nil, bad("items give different values to one query option")
+				}
+				q[k] = vs
+			}
 		}
 		item = strings.TrimSuffix(item, "/")
 		if h, db, ok := strings.Cut(item, "/"); ok {
@@ -160,7 +178,45 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 		h, _, _ := net.SplitHostPort(uo.Addrs[0])
 		uo.TLSConfig = &tls.Config{ServerName: h, MinVersion: tls.VersionTLS12}
 	}
-	return uo, nil, nil
+	if q.Has("db") && q.Get("db") != "0" {
+		return nil, nil, bad("a Redis Cluster has only database 0 (the query names another)")
+	}
+	py, err := applyQuery(uo, q, tlsOn, s)
+	if err != nil {
+		return nil, nil, bad("%w", err)
+	}
+	return uo, py.notes, nil
+}
+
+// applyQuery sets on uo the query options q of a node list or a Sentinel
+// URL s, in redis-py's spelling or go-redis's, as a single server's URL
+// takes them, all but db, which the caller places.
+func applyQuery(uo *redis.UniversalOptions, q url.Values, tlsOn bool, s string) (pyQuery, error) {
+	if len(q) == 0 {
+		return pyQuery{}, nil
+	}
+	py, err := translateQuery(q, tlsOn)
+	if err != nil {
+		return py, err
+	}
+	// go-redis reads its options from the query of a URL of one server.
+	scheme := "redis"
+	if tlsOn {
+		scheme = "rediss"
+	}
+	o, err := redis.ParseURL(scheme + "://localhost/?" + q.Encode())
+	if err != nil {
+		if !strings.Contains(s, "@") && redactURL(s) == s {
+			return py, err
+		}
+		return py, errors.New(errorWords(err)) // a password's piece may look like an option
+	}
+	copyQueryOptions(uo, o)
+	if uo.TLSConfig != nil && o.TLSConfig != nil {
+		uo.TLSConfig.InsecureSkipVerify = o.TLSConfig.InsecureSkipVerify
+	}
+	py.applyCredentials(uo)
+	return py, nil
 }
 
 // copyQueryOptions copies to uo the fields of o that redis.ParseURL sets
@@ -178,16 +234,27 @@ func copyQueryOptions(uo *redis.UniversalOptions, o *redis.Options) {
 	uo.DialerRetries, uo.DialerRetryTimeout = o.DialerRetries, o.DialerRetryTimeout
 }
 
-func parseSentinel(rest string, tlsOn bool, bad func(string, ...any) error) (*redis.UniversalOptions, error) {
-	if strings.ContainsAny(rest, "?#") {
-		return nil, bad("query options are only accepted in a single server's URL")
+func parseSentinel(s, rest string, tlsOn bool, bad func(string, ...any) error) (*redis.UniversalOptions, []urlNote, error) {
+	// The query starts at the first '?' after the user info, which may
+	// hold one.
+	var query string
+	if at := strings.LastIndex(rest, "@") + 1; strings.Contains(rest[at:], "?") {
+		qs := at + strings.IndexByte(rest[at:], '?')
+		rest, query = rest[:qs], rest[qs+1:]
+	}
+	if strings.Contains(rest, "#") || strings.Contains(query, "#") {
+		return nil, nil, bad("a fragment ('#')")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, nil, bad("the query has a bad %%-escape or ';'")
 	}
 	authority, path, _ := strings.Cut(rest, "/")
 	uo := &redis.UniversalOptions{}
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		u, err := url.Parse("redis://" + authority[:at+1] + "x")
 		if err != nil || u.User == nil {
-			return nil, bad("bad user:password")
+			return nil, nil, bad("bad user:password")
 		}
 		uo.Username = u.User.Username()
 		uo.Password, _ = u.User.Password()
@@ -196,31 +263,39 @@ func parseSentinel(rest string, tlsOn bool, bad func(string, ...any) error) (*re
 	for i, h := range strings.Split(authority, ",") {
 		addr, err := hostPort(strings.TrimSpace(h), "26379")
 		if err != nil {
-			return nil, bad("sentinel %d: %v", i+1, err)
+			return nil, nil, bad("sentinel %d: %v", i+1, err)
 		}
 		uo.Addrs = append(uo.Addrs, addr)
 	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
 	case parts[0] == "":
-		return nil, bad("no master name (want redis+sentinel://host:port/mastername[/db])")
+		return nil, nil, bad("no master name (want redis+sentinel://host:port/mastername[/db])")
 	case len(parts) > 2:
-		return nil, bad("too many path segments: want /mastername[/db]")
+		return nil, nil, bad("too many path segments: want /mastername[/db]")
 	}
-	var err error
 	if uo.MasterName, err = url.PathUnescape(parts[0]); err != nil {
-		return nil, bad("the master name has a bad %%-escape")
+		return nil, nil, bad("the master name has a bad %%-escape")
 	}
 	if len(parts) == 2 {
 		if uo.DB, err = strconv.Atoi(parts[1]); err != nil || uo.DB < 0 {
-			return nil, bad("the database is not a number")
+			return nil, nil, bad("the database is not a number")
+		}
+	}
+	if q.Has("db") { // it wins over the path's, as in go-redis and redis-py
+		if uo.DB, err = strconv.Atoi(q.Get("db")); err != nil || uo.DB < 0 {
+			return nil, nil, bad("the database is not a number")
 		}
 	}
 	if tlsOn {
 		h, _, _ := net.SplitHostPort(uo.Addrs[0])
 		uo.TLSConfig = &tls.Config{ServerName: h, MinVersion: tls.VersionTLS12}
 	}
-	return uo, nil
+	py, err := applyQuery(uo, q, tlsOn, s)
+	if err != nil {
+		return nil, nil, bad("%w", err)
+	}
+	return uo, py.notes, nil
 }
 
 // hostPort checks host[:port] and adds the default port when it is left out.

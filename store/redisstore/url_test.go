@@ -69,6 +69,44 @@ func TestParseURLRedisPyOptions(t *testing.T) {
 	}
 }
 
+// TestParseURLQueryOfListAndSentinel: the node list and Sentinel forms take
+// the query options that a single server's URL takes, in either spelling.
+func TestParseURLQueryOfListAndSentinel(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string // addrs|db|master|dial|read|write|pool|client|user|pass|insecure
+	}{
+		{"h1:1,h2:2?socket_timeout=5&max_connections=50", "h1:1,h2:2|0||5s|5s|5s|50|||||false"},
+		{"redis://h1:1,h2:2/0?pool_size=7&read_timeout=1s", "h1:1,h2:2|0||0s|1s|0s|7|||||false"},
+		{"redis://h1:1?socket_connect_timeout=2,redis://h2:2?socket_connect_timeout=2", "h1:1,h2:2|0||2s|0s|0s|0|||||false"},
+		{"redis://h1:1,redis://h2:2?client_name=web&db=0", "h1:1,h2:2|0||0s|0s|0s|0|web||||false"},
+		{"rediss://h1:1,h2:2?ssl_cert_reqs=none", "h1:1,h2:2|0||0s|0s|0s|0|||||true"},
+		{"redis://h1,h2?password=p%40ss", "h1:6379,h2:6379|0||0s|0s|0s|0|||p@ss||false"},
+		{"redis://u:p?w@h1,h2?pool_size=3", ""}, // a password holding '?' is not a query
+		{"redis+sentinel://s1,s2/mymaster/3?socket_timeout=0.25&max_connections=20", "s1:26379,s2:26379|3|mymaster|250ms|250ms|250ms|20|||||false"},
+		{"redis+sentinel://s1/m/3?db=4", "s1:26379|4|m|0s|0s|0s|0|||||false"},
+		{"rediss+sentinel://u:p%3Fw@s1/m?ssl_cert_reqs=none&dial_timeout=1s", "s1:26379|0|m|1s|0s|0s|0||u|p?w||true"},
+	} {
+		o, err := redisstore.ParseURL(c.in, false)
+		if c.want == "" {
+			if err == nil {
+				t.Errorf("ParseURL(%q) = %+v, want an error", c.in, o)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", c.in, err)
+			continue
+		}
+		insecure := o.TLSConfig != nil && o.TLSConfig.InsecureSkipVerify
+		got := fmt.Sprintf("%s|%d|%s|%v|%v|%v|%d|%s|%s|%s||%v", strings.Join(o.Addrs, ","), o.DB, o.MasterName,
+			o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolSize, o.ClientName, o.Username, o.Password, insecure)
+		if got != c.want {
+			t.Errorf("ParseURL(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
 // logRecorder is a slog.Handler that keeps the records' text.
 type logRecorder struct {
 	mu   sync.Mutex
@@ -136,25 +174,33 @@ func TestOpenLogsRedisPyOptions(t *testing.T) {
 }
 
 // TestRedisPyOptionsLive: a URL with the options of a Python Beaker
-// configuration serves sessions on the test server.
+// configuration serves sessions on the test servers, in each form.
 func TestRedisPyOptionsLive(t *testing.T) {
-	u := serverURL(t, "BEAKER_TEST_REDIS_URL")
-	sep := "?"
-	if strings.Contains(u, "?") {
-		sep = "&"
-	}
-	s, err := redisstore.Open(u+sep+"socket_timeout=5&socket_connect_timeout=2&retry_on_timeout=true&health_check_interval=30&max_connections=50",
-		redisstore.Options{KeyPrefix: "redispy-test:", Logger: slog.New(&logRecorder{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := context.Background()
-	k := fmt.Sprintf("k-%d", time.Now().UnixNano())
-	if err := s.Set(ctx, k, []byte("v"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if e, ok, err := s.Get(ctx, k); err != nil || !ok || string(e.Value) != "v" {
-		t.Fatalf("Get = %q, %v, %v", e.Value, ok, err)
+	for _, c := range []struct{ name, env string }{
+		{"Single", "BEAKER_TEST_REDIS_URL"},
+		{"Sentinel", "BEAKER_TEST_REDIS_SENTINEL"},
+		{"Cluster", "BEAKER_TEST_REDIS_CLUSTER"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			u := serverURL(t, c.env)
+			sep := "?"
+			if strings.Contains(u, "?") {
+				sep = "&"
+			}
+			s, err := redisstore.Open(u+sep+"socket_timeout=5&socket_connect_timeout=2&retry_on_timeout=true&health_check_interval=30&max_connections=50",
+				redisstore.Options{KeyPrefix: "redispy-test:", Logger: slog.New(&logRecorder{})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			k := fmt.Sprintf("k-%d", time.Now().UnixNano())
+			if err := s.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if e, ok, err := s.Get(ctx, k); err != nil || !ok || string(e.Value) != "v" {
+				t.Fatalf("Get = %q, %v, %v", e.Value, ok, err)
+			}
+		})
 	}
 }
