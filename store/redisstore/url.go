@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -105,7 +106,7 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 			TLSConfig: o.TLSConfig, IsClusterMode: cluster,
 		}
 		copyQueryOptions(uo, o)
-		py.applyCredentials(uo)
+		py.apply(uo)
 		if cluster && o.DB != 0 {
 			return nil, nil, bad("a Redis Cluster has only database 0")
 		}
@@ -215,7 +216,7 @@ func applyQuery(uo *redis.UniversalOptions, q url.Values, tlsOn bool, s string) 
 	if uo.TLSConfig != nil && o.TLSConfig != nil {
 		uo.TLSConfig.InsecureSkipVerify = o.TLSConfig.InsecureSkipVerify
 	}
-	py.applyCredentials(uo)
+	py.apply(uo)
 	return py, nil
 }
 
@@ -410,6 +411,10 @@ type pyQuery struct {
 	changed bool // the query held redis-py options: q was rewritten
 	notes   []urlNote
 
+	// checkHostnameOff is ssl_check_hostname=false: verify the server's
+	// certificate chain, not its host name.
+	checkHostnameOff bool
+
 	// username and password are redis-py's ?username= and ?password=
 	// (its documented unix:///path?db=0&password=…); the URL's user info
 	// wins over them, as in redis-py.
@@ -417,14 +422,30 @@ type pyQuery struct {
 	hasUsername, hasPassword bool
 }
 
-// applyCredentials sets the username and password of the query on uo when
-// the URL's user info gave none.
-func (p *pyQuery) applyCredentials(uo *redis.UniversalOptions) {
+// apply sets on uo the credentials of the query, when the URL's user info
+// gave none, and ssl_check_hostname=false.
+func (p *pyQuery) apply(uo *redis.UniversalOptions) {
 	if uo.Username == "" && p.hasUsername {
 		uo.Username = p.username
 	}
 	if uo.Password == "" && p.hasPassword {
 		uo.Password = p.password
+	}
+	if cfg := uo.TLSConfig; p.checkHostnameOff && cfg != nil && !cfg.InsecureSkipVerify {
+		// crypto/tls verifies the host name with the chain unless
+		// InsecureSkipVerify, which then leaves all to VerifyConnection.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("redisstore: the server sent no TLS certificate")
+			}
+			opts := x509.VerifyOptions{Roots: cfg.RootCAs, Intermediates: x509.NewCertPool()}
+			for _, c := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(opts)
+			return err
+		}
 	}
 }
 
@@ -447,6 +468,7 @@ func (p *pyQuery) applyCredentials(uo *redis.UniversalOptions) {
 //	                        default
 //	ssl_cert_reqs           none: skip_verify (logged); optional and required:
 //	                        verify (optional means required for a client)
+//	ssl_check_hostname      false: verify the chain only (logged)
 //	username, password      the credentials, when the URL has no user info
 //	retry_on_timeout, socket_keepalive, health_check_interval,
 //	retry_on_error, encoding, encoding_errors, decode_responses
@@ -531,6 +553,15 @@ func translateQuery(q url.Values, tlsOn bool) (pyQuery, error) {
 		case "optional", "required": // CERT_OPTIONAL verifies as CERT_REQUIRED in a client
 		default:
 			return p, errors.New("ssl_cert_reqs: want none, optional or required")
+		}
+	}
+	if v, ok := take("ssl_check_hostname"); ok {
+		if !tlsOn {
+			return p, errors.New("ssl_check_hostname is an option of a TLS connection: use rediss://")
+		}
+		if sv := q.Get("skip_verify"); !pyBool(v) && sv != "true" && sv != "1" {
+			p.checkHostnameOff = true
+			note("ssl_check_hostname", "ssl_check_hostname=false: the server's TLS certificate chain is verified, not the host name it names")
 		}
 	}
 	if v, ok := take("retry_on_timeout"); ok && !pyBool(v) {

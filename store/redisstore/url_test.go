@@ -2,9 +2,16 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -105,6 +112,139 @@ func TestParseURLQueryOfListAndSentinel(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %s, want %s", c.in, got, c.want)
 		}
 	}
+}
+
+// TestParseURLCheckHostnameOff: redis-py's ssl_check_hostname=false keeps
+// the verification of the server's certificate chain and drops only that
+// of the host name.
+func TestParseURLCheckHostnameOff(t *testing.T) {
+	o, err := redisstore.ParseURL("rediss://redis.internal:6380/0?ssl_check_hostname=false", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.TLSConfig
+	if cfg == nil || !cfg.InsecureSkipVerify || cfg.VerifyConnection == nil {
+		t.Fatalf("TLSConfig = %+v, want InsecureSkipVerify with a VerifyConnection", cfg)
+	}
+	ca, caKey := testCert(t, "test CA", nil, nil)
+	leaf, leafKey := testCert(t, "some.other.name", ca, caKey)
+	stranger, _ := testCert(t, "redis.internal", nil, nil) // self-signed, by no known CA
+	cfg.RootCAs = x509.NewCertPool()
+	cfg.RootCAs.AddCert(ca)
+	if err := cfg.VerifyConnection(tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf, ca}}); err != nil {
+		t.Errorf("a certificate of the trusted CA for another host name: %v, want it accepted", err)
+	}
+	if err := cfg.VerifyConnection(tls.ConnectionState{PeerCertificates: []*x509.Certificate{stranger}}); err == nil {
+		t.Error("a certificate of an unknown CA was accepted")
+	}
+	if err := cfg.VerifyConnection(tls.ConnectionState{}); err == nil {
+		t.Error("no certificate was accepted")
+	}
+	// A handshake with a server whose certificate names another host:
+	// accepted with ssl_check_hostname=false, refused with the default.
+	srv := tlsServer(t, tls.Certificate{Certificate: [][]byte{leaf.Raw, ca.Raw}, PrivateKey: leafKey})
+	if err := handshake(srv, cfg); err != nil {
+		t.Errorf("handshake with ssl_check_hostname=false: %v", err)
+	}
+	strict, _ := redisstore.ParseURL("rediss://redis.internal:6380/0", false)
+	strict.TLSConfig.RootCAs = cfg.RootCAs
+	if err := handshake(srv, strict.TLSConfig); err == nil {
+		t.Error("handshake with the default TLS config accepted a certificate for another host name")
+	}
+	for in, verifyAll := range map[string]bool{
+		"rediss://h?ssl_check_hostname=true":                           true,
+		"rediss://h?ssl_check_hostname=false&ssl_cert_reqs=none":       false,
+		"rediss://h?ssl_check_hostname=false&skip_verify=true":         false,
+		"rediss+sentinel://s1/m?ssl_check_hostname=True":               true,
+		"rediss://h1,h2?ssl_check_hostname=no&ssl_cert_reqs=CERT_NONE": false,
+	} {
+		o, err := redisstore.ParseURL(in, false)
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", in, err)
+			continue
+		}
+		if got := !o.TLSConfig.InsecureSkipVerify; got != verifyAll || o.TLSConfig.VerifyConnection != nil {
+			t.Errorf("ParseURL(%q): InsecureSkipVerify %v with VerifyConnection %v", in, o.TLSConfig.InsecureSkipVerify, o.TLSConfig.VerifyConnection != nil)
+		}
+	}
+	if o, err := redisstore.ParseURL("rediss+sentinel://s1/m?ssl_check_hostname=0", false); err != nil || o.TLSConfig.VerifyConnection == nil {
+		t.Errorf("Sentinel with ssl_check_hostname=0: %v", err)
+	}
+	if _, err := redisstore.ParseURL("redis://h?ssl_check_hostname=false", false); !errors.Is(err, redisstore.ErrInvalidURL) {
+		t.Errorf("ssl_check_hostname on a redis:// URL: %v, want ErrInvalidURL", err)
+	}
+	rec := &logRecorder{}
+	s, err := redisstore.Open("rediss://127.0.0.1:1/0?ssl_check_hostname=false", redisstore.Options{Logger: slog.New(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if logs := rec.all(); strings.Count(logs, "option=ssl_check_hostname") != 1 {
+		t.Errorf("Open did not warn once about ssl_check_hostname=false:\n%s", logs)
+	}
+}
+
+// tlsServer listens on a free port and completes the TLS handshake of every
+// connection with cert.
+func tlsServer(t *testing.T, cert tls.Certificate) string {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				_ = c.(*tls.Conn).Handshake()
+			})
+		}
+	})
+	return l.Addr().String()
+}
+
+func handshake(addr string, cfg *tls.Config) error {
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// testCert makes a certificate for name, signed by parent (self-signed, as
+// a CA, when parent is nil).
+func testCert(t *testing.T, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{name}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	if parent == nil {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, key
 }
 
 // logRecorder is a slog.Handler that keeps the records' text.
