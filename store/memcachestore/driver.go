@@ -7,12 +7,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/gobeaker/beaker/store"
 )
 
 // ParseServers splits a session.url / cache.url value into server
-// addresses. Beaker separates servers with ';'; ',' and spaces are accepted
+// addresses. Beaker separates servers with ';'; ',' and white space (a line
+// break of a value continued onto the next INI line included) are accepted
 // too. Each server is host:port, a host alone (port 11211), [ipv6]:port, or
 // the path of a Unix socket (starting with '/'). An optional memcached://
 // or memcache:// in front of each is ignored. memcached takes no user or
@@ -20,7 +22,7 @@ import (
 // wrap ErrInvalidURL; they quote the bad server, never the whole list, and
 // nothing when the list holds an '@' (a password may hold a separator).
 func ParseServers(s string) ([]string, error) {
-	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' || r == '\t' })
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || unicode.IsSpace(r) })
 	if len(fields) == 0 {
 		return nil, fmt.Errorf("%w: no server", ErrInvalidURL)
 	}

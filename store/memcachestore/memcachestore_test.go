@@ -518,6 +518,10 @@ func TestParseServers(t *testing.T) {
 		"memcached://h:1":                      "h:1",
 		"/run/memcached.sock;h:2":              "/run/memcached.sock h:2",
 		"10.0.0.1:11211;10.0.0.2:11211;h3:300": "10.0.0.1:11211 10.0.0.2:11211 h3:300",
+		// A value continued onto the next INI line keeps the line break.
+		"10.0.0.1:11211;\n    10.0.0.2:11211": "10.0.0.1:11211 10.0.0.2:11211",
+		"h1:1;\r\n\th2:2\n":                   "h1:1 h2:2",
+		"h1:1\nh2:2\vh3:3\fh4:4\u00a0h5:5":    "h1:1 h2:2 h3:3 h4:4 h5:5",
 	} {
 		got, err := memcachestore.ParseServers(in)
 		if err != nil || strings.Join(got, " ") != want {
@@ -527,6 +531,39 @@ func TestParseServers(t *testing.T) {
 	for _, in := range []string{"", " ; ", "h:x", "h:0", "h:70000", "::1", "h:1:2", "user@h:1"} {
 		if got, err := memcachestore.ParseServers(in); !errors.Is(err, memcachestore.ErrInvalidURL) {
 			t.Errorf("ParseServers(%q) = %q, %v; want an error wrapping ErrInvalidURL", in, got, err)
+		}
+	}
+}
+
+// TestOpenContinuedLine: a server list continued onto a second INI line
+// ("a:11211;" then "    b:11211") opens and serves, on both servers.
+func TestOpenContinuedLine(t *testing.T) {
+	addrs, err := memcachestore.ParseServers(servers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := memcachestore.Open(strings.Join(addrs, ";\n    "), memcachestore.Options{KeyPrefix: "continued:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	base := unique("continued")
+	for i := range 20 {
+		if err := s.Set(ctx, base+strconv.Itoa(i), []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range addrs {
+		c := memcache.New(a)
+		n := 0
+		for i := range 20 {
+			if _, err := c.Get("continued:" + base + strconv.Itoa(i)); err == nil {
+				n++
+			}
+		}
+		if len(addrs) > 1 && (n == 0 || n == 20) {
+			t.Errorf("server %s holds %d of 20 keys, want some but not all", a, n)
 		}
 	}
 }
