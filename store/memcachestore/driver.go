@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,14 +14,23 @@ import (
 )
 
 // ParseServers splits a session.url / cache.url value into server
-// addresses. Beaker separates servers with ';'; ',' and white space (a line
-// break of a value continued onto the next INI line included) are accepted
-// too. Each server is host:port, a host alone (port 11211), [ipv6]:port, or
-// the path of a Unix socket (starting with '/'). An optional memcached://
-// or memcache:// in front of each is ignored. memcached takes no user or
-// password: a server with user info ("user:pass@host") is an error. Errors
-// wrap ErrInvalidURL; they quote the bad server, never the whole list, and
-// nothing when the list holds an '@' (a password may hold a separator).
+// addresses. Beaker separates servers with ';' (ext/memcached.py hands
+// url.split(';') to python-memcache); ',' and white space, a line break of
+// a value continued onto the next INI line included, are accepted too.
+// Each server is written as python-memcache's _Host reads it (memcache.py):
+//
+//	host:port, host          a host name or IPv4 address (port 11211)
+//	[ipv6]:port, [ipv6]      an IPv6 address in brackets
+//	inet:host[:port]         the same as host[:port]
+//	inet6:[ipv6][:port]      the same as [ipv6][:port]
+//	unix:/path/to/socket     a Unix socket (a relative path is relative to
+//	/path/to/socket          the working directory)
+//
+// An optional memcached:// or memcache:// in front of each is ignored.
+// memcached takes no user or password: a server with user info
+// ("user:pass@host") is an error. Errors wrap ErrInvalidURL; they quote the
+// bad server, never the whole list, and nothing when the list holds an '@'
+// (a password may hold a separator).
 func ParseServers(s string) ([]string, error) {
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || unicode.IsSpace(r) })
 	if len(fields) == 0 {
@@ -35,30 +45,86 @@ func ParseServers(s string) ([]string, error) {
 	// User info first: a password holding a separator is split over
 	// several fields, which must not be quoted either.
 	for i, f := range fields {
-		if !strings.HasPrefix(f, "/") && strings.Contains(f, "@") {
+		if !isSocket(f) && strings.Contains(f, "@") {
 			return nil, fmt.Errorf("%w: server %d has a user or password (memcached takes none)", ErrInvalidURL, i+1)
 		}
 	}
-	var addrs []string
+	addrs := make([]string, 0, len(fields))
 	for i, f := range fields {
-		if strings.HasPrefix(f, "/") {
-			addrs = append(addrs, f)
-			continue
-		}
-		host, port, err := net.SplitHostPort(f)
-		if err != nil {
-			host, port = strings.TrimSuffix(strings.TrimPrefix(f, "["), "]"), "11211"
-		}
-		n, perr := strconv.Atoi(port)
-		if host == "" || strings.ContainsAny(host, "[]/@?#:") && !strings.Contains(f, "[") || perr != nil || n <= 0 || n > 65535 {
+		addr, ok := parseServer(f)
+		if !ok {
 			if strings.Contains(s, "@") { // in a socket's path, or a password's piece in one
-				return nil, fmt.Errorf("%w: bad server %d (want host:port)", ErrInvalidURL, i+1)
+				return nil, fmt.Errorf("%w: bad server %d (want host:port, [ipv6]:port or unix:/path)", ErrInvalidURL, i+1)
 			}
-			return nil, fmt.Errorf("%w: bad server %q (want host:port)", ErrInvalidURL, f)
+			return nil, fmt.Errorf("%w: bad server %q (want host:port, [ipv6]:port or unix:/path)", ErrInvalidURL, f)
 		}
-		addrs = append(addrs, net.JoinHostPort(host, port))
+		addrs = append(addrs, addr)
 	}
 	return addrs, nil
+}
+
+// isSocket reports whether f names a Unix socket.
+func isSocket(f string) bool { return strings.HasPrefix(f, "/") || strings.HasPrefix(f, "unix:") }
+
+// parseServer reads one server of the list as python-memcache's _Host does,
+// and returns its address as gomemcache's ServerList takes it: host:port,
+// [ipv6]:port, or a socket's path, which must hold a '/' (ServerList takes
+// any address holding one for a socket).
+func parseServer(f string) (string, bool) {
+	switch {
+	case strings.HasPrefix(f, "unix:"):
+		path := f[len("unix:"):]
+		if path == "" || strings.ContainsFunc(path, unicode.IsControl) {
+			return "", false
+		}
+		if !strings.Contains(path, "/") {
+			path = "./" + path
+		}
+		return path, true
+	case strings.HasPrefix(f, "/"):
+		if strings.ContainsFunc(f, unicode.IsControl) {
+			return "", false
+		}
+		return f, true
+	case strings.HasPrefix(f, "inet6:"):
+		if f = f[len("inet6:"):]; !strings.HasPrefix(f, "[") {
+			return "", false // python-memcache wants the brackets
+		}
+	case strings.HasPrefix(f, "inet:"):
+		if f = f[len("inet:"):]; strings.HasPrefix(f, "[") {
+			return "", false // inet: is IPv4 or a name
+		}
+	}
+	var host, port string
+	if rest, ok := strings.CutPrefix(f, "["); ok {
+		// [ipv6] or [ipv6]:port: an IPv6 address (with a zone or not).
+		h, after, ok := strings.Cut(rest, "]")
+		if a, err := netip.ParseAddr(h); !ok || err != nil || !a.Is6() {
+			return "", false
+		}
+		host = h
+		switch {
+		case after == "":
+		case after[0] == ':':
+			port = after[1:]
+		default:
+			return "", false
+		}
+	} else {
+		// host or host:port: a name or an IPv4 address, without a colon.
+		host, port, _ = strings.Cut(f, ":")
+		if host == "" || strings.ContainsAny(host, "[]/@?#") || strings.ContainsFunc(host, unicode.IsControl) {
+			return "", false
+		}
+	}
+	if port == "" && !strings.HasSuffix(f, ":") {
+		port = "11211"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n <= 0 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
+		return "", false
+	}
+	return net.JoinHostPort(host, port), true
 }
 
 // Settings keys that Driver reads from store.Config.Params.

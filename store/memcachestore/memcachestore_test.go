@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -522,16 +523,130 @@ func TestParseServers(t *testing.T) {
 		"10.0.0.1:11211;\n    10.0.0.2:11211": "10.0.0.1:11211 10.0.0.2:11211",
 		"h1:1;\r\n\th2:2\n":                   "h1:1 h2:2",
 		"h1:1\nh2:2\vh3:3\fh4:4\u00a0h5:5":    "h1:1 h2:2 h3:3 h4:4 h5:5",
+		// python-memcache's server strings (memcache.py, _Host).
+		"unix:/var/run/memcached.sock":       "/var/run/memcached.sock",
+		"unix:memcached.sock":                "./memcached.sock",
+		"unix:./run/mc.sock;h:1":             "./run/mc.sock h:1",
+		"inet:127.0.0.1:11211":               "127.0.0.1:11211",
+		"inet:cachehost":                     "cachehost:11211",
+		"inet6:[::1]:11211":                  "[::1]:11211",
+		"inet6:[2001:db8::7]":                "[2001:db8::7]:11211",
+		"[fe80::1%eth0]:5000":                "[fe80::1%eth0]:5000",
+		"memcached://inet6:[::1]:5;inet:h:6": "[::1]:5 h:6",
 	} {
 		got, err := memcachestore.ParseServers(in)
 		if err != nil || strings.Join(got, " ") != want {
 			t.Errorf("ParseServers(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", " ; ", "h:x", "h:0", "h:70000", "::1", "h:1:2", "user@h:1"} {
+	for _, in := range []string{"", " ; ", "h:x", "h:0", "h:70000", "::1", "h:1:2", "user@h:1", "h:", "h:+5",
+		"inet6:[::1]:x", "inet6:::1", "inet6:::1:11211", "inet6:[cachehost]:1", "inet6:[::1]x", "inet6:[::1",
+		"inet:[::1]:1", "inet:::1", "[cachehost]:1", "[1.2.3.4]:1", "[::1]]:1", "[[::1]]:1", "[::1]:1:2", "unix:",
+		"inet:h/x:1", "tcp:h:1"} {
 		if got, err := memcachestore.ParseServers(in); !errors.Is(err, memcachestore.ErrInvalidURL) {
 			t.Errorf("ParseServers(%q) = %q, %v; want an error wrapping ErrInvalidURL", in, got, err)
 		}
+	}
+}
+
+// TestServerAddresses: gomemcache's ServerList, which Open hands the
+// addresses, reads each form as the server it names: a Unix socket for
+// unix:, TCP to the IPv6 address for inet6:.
+func TestServerAddresses(t *testing.T) {
+	addrs, err := memcachestore.ParseServers("unix:/var/run/memcached.sock;unix:mc.sock;inet:127.0.0.1:11211;inet6:[::1]:11212;[::1]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss memcache.ServerList
+	if err := ss.SetServers(addrs...); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	_ = ss.Each(func(a net.Addr) error { got = append(got, a.Network()+" "+a.String()); return nil })
+	want := []string{"unix /var/run/memcached.sock", "unix ./mc.sock", "tcp 127.0.0.1:11211", "tcp [::1]:11212", "tcp [::1]:11211"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the ServerList holds %q, want %q", got, want)
+	}
+}
+
+// TestPythonMemcacheForms runs a store on a memcached listening on a Unix
+// socket and one on IPv6 [::1], named as python-memcache names them
+// (unix:/path and inet6:[::1]:port), and finds its keys on both.
+func TestPythonMemcacheForms(t *testing.T) {
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		if os.Getenv("BEAKER_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("memcached is not installed")
+		}
+		t.Skip("memcached is not installed")
+	}
+	l6, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	port6 := l6.Addr().(*net.TCPAddr).Port
+	l6.Close()
+	dir, err := os.MkdirTemp("", "mc") // short: a socket's path is at most 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil { // memcached -u nobody makes the socket
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "mc.sock")
+	args := []string{"-U", "0", "-m", "16"}
+	if os.Geteuid() == 0 {
+		args = append(args, "-u", "nobody") // memcached refuses to run as root without it
+	}
+	for _, listen := range [][]string{{"-s", sock, "-a", "0777"}, {"-l", "::1", "-p", strconv.Itoa(port6)}} {
+		cmd := exec.Command(bin, append(slices.Clone(args), listen...)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+	waitDial(t, "unix", sock)
+	waitDial(t, "tcp", net.JoinHostPort("::1", strconv.Itoa(port6)))
+
+	s, err := memcachestore.Open(fmt.Sprintf("unix:%s;inet6:[::1]:%d", sock, port6), memcachestore.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 20 {
+		if err := s.Set(ctx, "k"+strconv.Itoa(i), []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []string{sock, net.JoinHostPort("::1", strconv.Itoa(port6))} {
+		c := memcache.New(a)
+		n := 0
+		for i := range 20 {
+			if _, err := c.Get("k" + strconv.Itoa(i)); err == nil {
+				n++
+			}
+		}
+		if n == 0 || n == 20 {
+			t.Errorf("the server at %s holds %d of 20 keys, want some but not all", a, n)
+		}
+	}
+}
+
+func waitDial(t *testing.T, network, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no server at %s %s: %v", network, addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
