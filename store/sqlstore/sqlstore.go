@@ -214,7 +214,9 @@ var (
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,57}$`)
 
 // Open connects to the database named by opts.URL, creates the tables if
-// they are missing and checks their columns.
+// they are missing and checks their columns. It logs a warning (to
+// opts.Logger) for each option of the URL that the store accepts but
+// ignores (SQLAlchemy's isolation_level, detect_types, cached_statements).
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.TableName == "" {
 		opts.TableName = DefaultTableName
@@ -272,6 +274,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, err
 		}
 		s.walInfo = s.statWAL()
+	}
+	for _, n := range t.notes {
+		s.log.Warn("sqlstore: url: "+n.Msg, "option", n.Option)
 	}
 	return s, nil
 }
