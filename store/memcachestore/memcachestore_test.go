@@ -570,8 +570,9 @@ func TestServerAddresses(t *testing.T) {
 }
 
 // TestPythonMemcacheForms runs a store on a memcached listening on a Unix
-// socket and one on IPv6 [::1], named as python-memcache names them
-// (unix:/path and inet6:[::1]:port), and finds its keys on both.
+// socket and one on IPv6 [::1] (127.0.0.1 on a machine without an IPv6
+// loopback), named as python-memcache names them (unix:/path, and
+// inet6:[::1]:port or inet:127.0.0.1:port), and finds its keys on both.
 func TestPythonMemcacheForms(t *testing.T) {
 	bin, err := exec.LookPath("memcached")
 	if err != nil {
@@ -580,12 +581,20 @@ func TestPythonMemcacheForms(t *testing.T) {
 		}
 		t.Skip("memcached is not installed")
 	}
-	l6, err := net.Listen("tcp6", "[::1]:0")
+	// The second server on the IPv6 loopback (inet6:), or, on a machine
+	// without one, on 127.0.0.1 (inet:).
+	host, form := "::1", "inet6:[::1]:%d"
+	l, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		t.Logf("no IPv6 loopback (%v): the inet: form instead", err)
+		host, form = "127.0.0.1", "inet:127.0.0.1:%d"
+		if l, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	port6 := l6.Addr().(*net.TCPAddr).Port
-	l6.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	dir, err := os.MkdirTemp("", "mc") // short: a socket's path is at most 107 bytes
 	if err != nil {
 		t.Fatal(err)
@@ -599,7 +608,7 @@ func TestPythonMemcacheForms(t *testing.T) {
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "nobody") // memcached refuses to run as root without it
 	}
-	for _, listen := range [][]string{{"-s", sock, "-a", "0777"}, {"-l", "::1", "-p", strconv.Itoa(port6)}} {
+	for _, listen := range [][]string{{"-s", sock, "-a", "0777"}, {"-l", host, "-p", strconv.Itoa(port)}} {
 		cmd := exec.Command(bin, append(slices.Clone(args), listen...)...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -607,9 +616,9 @@ func TestPythonMemcacheForms(t *testing.T) {
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	}
 	waitDial(t, "unix", sock)
-	waitDial(t, "tcp", net.JoinHostPort("::1", strconv.Itoa(port6)))
+	waitDial(t, "tcp", addr)
 
-	s, err := memcachestore.Open(fmt.Sprintf("unix:%s;inet6:[::1]:%d", sock, port6), memcachestore.Options{Timeout: time.Second})
+	s, err := memcachestore.Open(fmt.Sprintf("unix:%s;"+form, sock, port), memcachestore.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -620,7 +629,7 @@ func TestPythonMemcacheForms(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, a := range []string{sock, net.JoinHostPort("::1", strconv.Itoa(port6))} {
+	for _, a := range []string{sock, addr} {
 		c := memcache.New(a)
 		n := 0
 		for i := range 20 {
