@@ -17,9 +17,9 @@ import (
 
 func abandon(l store.Lease) { l.(*memstore.Lease).Abandon() }
 
-// TestLockConformance runs the suite again with Abandon, so that the lock
-// cases include a dead holder, on a fake clock and in real time.
-func TestLockConformance(t *testing.T) {
+// TestConformance runs the suite, with Abandon so that the lock cases
+// include a dead holder, on a fake clock and in real time.
+func TestConformance(t *testing.T) {
 	t.Run("FakeClock", func(t *testing.T) {
 		c := fakeclock.New()
 		s := memstore.New(memstore.Options{Now: c.Now, JanitorInterval: -1})

@@ -16,21 +16,7 @@ import (
 	"github.com/gobeaker/beaker/internal/fakeclock"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/memstore"
-	"github.com/gobeaker/beaker/store/storetest"
 )
-
-func TestConformance(t *testing.T) {
-	c := fakeclock.New()
-	s := memstore.New(memstore.Options{Now: c.Now, JanitorInterval: -1})
-	t.Cleanup(func() { s.Close() })
-	storetest.Run(t, s, storetest.Options{Local: true, Advance: c.Advance})
-}
-
-func TestConformanceRealClock(t *testing.T) {
-	s := memstore.New(memstore.Options{})
-	t.Cleanup(func() { s.Close() })
-	storetest.Run(t, s, storetest.Options{Local: true, TTL: 50 * time.Millisecond})
-}
 
 // fixture is a store on a fake clock, without janitor, whose log is kept.
 type fixture struct {
