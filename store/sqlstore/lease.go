@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -152,6 +153,9 @@ func (l *Lease) renew() {
 		n, err := l.s.exec(ctx, l.s.q.lockRenew, l.s.micros(next), l.name, l.token)
 		cancel()
 		switch {
+		case errors.Is(err, ErrFileReplaced):
+			l.markLost() // its row was in the old file
+			return
 		case err != nil:
 			l.s.log.Warn("sqlstore: lease renewal failed", "error", err)
 		case n == 0:

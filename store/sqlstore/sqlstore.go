@@ -87,6 +87,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -186,8 +187,11 @@ type Store struct {
 	path     string
 	fileInfo os.FileInfo
 	walInfo  [2]os.FileInfo // -wal, -shm; nil when missing
-	table    string
-	poolSize int
+	// reopenDue: a reopening closed the connections but failed; the next
+	// write reopens before it runs.
+	reopenDue bool
+	table     string
+	poolSize  int
 
 	log *slog.Logger
 	now func() time.Time
@@ -230,6 +234,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	t, err := parseURL(opts.URL, opts.BaseDir)
 	if err != nil {
 		return nil, err
+	}
+	if t.path != "" {
+		// Absolute once: the check after each write stats the path, and
+		// must not follow the process's later changes of directory.
+		if t.path, err = filepath.Abs(t.path); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrURL, err)
+		}
 	}
 	s := &Store{
 		dialect: t.dialect,
@@ -361,6 +372,15 @@ func (s *Store) onWriter(ctx context.Context, f func(context.Context) error) err
 		return ctx.Err()
 	}
 	defer func() { <-s.wsem }()
+	if s.reopenDue {
+		// An earlier reopening failed once it had closed the
+		// connections: until one succeeds, a write could land in a file
+		// the store cannot vouch for.
+		if err := s.reopen(ctx); err != nil {
+			return fmt.Errorf("%w; reopening it: %w", ErrFileReplaced, err)
+		}
+		s.log.Warn("sqlstore: reopened the SQLite database after it was removed or replaced", "path", s.path)
+	}
 	err := s.retryBusy(ctx, f)
 	if s.path != "" {
 		// After a failed write too: when a reopening failed, the writes
@@ -426,6 +446,7 @@ func (s *Store) reopen(ctx context.Context) error {
 	s.wdb.SetMaxIdleConns(1)
 	s.rdb.SetMaxIdleConns(0)
 	s.rdb.SetMaxIdleConns(s.poolSize)
+	s.reopenDue = true // until the new file is set up
 	for i, fi := range s.statWAL() {
 		if fi != nil && s.walInfo[i] != nil && os.SameFile(fi, s.walInfo[i]) {
 			if err := os.Remove(s.path + walSuffixes[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -440,7 +461,18 @@ func (s *Store) reopen(ctx context.Context) error {
 	if err := s.setup(ctx, s.table); err != nil {
 		return err
 	}
-	s.fileInfo, s.walInfo = fi, s.statWAL()
+	s.fileInfo, s.walInfo, s.reopenDue = fi, s.statWAL(), false
+	// The locks held were rows of the old file: another Store may take
+	// them now, so their holders lose them.
+	s.mu.Lock()
+	held := make([]*Lease, 0, len(s.leases))
+	for l := range s.leases {
+		held = append(held, l)
+	}
+	s.mu.Unlock()
+	for _, l := range held {
+		l.markLost()
+	}
 	return nil
 }
 

@@ -343,9 +343,8 @@ func TestSQLiteFileRemoved(t *testing.T) {
 
 // TestSQLiteFolderRemoved: the database's folder removed, and a file put
 // in its place, so that the store cannot reopen the database: writes fail
-// (with ErrFileReplaced) while the folder cannot be made, and the store
-// recovers at the first write once it can, though the writes in between
-// failed before they ran.
+// (with ErrFileReplaced) while the folder cannot be made, without running,
+// and the first write once it can reopens the database and succeeds.
 func TestSQLiteFolderRemoved(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
 	path := filepath.Join(dir, "b.db")
@@ -368,11 +367,10 @@ func TestSQLiteFolderRemoved(t *testing.T) {
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Set(ctx, "k", []byte("3"), 0); !errors.Is(err, sqlstore.ErrFileReplaced) {
-		t.Fatalf("the first Set once the folder can be made: %v, want ErrFileReplaced (it reopens the database)", err)
-	}
+	// The failed reopenings closed the connections: the store reopens the
+	// database before the next write runs, which then lands in it.
 	if err := s.Set(ctx, "k", []byte("4"), 0); err != nil {
-		t.Fatalf("Set after the store reopened the database: %v", err)
+		t.Fatalf("the first Set once the folder can be made: %v, want it to reopen the database and succeed", err)
 	}
 	other := open(t, sqlstore.Options{URL: "sqlite:///" + path})
 	if e, found, err := other.Get(ctx, "k"); err != nil || !found || string(e.Value) != "4" {
@@ -649,3 +647,53 @@ func updateKeepsExpiry(t *testing.T, url string) {
 }
 
 func TestSQLiteUpdateKeepsExpiry(t *testing.T) { updateKeepsExpiry(t, sqliteURL(t)) }
+
+// TestSQLiteReopenLosesLeases: the locks held when the store reopens a
+// replaced database were rows of the old file, which another Store may now
+// take: their holders lose them at once, not at their next renewal.
+func TestSQLiteReopenLosesLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	s := open(t, sqlstore.Options{URL: "sqlite:///" + path})
+	ctx := context.Background()
+	l, ok, err := s.TryLock(ctx, "L", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Set(ctx, "k", []byte("v"), 0); !errors.Is(err, sqlstore.ErrFileReplaced) {
+		t.Fatalf("Set after the file was removed: %v, want ErrFileReplaced", err)
+	}
+	select {
+	case <-l.Lost():
+	default:
+		t.Fatal("the lease of a lock in the old file is still held after the reopening")
+	}
+}
+
+// TestSQLiteRelativePathAfterChdir: a store opened on a relative path
+// keeps its database when the process changes directory afterwards (a
+// daemon that moves to /): the path is made absolute at Open, and no write
+// is taken for one into a replaced file.
+func TestSQLiteRelativePathAfterChdir(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	t.Chdir(first)
+	s := open(t, sqlstore.Options{URL: "sqlite:///rel.db"})
+	ctx := context.Background()
+	if err := s.Set(ctx, "a", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(second)
+	if err := s.Set(ctx, "b", []byte("2"), 0); err != nil {
+		t.Fatalf("Set after a change of directory: %v", err)
+	}
+	if _, found, err := s.Get(ctx, "a"); !found || err != nil {
+		t.Fatalf("Get(a) after a change of directory: %v, %v; want the database as it was", found, err)
+	}
+	if _, err := os.Stat(filepath.Join(second, "rel.db")); err == nil {
+		t.Fatal("a database was made in the new working directory")
+	}
+}
