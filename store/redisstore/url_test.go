@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobeaker/beaker/internal/logtest"
 	"github.com/gobeaker/beaker/store/redisstore"
 )
 
@@ -173,13 +174,13 @@ func TestParseURLCheckHostnameOff(t *testing.T) {
 	if _, err := redisstore.ParseURL("redis://h?ssl_check_hostname=false", false); !errors.Is(err, redisstore.ErrInvalidURL) {
 		t.Errorf("ssl_check_hostname on a redis:// URL: %v, want ErrInvalidURL", err)
 	}
-	rec := &logRecorder{}
+	rec := &logtest.Recorder{}
 	s, err := redisstore.Open("rediss://127.0.0.1:1/0?ssl_check_hostname=false", redisstore.Options{Logger: slog.New(rec)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if logs := rec.all(); strings.Count(logs, "option=ssl_check_hostname") != 1 {
+	if logs := rec.All(); strings.Count(logs, "option=ssl_check_hostname") != 1 {
 		t.Errorf("Open did not warn once about ssl_check_hostname=false:\n%s", logs)
 	}
 }
@@ -247,36 +248,12 @@ func testCert(t *testing.T, name string, parent *x509.Certificate, parentKey *ec
 	return c, key
 }
 
-// logRecorder is a slog.Handler that keeps the records' text.
-type logRecorder struct {
-	mu   sync.Mutex
-	recs []string
-}
-
-func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
-func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	s := r.Level.String() + " " + r.Message
-	r.Attrs(func(a slog.Attr) bool { s += " " + a.String(); return true })
-	h.mu.Lock()
-	h.recs = append(h.recs, s)
-	h.mu.Unlock()
-	return nil
-}
-
-func (h *logRecorder) all() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return strings.Join(h.recs, "\n")
-}
-
 // TestOpenLogsRedisPyOptions: Open warns, through Options.Logger, about the
 // redis-py options that the store accepts but ignores or that weaken it,
 // once each, naming the option and never the password; and says nothing
 // about those it applies as redis-py does.
 func TestOpenLogsRedisPyOptions(t *testing.T) {
-	rec := &logRecorder{}
+	rec := &logtest.Recorder{}
 	s, err := redisstore.Open("rediss://u:Qx7secret@127.0.0.1:1/0?socket_timeout=5&socket_connect_timeout=2"+
 		"&retry_on_timeout=false&health_check_interval=30&ssl_cert_reqs=none&max_connections=50"+
 		"&decode_responses=true&socket_keepalive=true", redisstore.Options{Logger: slog.New(rec)})
@@ -284,7 +261,7 @@ func TestOpenLogsRedisPyOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	logs := rec.all()
+	logs := rec.All()
 	for _, opt := range []string{"retry_on_timeout", "health_check_interval", "ssl_cert_reqs", "decode_responses"} {
 		if n := strings.Count(logs, "option="+opt); n != 1 {
 			t.Errorf("%d warnings name %s, want 1; the logs:\n%s", n, opt, logs)
@@ -302,13 +279,13 @@ func TestOpenLogsRedisPyOptions(t *testing.T) {
 		t.Errorf("the notes are not warnings:\n%s", logs)
 	}
 
-	rec = &logRecorder{}
+	rec = &logtest.Recorder{}
 	s2, err := redisstore.Open("redis://127.0.0.1:1/0?retry_on_timeout=true&health_check_interval=0", redisstore.Options{Logger: slog.New(rec)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if logs := rec.all(); logs != "" {
+	if logs := rec.All(); logs != "" {
 		t.Errorf("Open logged for options it applies as redis-py does:\n%s", logs)
 	}
 }
@@ -328,7 +305,7 @@ func TestRedisPyOptionsLive(t *testing.T) {
 				sep = "&"
 			}
 			s, err := redisstore.Open(u+sep+"socket_timeout=5&socket_connect_timeout=2&retry_on_timeout=true&health_check_interval=30&max_connections=50",
-				redisstore.Options{KeyPrefix: "redispy-test:", Logger: slog.New(&logRecorder{})})
+				redisstore.Options{KeyPrefix: "redispy-test:", Logger: slog.New(&logtest.Recorder{})})
 			if err != nil {
 				t.Fatal(err)
 			}

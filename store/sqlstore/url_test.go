@@ -6,43 +6,19 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/gobeaker/beaker/internal/logtest"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/sqlstore"
 )
-
-// logRecorder is a slog.Handler that keeps the records' text.
-type logRecorder struct {
-	mu   sync.Mutex
-	recs []string
-}
-
-func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
-func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	s := r.Level.String() + " " + r.Message
-	r.Attrs(func(a slog.Attr) bool { s += " " + a.String(); return true })
-	h.mu.Lock()
-	h.recs = append(h.recs, s)
-	h.mu.Unlock()
-	return nil
-}
-
-func (h *logRecorder) all() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return strings.Join(h.recs, "\n")
-}
 
 // TestSQLAlchemyOptions: the options that SQLAlchemy's pysqlite dialect
 // takes from a sqlite:// URL open the store; those that it ignores here are
 // logged as warnings, once each, when it opens.
 func TestSQLAlchemyOptions(t *testing.T) {
 	dir := t.TempDir()
-	rec := &logRecorder{}
+	rec := &logtest.Recorder{}
 	st, err := sqlstore.Driver().Open(context.Background(), store.Config{
 		Use: "session", Type: "ext:database", Logger: slog.New(rec), Params: map[string]string{"here": dir},
 		URL: "sqlite:///opts.db?isolation_level=IMMEDIATE&detect_types=3&cached_statements=100&check_same_thread=False&uri=false&timeout=2",
@@ -56,7 +32,7 @@ func TestSQLAlchemyOptions(t *testing.T) {
 	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
 	}
-	logs := rec.all()
+	logs := rec.All()
 	for _, opt := range []string{"isolation_level", "detect_types", "cached_statements"} {
 		if n := strings.Count(logs, "option="+opt); n != 1 {
 			t.Errorf("%d warnings name %s, want 1; the logs:\n%s", n, opt, logs)
