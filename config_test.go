@@ -21,6 +21,23 @@ import (
 
 const secretLine = "session.secret = 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac\n"
 
+// relativePathWarnings returns the keys of cfg's warnings about a path
+// relative to the working directory, joined with commas, and fails the
+// test for one that does not say how to write it (with how).
+func relativePathWarnings(t *testing.T, cfg *beaker.Config, how string) string {
+	t.Helper()
+	var got []string
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w.Msg, "working directory") {
+			got = append(got, w.Key)
+			if !strings.Contains(w.Msg, how) {
+				t.Errorf("warning %q does not say how to write it", w.Msg)
+			}
+		}
+	}
+	return strings.Join(got, ",")
+}
+
 // TestRelativeSQLiteURLWarns: a relative SQLite path in a url is relative
 // to the working directory, as SQLAlchemy takes it for Python Beaker (the
 // same database as the Python application's), not to the INI file's
@@ -44,16 +61,7 @@ func TestRelativeSQLiteURLWarns(t *testing.T) {
 	if here, ok := cfg.Session.Store.Params["here"]; ok || cfg.Session.Store.URL != "sqlite:///rel.db" {
 		t.Errorf("session store: url %q, here %q; want the url as written, relative to the working directory", cfg.Session.Store.URL, here)
 	}
-	var got []string
-	for _, w := range cfg.Warnings {
-		if strings.Contains(w.Msg, "working directory") {
-			got = append(got, w.Key)
-			if !strings.Contains(w.Msg, ":///%(here)s/") {
-				t.Errorf("warning %q does not say how to write it", w.Msg)
-			}
-		}
-	}
-	if strings.Join(got, ",") != "session.url,cache.url" {
+	if got := relativePathWarnings(t, cfg, ":///%(here)s/"); got != "session.url,cache.url" {
 		t.Errorf("relative-path warnings on %v, want session.url,cache.url (once each)", got)
 	}
 	m, err := settings.FromMap(map[string]string{"session.type": "ext:database", "session.url": "sqlite:///rel.db",
@@ -81,16 +89,7 @@ func TestRelativeFileStoreDirsWarn(t *testing.T) {
 	if cfg.Session.Store.DataDir != "data/sessions" {
 		t.Errorf("data_dir %q changed", cfg.Session.Store.DataDir)
 	}
-	var got []string
-	for _, w := range cfg.Warnings {
-		if strings.Contains(w.Msg, "working directory") {
-			got = append(got, w.Key)
-			if !strings.Contains(w.Msg, "%(here)s/") {
-				t.Errorf("warning %q does not say how to write it", w.Msg)
-			}
-		}
-	}
-	if strings.Join(got, ",") != "session.data_dir,cache.data_dir,cache.b.lock_dir" {
+	if got := relativePathWarnings(t, cfg, "%(here)s/"); got != "session.data_dir,cache.data_dir,cache.b.lock_dir" {
 		t.Errorf("relative-dir warnings on %v, want session.data_dir,cache.data_dir,cache.b.lock_dir (once each)", got)
 	}
 }
