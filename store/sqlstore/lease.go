@@ -25,9 +25,10 @@ type Lease struct {
 	mu        sync.Mutex
 	deadline  time.Time // the expiry last written, on the store's clock
 	abandoned bool
-	isLost    bool  // lost closed because the lease ran out or was taken
-	released  bool  // Release was called
-	relErr    error // what the first Release returned
+	isLost    bool      // lost closed because the lease ran out or was taken
+	released  bool      // Release was called
+	relOnce   sync.Once // the first Release; a second waits for it
+	relErr    error     // what the first Release returned (set in relOnce)
 }
 
 var _ store.Lease = (*Lease)(nil)
@@ -206,28 +207,33 @@ func (l *Lease) stopRenewal(lose bool) {
 // store.ErrLeaseLost and leaves the lock to its new holder. A second
 // Release returns what the first did.
 func (l *Lease) Release(ctx context.Context) error {
+	l.relOnce.Do(func() { l.relErr = l.release(ctx) })
+	return l.relErr
+}
+
+// release is the first Release. It does not hold l.mu during the delete:
+// a write that finds the database file replaced reopens it and marks the
+// leases lost (markLost takes l.mu), this one included.
+func (l *Lease) release(ctx context.Context) error {
 	l.stopRenewal(false)
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.released {
-		return l.relErr
-	}
 	l.released = true
-	defer l.s.forget(l)
 	expired := !l.s.now().Before(l.deadline)
 	wasLost := l.isLost
 	if !l.isLost {
 		l.isLost = true
 		close(l.lost)
 	}
+	l.mu.Unlock()
+	defer l.s.forget(l)
 	n, err := l.s.exec(ctx, l.s.q.lockRelease, l.name, l.token)
 	switch {
 	case err != nil:
-		l.relErr = fmt.Errorf("sqlstore: release: %w", err)
+		return fmt.Errorf("sqlstore: release: %w", err)
 	case wasLost || expired || n == 0:
-		l.relErr = fmt.Errorf("sqlstore: release: %w", store.ErrLeaseLost)
+		return fmt.Errorf("sqlstore: release: %w", store.ErrLeaseLost)
 	}
-	return l.relErr
+	return nil
 }
 
 // Lost implements store.Lease. The channel closes on Release, when a

@@ -697,3 +697,39 @@ func TestSQLiteRelativePathAfterChdir(t *testing.T) {
 		t.Fatal("a database was made in the new working directory")
 	}
 }
+
+// TestSQLiteReleaseAfterFileRemoved: releasing a lock whose delete is the
+// write that finds the database file removed returns (the reopening marks
+// the leases lost, this one included), and the store serves writes after
+// it; Release used to hold the lease's lock across the delete, and the
+// reopening waited for it for ever, with every other caller behind it.
+func TestSQLiteReleaseAfterFileRemoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	s := open(t, sqlstore.Options{URL: "sqlite:///" + path})
+	ctx := context.Background()
+	l, ok, err := s.TryLock(ctx, "L", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	released := make(chan error, 1)
+	go func() { released <- l.Release(ctx) }()
+	select {
+	case err := <-released:
+		if !errors.Is(err, sqlstore.ErrFileReplaced) {
+			t.Errorf("Release: %v, want an error wrapping ErrFileReplaced", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Release did not return: the reopening waits for the lease's lock")
+	}
+	if err := s.Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatalf("Set after the release: %v", err)
+	}
+	if err := l.Release(ctx); !errors.Is(err, sqlstore.ErrFileReplaced) {
+		t.Errorf("a second Release: %v, want what the first returned", err)
+	}
+}
