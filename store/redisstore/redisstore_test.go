@@ -660,6 +660,9 @@ func TestParseURLHidesPassword(t *testing.T) {
 		"redis+sentinel://u:Qx7@s1/m?x=1",
 		"redis+sentinel://s1/m?password=Qx7&pool_size=x",
 		"redis+sentinel://u:Qx7a?Qx7b@s1/m",
+		// An '@' in the query's password is not the end of user info.
+		"redis://host:6379/0?password=Qx7a@Qx7b&socket_timeout=x",
+		"redis://h1,h2?password=Qx7a@Qx7b&socket_timeout=x",
 	} {
 		failed := false
 		for _, cluster := range []bool{false, true} {
@@ -783,4 +786,24 @@ func hungServer(t *testing.T) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+// TestCommaInQueryIsOneServer: a comma in a single server's query (a
+// password, a client name) does not make the URL a list of nodes, which
+// would build a Cluster client and take the password's tail for a host.
+func TestCommaInQueryIsOneServer(t *testing.T) {
+	for _, in := range []string{"redis://host:6379/0?password=Qx7a,Qx7b", "redis://host:6379/1?client_name=a,b"} {
+		o, err := redisstore.ParseURL(in, false)
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", in, err)
+			continue
+		}
+		if len(o.Addrs) != 1 || o.Addrs[0] != "host:6379" {
+			t.Errorf("ParseURL(%q): addresses %q, want the one server", in, o.Addrs)
+		}
+	}
+	o, err := redisstore.ParseURL("redis://h1:1?socket_connect_timeout=2,redis://h2:2?socket_connect_timeout=2", false)
+	if err != nil || len(o.Addrs) != 2 {
+		t.Errorf("Beaker 1.13's list with a query per node: %v, %v; want two nodes", o, err)
+	}
 }

@@ -72,7 +72,7 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 	if strings.HasSuffix(scheme, "+sentinel") {
 		return parseSentinel(s, rest, tlsOn, bad)
 	}
-	if scheme == "unix" || (!strings.Contains(rest, ",") && scheme != "") {
+	if scheme == "unix" || (!hasNodeSeparator(rest) && scheme != "") {
 		// One server in go-redis's own spelling, once redis-py's options
 		// of the query are turned into go-redis's. The query is where
 		// url.Parse takes it: after the first '?' before the first '#'.
@@ -354,6 +354,9 @@ func errorWords(err error) string {
 // option whose name holds "password" (redis-py reads
 // unix:///path?password=…).
 func redactURL(s string) string {
+	// The query's password first: an '@' in it would otherwise pass for
+	// the end of the user info, and what follows it would be shown.
+	s = redactQuery(s)
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok || quoteScheme(scheme) == "" {
 		scheme, rest, ok = "", s, false
@@ -368,7 +371,30 @@ func redactURL(s string) string {
 	if ok {
 		rest = scheme + "://" + rest
 	}
-	return redactQuery(rest)
+	return rest
+}
+
+// hasNodeSeparator reports whether rest (a URL after its scheme) is a list
+// of nodes: it holds a comma outside a query, or one that starts another
+// redis:// or rediss:// item (Beaker 1.13 writes a query after each). A
+// comma in a single server's query (a password, a client name) is not one;
+// a '?' before an item's last '@' is the user info's.
+func hasNodeSeparator(rest string) bool {
+	item := 0
+	for i := 0; i < len(rest); i++ {
+		if rest[i] != ',' {
+			continue
+		}
+		seg := rest[item:i]
+		if at := strings.LastIndex(seg, "@"); at >= 0 {
+			seg = seg[at+1:]
+		}
+		next := rest[i+1:]
+		if !strings.Contains(seg, "?") || strings.HasPrefix(next, "redis://") || strings.HasPrefix(next, "rediss://") {
+			return true
+		}
+	}
+	return false
 }
 
 // redactQuery hides the value of the first query option of s whose name
