@@ -456,6 +456,9 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 	}
 	warnRelativePaths(s, "session.", c.Type, func(_ *settings.Settings, key, msg string) { warn(key, msg) })
 	warnOtherURL(s, "session.", c.Type, nil, func(_ *settings.Settings, key, msg string) { warn(key, msg) })
+	if err := checkMemcachedLogin(s, "session.", c.Type, func(_ *settings.Settings, key, msg string) { warn(key, msg) }); err != nil {
+		return c, err
+	}
 	c.Store = storeConfig(s, "session", "session.", c.Type, o.StoreTimeout)
 	return c, nil
 }
@@ -523,8 +526,25 @@ func warnOtherURL(r *settings.Settings, prefix, typ string, own func(key string)
 	if !r.Has(prefix+keys[0]) || !r.Has(prefix+keys[1]) || own != nil && !own(keys[1]) {
 		return
 	}
-	warnAt(r, prefix+keys[1], fmt.Sprintf("setting ignored: %s.type = %s reads its address from %s (%s)",
-		strings.TrimSuffix(prefix, "."), typ, r.Written(prefix+keys[0]), strings.TrimSpace(r.String(prefix+keys[0], ""))))
+	warnAt(r, prefix+keys[1], fmt.Sprintf("setting ignored: type %s reads its address from %s", typ, r.Written(prefix+keys[0])))
+}
+
+// checkMemcachedLogin refuses pylibmc's username and password (a SASL
+// login, which Beaker's ext:memcached passes to the client) for a
+// memcached store, which speaks the text protocol and has none; for any
+// other type Beaker ignores them, and they are warned about.
+func checkMemcachedLogin(r *settings.Settings, prefix, typ string, warnAt func(r *settings.Settings, key, msg string)) error {
+	for _, k := range []string{prefix + "username", prefix + "password"} {
+		if !r.Has(k) {
+			continue
+		}
+		if typ == "ext:memcached" {
+			return settingError(r, k, "a memcached login (SASL, pylibmc's username and password) is not supported: "+
+				"the memcached store speaks the text protocol, which has none; remove the line and reach the servers without a login", settings.ErrBadValue)
+		}
+		warnAt(r, k, "setting ignored: Beaker passes it to a memcached client only")
+	}
+	return nil
 }
 
 // warnRelativePaths warns about a relative path written in an INI file
@@ -773,6 +793,9 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 		}
 		warnRelativePaths(r, "cache.", rc.Type, warnAt)
 		warnOtherURL(r, "cache.", rc.Type, func(k string) bool { return s.Has("cache." + name + "." + k) }, warnAt)
+		if err := checkMemcachedLogin(r, "cache.", rc.Type, warnAt); err != nil {
+			return nil, err
+		}
 		for _, k := range storeKeys(r, "cache.") {
 			own := s.Has("cache." + name + "." + k)
 			switch {

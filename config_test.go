@@ -249,15 +249,16 @@ func TestCookiePathAndDomainAreChecked(t *testing.T) {
 // region's urls, a working Beaker file, serves the other regions.
 func TestURLAndURLsBothSet(t *testing.T) {
 	head := "[app:main]\n" + secretLine
-	cfg, err := beaker.Resolve(parse(t, head+"session.type = ext:redis\nsession.url = redis://a:6379/0\nsession.urls = redis://b:6379,redis://c:6379\n"))
+	cfg, err := beaker.Resolve(parse(t, head+"session.type = ext:redis\nsession.url = redis://:Qx7secret@a:6379/0\nsession.urls = redis://b:6379,redis://c:6379\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Session.Store.URL != "redis://a:6379/0" {
+	if cfg.Session.Store.URL != "redis://:Qx7secret@a:6379/0" {
 		t.Errorf("ext:redis with url and urls: address %q, want url's", cfg.Session.Store.URL)
 	}
-	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "session.urls" || cfg.Warnings[0].Line != 5 || !strings.Contains(cfg.Warnings[0].Msg, "ignored") {
-		t.Errorf("warnings %+v, want one that session.urls is ignored", cfg.Warnings)
+	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "session.urls" || cfg.Warnings[0].Line != 5 || !strings.Contains(cfg.Warnings[0].Msg, "ignored") ||
+		strings.Contains(cfg.Warnings[0].Msg, "Qx7") {
+		t.Errorf("warnings %+v, want one that session.urls is ignored, without url's password", cfg.Warnings)
 	}
 
 	cfg, err = beaker.Resolve(parse(t, head+"cache.regions = short, long\ncache.type = ext:redis\ncache.url = redis://single:6379/0\n"+
@@ -366,4 +367,26 @@ func TestServerSideKeysWithoutEncryptKey(t *testing.T) {
 	}
 	_, err := beaker.Resolve(parse(t, head+"session.encrypt_key = k\n"))
 	settingErrorAt(t, err, "demo.ini", 4, "session.encrypt_key", beaker.ErrNotAvailable, "not available")
+}
+
+// TestMemcachedLogin: pylibmc's username and password are refused for a
+// memcached store, located and without the password, saying that logins
+// are not supported; for another type Beaker ignores them, and they are
+// warned about.
+func TestMemcachedLogin(t *testing.T) {
+	head := "[app:main]\n" + secretLine
+	_, err := beaker.Resolve(parse(t, head+"session.type = ext:memcached\nsession.url = h:11211\nsession.password = Qx7secret\n"))
+	settingErrorAt(t, err, "demo.ini", 5, "session.password", settings.ErrBadValue, "SASL")
+	if err != nil && strings.Contains(err.Error(), "Qx7") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+	_, err = beaker.Resolve(parse(t, head+"cache.regions = a\ncache.a.type = ext:memcached\ncache.url = h:11211\ncache.username = app\n"))
+	settingErrorAt(t, err, "demo.ini", 6, "cache.username", settings.ErrBadValue, "SASL")
+	cfg, err := beaker.Resolve(parse(t, head+"session.type = ext:redis\nsession.url = redis://h:6379/0\nsession.password = Qx7secret\n"))
+	if err != nil {
+		t.Fatalf("a password line with ext:redis: %v, want it ignored as Beaker does", err)
+	}
+	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "session.password" || strings.Contains(cfg.Warnings[0].Msg, "Qx7") {
+		t.Errorf("warnings %+v, want one that session.password is ignored", cfg.Warnings)
+	}
 }

@@ -13,15 +13,14 @@ import (
 type kind int
 
 const (
-	kindString         kind = iota // anything
-	kindBool                       // Settings.Bool
-	kindInt                        // Settings.Int, 0 or more
-	kindPositiveInt                // Settings.Int, 1 or more
-	kindSeconds                    // Settings.Seconds
-	kindCookieExpires              // session.cookie_expires: Bool, Seconds or Date
-	kindBoolOrAuto                 // session.secure
-	kindUnimplemented              // accepted, warned about, not used
-	kindMemcachedLogin             // Beaker's memcached username and password: refused
+	kindString        kind = iota // anything
+	kindBool                      // Settings.Bool
+	kindInt                       // Settings.Int, 0 or more
+	kindPositiveInt               // Settings.Int, 1 or more
+	kindSeconds                   // Settings.Seconds
+	kindCookieExpires             // session.cookie_expires: Bool, Seconds or Date
+	kindBoolOrAuto                // session.secure
+	kindUnimplemented             // accepted, warned about, not used
 )
 
 // keyDef is one catalogue entry: a key name after "session." or "cache."
@@ -85,8 +84,8 @@ func sessionKeys() []keyDef {
 		// pylibmc's options in Beaker's ext:memcached.
 		{"protocol", kindUnimplemented},
 		{"behavior.", kindUnimplemented},
-		{"username", kindMemcachedLogin},
-		{"password", kindMemcachedLogin},
+		{"username", kindString}, // refused with ext:memcached by beaker.Resolve
+		{"password", kindString},
 	}
 }
 
@@ -123,8 +122,8 @@ func cacheKeys() []keyDef {
 		// pylibmc's options in Beaker's ext:memcached.
 		{"protocol", kindUnimplemented},
 		{"behavior.", kindUnimplemented},
-		{"username", kindMemcachedLogin},
-		{"password", kindMemcachedLogin},
+		{"username", kindString}, // refused with ext:memcached by beaker.Resolve
+		{"password", kindString},
 	}
 }
 
@@ -194,11 +193,6 @@ func (s *Settings) Check(log *slog.Logger) error {
 		}
 		if def.kind == kindUnimplemented {
 			warn(it.e.file, it.e.name, it.e.line, "Beaker setting not implemented; ignored")
-			continue
-		}
-		if def.kind == kindMemcachedLogin {
-			errs = append(errs, s.badValue(it.e, "part of a memcached login (SASL, pylibmc's username and password), which is not supported: "+
-				"the memcached store speaks the text protocol, which has none; remove the line and reach the servers without a login"))
 			continue
 		}
 		if err := s.checkValue(def.kind, it.e); err != nil {
