@@ -86,7 +86,13 @@
 //     answered either, the login stands too, for either write may still
 //     land and leave the new id all there is of the session; should
 //     neither land, the old id keeps the session as it was before the
-//     login (never the login's), for the requests still carrying it.
+//     login (never the login's), for the requests still carrying it. A
+//     write another request made under the old id in that moment, which
+//     the store did answer, then stays under the old id, which the
+//     browser no longer sends: the one way a login can cost a write, when
+//     the store answers that request but neither of the login's writes.
+//     Failing the login instead would lose the whole session whenever one
+//     of those writes landed late.
 //   - removing a copy that was written but never handed out (after a
 //     login or a new session that failed) is a best effort: a copy whose
 //     removal fails, or that a late write puts back, expires with its ttl;

@@ -480,7 +480,9 @@ func (sv *serverSide) move(ctx context.Context, s *Session, now time.Time) error
 				// and then the copy is all that is left of the session.
 				// The copy stands; should no marker land, the old id
 				// keeps the session as it was before the login (never
-				// the login's), for requests still carrying it.
+				// the login's), for requests still carrying it, and a
+				// write one of them made meanwhile stays there (see the
+				// package doc: the trade against losing the session).
 				sv.m.log.LogAttrs(ctx, slog.LevelWarn, "session: a login's move was not confirmed by the store; the new session stands",
 					slog.String("session", logID(st.id)), slog.Any("error", err))
 			default:
