@@ -802,8 +802,14 @@ func TestCommaInQueryIsOneServer(t *testing.T) {
 			t.Errorf("ParseURL(%q): addresses %q, want the one server", in, o.Addrs)
 		}
 	}
-	o, err := redisstore.ParseURL("redis://h1:1?socket_connect_timeout=2,redis://h2:2?socket_connect_timeout=2", false)
-	if err != nil || len(o.Addrs) != 2 {
-		t.Errorf("Beaker 1.13's list with a query per node: %v, %v; want two nodes", o, err)
+	for _, in := range []string{"redis://h1:1?socket_connect_timeout=2,redis://h2:2?socket_connect_timeout=2",
+		"redis://h1:1?socket_timeout=5, redis://h2:2?socket_timeout=5"} {
+		o, err := redisstore.ParseURL(in, false)
+		if err != nil || len(o.Addrs) != 2 {
+			t.Errorf("ParseURL(%q), Beaker 1.13's list with a query per node: %v, %v; want two nodes", in, o, err)
+		}
+	}
+	if o, err := redisstore.ParseURL("redis://h:6379/0?password=a@b,c", false); err != nil || len(o.Addrs) != 1 || o.Password != "a@b,c" {
+		t.Errorf("a query password with '@' and ',': %v, %v; want one server and the password", o, err)
 	}
 }

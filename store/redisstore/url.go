@@ -375,22 +375,18 @@ func redactURL(s string) string {
 }
 
 // hasNodeSeparator reports whether rest (a URL after its scheme) is a list
-// of nodes: it holds a comma outside a query, or one that starts another
-// redis:// or rediss:// item (Beaker 1.13 writes a query after each). A
-// comma in a single server's query (a password, a client name) is not one;
-// a '?' before an item's last '@' is the user info's.
+// of nodes: it holds a comma before any '?', or one that starts another
+// redis:// or rediss:// item (Beaker 1.13 writes a query after each, and a
+// space after the comma may follow). A comma in a single server's query (a
+// password, a client name) is not one; nor is one after an unescaped '?'
+// in a password, which is no valid URL anyway.
 func hasNodeSeparator(rest string) bool {
-	item := 0
 	for i := 0; i < len(rest); i++ {
 		if rest[i] != ',' {
 			continue
 		}
-		seg := rest[item:i]
-		if at := strings.LastIndex(seg, "@"); at >= 0 {
-			seg = seg[at+1:]
-		}
-		next := rest[i+1:]
-		if !strings.Contains(seg, "?") || strings.HasPrefix(next, "redis://") || strings.HasPrefix(next, "rediss://") {
+		next := strings.TrimLeft(rest[i+1:], " \t\r\n")
+		if !strings.Contains(rest[:i], "?") || strings.HasPrefix(next, "redis://") || strings.HasPrefix(next, "rediss://") {
 			return true
 		}
 	}

@@ -83,7 +83,7 @@ func (s *Store) tryLock(ctx context.Context, op, key string, lease time.Duration
 	// Counted in s.takes, so that Close keeps the database open until the
 	// take is over (and released, if Close began meanwhile).
 	s.mu.Lock()
-	closed := s.closed
+	closed, reopens := s.closed, s.reopens
 	if !closed {
 		s.takes.Add(1)
 	}
@@ -119,6 +119,14 @@ func (s *Store) tryLock(ctx context.Context, op, key string, lease time.Duration
 			return nil, fmt.Errorf("sqlstore: %s: %w; releasing the lock taken meanwhile: %w", op, ErrClosed, err)
 		}
 		return nil, fmt.Errorf("sqlstore: %s: %w", op, ErrClosed)
+	}
+	if s.reopens != reopens {
+		// The database was reopened since the take began: the row may
+		// be in the old file, and the lease is not counted on. (In case
+		// it is in the new one, it is deleted, as best it can be.)
+		s.mu.Unlock()
+		_, _ = s.exec(context.WithoutCancel(ctx), s.q.lockRelease, l.name, l.token)
+		return nil, fmt.Errorf("sqlstore: %s: %w", op, ErrFileReplaced)
 	}
 	s.leases[l] = struct{}{}
 	s.mu.Unlock()
@@ -216,6 +224,23 @@ func (l *Lease) Release(ctx context.Context) error {
 // leases lost (markLost takes l.mu), this one included.
 func (l *Lease) release(ctx context.Context) error {
 	l.stopRenewal(false)
+	// Counted in s.takes, so that Close keeps the database open until
+	// the delete is done.
+	s := l.s
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.takes.Add(1)
+	}
+	s.mu.Unlock()
+	if closed {
+		l.markLost()
+		return fmt.Errorf("sqlstore: release: %w", ErrClosed)
+	}
+	defer s.takes.Done()
+	if s.releasing != nil {
+		s.releasing()
+	}
 	l.mu.Lock()
 	l.released = true
 	expired := !l.s.now().Before(l.deadline)

@@ -196,14 +196,16 @@ type Store struct {
 	log *slog.Logger
 	now func() time.Time
 
-	mu     sync.Mutex
-	leases map[*Lease]struct{} // held leases, whose renewal Close stops
-	closed bool
-	takes  sync.WaitGroup // lock takes in flight, which Close waits for
+	mu      sync.Mutex
+	leases  map[*Lease]struct{} // held leases, whose renewal Close stops
+	reopens int                 // the database's reopenings (see reopen)
+	closed  bool
+	takes   sync.WaitGroup // lock takes in flight, which Close waits for
 
 	// Tests' hooks: lockTaken is called by tryLock once it took a lock,
-	// closing by Close once it has set closed.
-	lockTaken, closing func()
+	// closing by Close once it has set closed, releasing by Release once
+	// Close would wait for it.
+	lockTaken, closing, releasing func()
 }
 
 var (
@@ -469,6 +471,7 @@ func (s *Store) reopen(ctx context.Context) error {
 	for l := range s.leases {
 		held = append(held, l)
 	}
+	s.reopens++ // a take under way when the leases were read is not counted on
 	s.mu.Unlock()
 	for _, l := range held {
 		l.markLost()

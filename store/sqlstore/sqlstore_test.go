@@ -733,3 +733,52 @@ func TestSQLiteReleaseAfterFileRemoved(t *testing.T) {
 		t.Errorf("a second Release: %v, want what the first returned", err)
 	}
 }
+
+// TestCloseWaitsForRelease: Close waits for a Release whose delete is under
+// way (here, waiting for the writing connection), so that the delete runs
+// and the lock is free; it closed the database under it, and the row
+// stayed until its lease ran out.
+func TestCloseWaitsForRelease(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: "sqlite:///" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	l, ok, err := s.TryLock(ctx, "L", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	free := sqlstore.HoldWriter(s)
+	waiting := make(chan struct{})
+	sqlstore.SetReleasingHook(s, func() { close(waiting) })
+	released := make(chan error, 1)
+	go func() { released <- l.Release(ctx) }()
+	<-waiting
+	closing := make(chan struct{})
+	sqlstore.SetHooks(s, nil, func() { close(closing) })
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	<-closing
+	// Close must now wait for the Release; give it the time to return if
+	// it does not, then let the Release's delete run.
+	select {
+	case err := <-closed:
+		free()
+		t.Fatalf("Close returned (%v) while a Release waited to delete its row", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	free()
+	if err := <-released; err != nil {
+		t.Fatalf("Release while Close runs: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, sqlstore.Options{URL: "sqlite:///" + path})
+	if l2, ok, err := other.TryLock(ctx, "L", time.Second); err != nil || !ok {
+		t.Errorf("the lock is still held after Release and Close: TryLock = %v, %v", ok, err)
+	} else {
+		_ = l2.Release(ctx)
+	}
+}
