@@ -15,3 +15,6 @@ func HoldWriter(s *Store) (free func()) {
 	s.wsem <- struct{}{}
 	return func() { <-s.wsem }
 }
+
+// SetRenewingHook makes s call f in each lease renewal, before its write.
+func SetRenewingHook(s *Store, f func()) { s.renewing = f }

@@ -158,6 +158,9 @@ func (l *Lease) renew() {
 			continue
 		}
 		next := start.Add(l.dur)
+		if l.s.renewing != nil {
+			l.s.renewing()
+		}
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		n, err := l.s.exec(ctx, l.s.q.lockRenew, l.s.micros(next), l.name, l.token)
 		cancel()
@@ -223,9 +226,9 @@ func (l *Lease) Release(ctx context.Context) error {
 // a write that finds the database file replaced reopens it and marks the
 // leases lost (markLost takes l.mu), this one included.
 func (l *Lease) release(ctx context.Context) error {
-	l.stopRenewal(false)
 	// Counted in s.takes, so that Close keeps the database open until
-	// the delete is done.
+	// the delete is done; before the renewal is stopped, which may wait
+	// for a renewal's write.
 	s := l.s
 	s.mu.Lock()
 	closed := s.closed
@@ -234,13 +237,14 @@ func (l *Lease) release(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	if closed {
-		l.markLost()
+		l.stopRenewal(true)
 		return fmt.Errorf("sqlstore: release: %w", ErrClosed)
 	}
 	defer s.takes.Done()
 	if s.releasing != nil {
 		s.releasing()
 	}
+	l.stopRenewal(false)
 	l.mu.Lock()
 	l.released = true
 	expired := !l.s.now().Before(l.deadline)

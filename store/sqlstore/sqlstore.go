@@ -204,8 +204,8 @@ type Store struct {
 
 	// Tests' hooks: lockTaken is called by tryLock once it took a lock,
 	// closing by Close once it has set closed, releasing by Release once
-	// Close would wait for it.
-	lockTaken, closing, releasing func()
+	// Close would wait for it, renewing by a renewal before its write.
+	lockTaken, closing, releasing, renewing func()
 }
 
 var (

@@ -782,3 +782,53 @@ func TestCloseWaitsForRelease(t *testing.T) {
 		_ = l2.Release(ctx)
 	}
 }
+
+// TestReleaseDuringRenewalThenClose: a Release that must first wait for
+// its lease's renewal (a write, here waiting for the writing connection)
+// is already one Close waits for, so that its delete runs and the lock is
+// free; it used to count itself only after the renewal, and a Close in
+// between closed the database first, leaving the row for its lease.
+func TestReleaseDuringRenewalThenClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	s, err := sqlstore.Open(context.Background(), sqlstore.Options{URL: "sqlite:///" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	renewing := make(chan struct{}, 1)
+	sqlstore.SetRenewingHook(s, func() { // before the renewal starts: it reads the hook
+		select {
+		case renewing <- struct{}{}:
+		default:
+		}
+	})
+	l, ok, err := s.TryLock(ctx, "L", 3*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	free := sqlstore.HoldWriter(s)
+	<-renewing // the renewal's write waits for the writer (after a third of the lease)
+	waiting := make(chan struct{})
+	sqlstore.SetReleasingHook(s, func() { close(waiting) })
+	released := make(chan error, 1)
+	go func() { released <- l.Release(ctx) }()
+	<-waiting
+	closing := make(chan struct{})
+	sqlstore.SetHooks(s, nil, func() { close(closing) })
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	<-closing
+	free()
+	if err := <-released; err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, sqlstore.Options{URL: "sqlite:///" + path})
+	if l2, ok, err := other.TryLock(ctx, "L", time.Second); err != nil || !ok {
+		t.Errorf("the lock is still held after Release and Close: TryLock = %v, %v", ok, err)
+	} else {
+		_ = l2.Release(ctx)
+	}
+}
