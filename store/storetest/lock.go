@@ -201,9 +201,6 @@ func (st *suite) lockContextCanceled(t *testing.T) {
 // run out, the dead lease must learn it lost the lock, and its late Release
 // must not free the new holder's lock.
 func (st *suite) lockDeadHolderExpires(t *testing.T) {
-	if st.opts.Abandon == nil {
-		t.Skip("the store cannot simulate a dead holder (Options.Abandon is nil)")
-	}
 	lease := st.opts.TTL
 	name := st.key(t, "lock")
 	dead := st.mustTryLock(t, name, lease)
@@ -248,9 +245,6 @@ func (st *suite) lockDeadHolderExpires(t *testing.T) {
 // store's shortest lease), and, on a fake clock, until DefaultLease has
 // passed.
 func (st *suite) lockZeroLease(t *testing.T) {
-	if st.opts.Abandon == nil {
-		t.Skip("the store cannot simulate a dead holder (Options.Abandon is nil)")
-	}
 	name := st.key(t, "lock")
 	dead := st.mustTryLock(t, name, 0)
 	st.opts.Abandon(dead)
