@@ -252,11 +252,7 @@ func TestSQLiteFileRemoved(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("%d rows before the removal, want 1", n)
 	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	removeDatabase(t, path)
 	// A connection opened now (the pool's idle one, then a new one) does
 	// not make an empty database at the path: only the store makes it,
 	// 0600, with its tables.
@@ -648,22 +644,37 @@ func updateKeepsExpiry(t *testing.T, url string) {
 
 func TestSQLiteUpdateKeepsExpiry(t *testing.T) { updateKeepsExpiry(t, sqliteURL(t)) }
 
-// TestSQLiteReopenLosesLeases: the locks held when the store reopens a
-// replaced database were rows of the old file, which another Store may now
-// take: their holders lose them at once, not at their next renewal.
-func TestSQLiteReopenLosesLeases(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "b.db")
-	s := open(t, sqlstore.Options{URL: "sqlite:///" + path})
-	ctx := context.Background()
-	l, ok, err := s.TryLock(ctx, "L", time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
+// removeDatabase removes the SQLite database at path with its -wal and
+// -shm files, as an operator's rm would, under a store that has it open.
+func removeDatabase(t *testing.T, path string) {
+	t.Helper()
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// newLockedStore opens a store on a new SQLite database and takes the lock
+// L on it.
+func newLockedStore(t *testing.T) (s *sqlstore.Store, l store.Lease, path string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "b.db")
+	s = open(t, sqlstore.Options{URL: "sqlite:///" + path})
+	l, ok, err := s.TryLock(context.Background(), "L", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	return s, l, path
+}
+
+// TestSQLiteReopenLosesLeases: the locks held when the store reopens a
+// replaced database were rows of the old file, which another Store may now
+// take: their holders lose them at once, not at their next renewal.
+func TestSQLiteReopenLosesLeases(t *testing.T) {
+	s, l, path := newLockedStore(t)
+	ctx := context.Background()
+	removeDatabase(t, path)
 	if err := s.Set(ctx, "k", []byte("v"), 0); !errors.Is(err, sqlstore.ErrFileReplaced) {
 		t.Fatalf("Set after the file was removed: %v, want ErrFileReplaced", err)
 	}
@@ -704,18 +715,9 @@ func TestSQLiteRelativePathAfterChdir(t *testing.T) {
 // it; Release used to hold the lease's lock across the delete, and the
 // reopening waited for it for ever, with every other caller behind it.
 func TestSQLiteReleaseAfterFileRemoved(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "b.db")
-	s := open(t, sqlstore.Options{URL: "sqlite:///" + path})
+	s, l, path := newLockedStore(t)
 	ctx := context.Background()
-	l, ok, err := s.TryLock(ctx, "L", time.Minute)
-	if err != nil || !ok {
-		t.Fatalf("TryLock = %v, %v", ok, err)
-	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Fatal(err)
-		}
-	}
+	removeDatabase(t, path)
 	released := make(chan error, 1)
 	go func() { released <- l.Release(ctx) }()
 	select {
