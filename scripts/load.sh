@@ -8,7 +8,7 @@
 # the floor that net/http puts under any cookie session. The shares are of
 # /bare, which is sent no cookie.
 # ROUNDS interleaved rounds (default 15) of `wrk -t1 -c32 -d${DURATION}`
-# (default 1s) per route: many short rounds, so that the routes a ratio
+# (default 1s) per route, each round starting one route further on: many short rounds, so that the routes a ratio
 # compares ran seconds apart on this noisy machine and the medians have
 # many rounds behind them. Prints requests/s per round, the median, the
 # share of /bare (the ratio of the medians, and the median of each round's
@@ -91,7 +91,10 @@ COOKIE[vary+cookie]=${COOKIE[beaker]:-}
 
 declare -A RPS
 for round in $(seq 1 "$ROUNDS"); do
-	for r in "${ROUTES[@]}"; do
+	# Each round starts one route further on, so that every route runs
+	# after every other as often: no route always follows the same one.
+	k=$(((round - 1) % ${#ROUTES[@]}))
+	for r in "${ROUTES[@]:k}" "${ROUTES[@]:0:k}"; do
 		args=(-t1 -c32 -d"$DURATION")
 		if [ "$SESSIONS" -gt 0 ]; then
 			case $r in
