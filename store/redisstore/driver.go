@@ -24,7 +24,10 @@ const (
 // and the Params keys redis.key_prefix, redis.pool_size and
 // redis.max_retries set the Options fields of the same meaning; any other
 // redis.* key is an error wrapping ErrInvalidOptions. Its errors about one
-// setting are *store.ConfigError naming it.
+// setting are *store.ConfigError naming it. Its Validate refuses what Open
+// refuses, but for the files that the url's TLS options name (ssl_ca_certs,
+// ssl_certfile, …): Open reads them, Validate does not (check-config may
+// run where they do not exist).
 func Driver() store.Driver {
 	return store.Driver{
 		Name:  "Redis",
@@ -34,7 +37,10 @@ func Driver() store.Driver {
 			if err != nil {
 				return err
 			}
-			if _, err := ParseURL(c.URL, opts.Cluster); err != nil {
+			// Everything Open checks but the files of the TLS options,
+			// which Validate must not touch: they may exist only where
+			// the application runs.
+			if _, _, err := parseURL(c.URL, opts.Cluster); err != nil {
 				return &store.ConfigError{Key: "url", Err: err}
 			}
 			return nil

@@ -43,6 +43,28 @@
 // Scan iterates with SCAN MATCH over the server, or over every master of a
 // Cluster.
 //
+// # TLS
+//
+// A rediss:// URL (rediss+sentinel:// for Sentinel) speaks TLS to every
+// node, Sentinels included, and takes the options of redis-py's
+// SSLConnection as Python Beaker's URLs write them (see ParseURL):
+//
+//	rediss://host:6380/0?ssl_ca_certs=/etc/ssl/redis-ca.pem&ssl_certfile=/etc/app/client.crt&ssl_keyfile=/etc/app/client.key
+//
+// ssl_ca_certs (a PEM file), ssl_ca_path (a directory: every file in it
+// that holds PEM certificates) and ssl_ca_data (PEM text) give the CA
+// certificates that verify the server, in place of the system's (redis-py
+// adds them to those). ssl_certfile and ssl_keyfile give the client
+// certificate and its key, for a server with tls-auth-clients; the key may
+// sit in the certificate's file. ssl_min_version (TLSv1_2, TLSv1_3) raises
+// the minimum version, TLS 1.2 by default. ssl_cert_reqs=none turns
+// verification off and ssl_check_hostname=false verifies the chain only;
+// Open logs a warning for each. An encrypted key (ssl_password) is refused:
+// store the key unencrypted, readable only by the application. ssl_ciphers
+// is ignored with a warning: crypto/tls chooses the cipher suites. Open
+// reads the files when it makes the client; Driver's Validate (beaker
+// check-config) does not.
+//
 // # Failures
 //
 // A client made by Open bounds the dial, each read and each write with
@@ -164,11 +186,13 @@ func New(client redis.UniversalClient, opts Options) *Store {
 // Open parses url (see ParseURL), makes a client with the connection fields
 // of opts and returns a Store that owns it: Close closes the client. It does
 // not contact the server: an unreachable server shows in the first
-// operation. It logs a warning (to opts.Logger) for each redis-py query
-// option of url that the store ignores or that weakens it
-// (ssl_cert_reqs=none).
+// operation, but it reads the files that url's TLS options name
+// (ssl_ca_certs, ssl_certfile, …), and a file that cannot be read or holds
+// no certificate or key is its error. It logs a warning (to opts.Logger)
+// for each redis-py query option of url that the store ignores or that
+// weakens it (ssl_cert_reqs=none).
 func Open(url string, opts Options) (*Store, error) {
-	uo, notes, err := parseURL(url, opts.Cluster)
+	uo, notes, err := openURL(url, opts.Cluster)
 	if err != nil {
 		return nil, err
 	}

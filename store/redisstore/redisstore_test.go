@@ -663,6 +663,17 @@ func TestParseURLHidesPassword(t *testing.T) {
 		// An '@' in the query's password is not the end of user info.
 		"redis://host:6379/0?password=Qx7a@Qx7b&socket_timeout=x",
 		"redis://h1,h2?password=Qx7a@Qx7b&socket_timeout=x",
+		// The TLS options: a path that may be a piece of a password is
+		// not shown, nor is ssl_password.
+		"rediss://u:1?ssl_ca_certs=Qx7@h:6380",
+		"rediss://h:6380/0?password=Qx7a&ssl_ca_certs=Qx7b",
+		"rediss://h:6380/0?password=Qx7a&ssl_ca_data=Qx7b",
+		"rediss://h:6380/0?ssl_certfile=/nonexistent/c.pem&password=Qx7a&ssl_keyfile=Qx7b",
+		"rediss://u:Qx7@h:6380/0?ssl_certfile=/nonexistent/c.pem",
+		"rediss://u:Qx7@h1,h2?ssl_ca_path=/nonexistent",
+		"rediss+sentinel://u:Qx7@s1/m?ssl_ca_certs=/nonexistent/ca.pem",
+		"rediss://h:6380/0?ssl_password=Qx7&ssl_certfile=/nonexistent/c.pem",
+		"redis://u:Qx7@h/0?ssl_ca_certs=/etc/ca.pem",
 	} {
 		failed := false
 		for _, cluster := range []bool{false, true} {

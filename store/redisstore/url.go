@@ -37,16 +37,42 @@ import (
 // node list after its last item, or after each item in Beaker 1.13's
 // spelling (each giving the same values); a Sentinel URL after the path.
 // The user and password apply to the data nodes; a port left out is 6379
-// (26379 for a Sentinel). Errors wrap ErrInvalidURL, and never show the
+// (26379 for a Sentinel). A rediss:// URL takes redis-py's TLS options
+// too (ssl_ca_certs, ssl_certfile, …; see translateQuery), and ParseURL
+// reads the files they name. Errors wrap ErrInvalidURL, and never show the
 // password.
 func ParseURL(raw string, cluster bool) (*redis.UniversalOptions, error) {
-	uo, _, err := parseURL(raw, cluster)
+	uo, _, err := openURL(raw, cluster)
 	return uo, err
 }
 
-// parseURL is ParseURL, and also returns the notes on the redis-py query
+// openURL is ParseURL, and also returns the notes on the redis-py query
 // options it accepted but ignores, for Open to log.
-func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, error) {
+func openURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, error) {
+	uo, py, err := parseURL(raw, cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	redacted := redactURL(strings.TrimSpace(raw))
+	// A message shows a path only where it shows it anyway, in the
+	// redacted URL: a password holding '?', '&' or '@' may make a piece
+	// of it pass for a path.
+	name := func(kind, path string) string {
+		if strings.Contains(redacted, path) || strings.Contains(redacted, url.QueryEscape(path)) {
+			return kind + " " + strconv.Quote(path)
+		}
+		return kind
+	}
+	if err := py.files.load(uo.TLSConfig, name); err != nil {
+		return nil, nil, fmt.Errorf("%w %q: %w", ErrInvalidURL, redacted, err)
+	}
+	return uo, py.notes, nil
+}
+
+// parseURL is ParseURL without reading the files of the TLS options: it
+// returns them in pyQuery.files, with the notes on the redis-py query
+// options that Open logs. It does no I/O, for Driver's Validate.
+func parseURL(raw string, cluster bool) (*redis.UniversalOptions, pyQuery, error) {
 	s := strings.TrimSpace(raw)
 	// bad's messages quote the URL only as redactURL gives it. A password
 	// may hold ',', '/', '?', '#' or '@', and then a parser takes pieces of
@@ -56,7 +82,7 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 		return fmt.Errorf("%w %q: "+format, append([]any{ErrInvalidURL, redactURL(s)}, args...)...)
 	}
 	if s == "" {
-		return nil, nil, bad("empty")
+		return nil, pyQuery{}, bad("empty")
 	}
 	scheme, rest, hasScheme := strings.Cut(s, "://")
 	if !hasScheme {
@@ -65,7 +91,7 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 	switch scheme {
 	case "", "redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel":
 	default:
-		return nil, nil, bad("unknown scheme%s (want redis, rediss, unix, redis+sentinel or rediss+sentinel)", quoteScheme(scheme))
+		return nil, pyQuery{}, bad("unknown scheme%s (want redis, rediss, unix, redis+sentinel or rediss+sentinel)", quoteScheme(scheme))
 	}
 	tlsOn := strings.HasPrefix(scheme, "rediss")
 
@@ -80,11 +106,11 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 		base, query, _ := strings.Cut(u, "?")
 		q, err := url.ParseQuery(query)
 		if err != nil {
-			return nil, nil, bad("the query has a bad %%-escape or ';'")
+			return nil, pyQuery{}, bad("the query has a bad %%-escape or ';'")
 		}
 		py, err := translateQuery(q, tlsOn)
 		if err != nil {
-			return nil, nil, bad("%w", err)
+			return nil, pyQuery{}, bad("%w", err)
 		}
 		gs := s
 		if py.changed {
@@ -97,9 +123,9 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 		if err != nil {
 			// No user info and no password option: nothing to hide.
 			if !strings.Contains(s, "@") && redactURL(s) == s {
-				return nil, nil, bad("%w", err)
+				return nil, pyQuery{}, bad("%w", err)
 			}
-			return nil, nil, bad("%s", errorWords(err))
+			return nil, pyQuery{}, bad("%s", errorWords(err))
 		}
 		uo := &redis.UniversalOptions{
 			Addrs: []string{o.Addr}, DB: o.DB, Username: o.Username, Password: o.Password,
@@ -108,9 +134,9 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 		copyQueryOptions(uo, o)
 		py.apply(uo)
 		if cluster && o.DB != 0 {
-			return nil, nil, bad("a Redis Cluster has only database 0")
+			return nil, pyQuery{}, bad("a Redis Cluster has only database 0")
 		}
-		return uo, py.notes, nil
+		return uo, py, nil
 	}
 
 	// A list of seed nodes: a Cluster (or one bare host:port).
@@ -123,7 +149,7 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 			// Beaker 1.13 repeats the scheme on every item.
 			if sch, r, ok := strings.Cut(item, "://"); ok {
 				if sch != "redis" && sch != "rediss" {
-					return nil, nil, bad("unknown scheme%s in item %d", quoteScheme(sch), i+1)
+					return nil, pyQuery{}, bad("unknown scheme%s in item %d", quoteScheme(sch), i+1)
 				}
 				tlsOn = tlsOn || sch == "rediss"
 				item = r
@@ -133,11 +159,11 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 			user, host := item[:at], item[at+1:]
 			u, err := url.Parse("redis://" + user + "@x")
 			if err != nil || u.User == nil {
-				return nil, nil, bad("bad user:password in item %d", i+1)
+				return nil, pyQuery{}, bad("bad user:password in item %d", i+1)
 			}
 			if uo.Username != "" || uo.Password != "" {
 				if p, _ := u.User.Password(); u.User.Username() != uo.Username || p != uo.Password {
-					return nil, nil, bad("items give different credentials")
+					return nil, pyQuery{}, bad("items give different credentials")
 				}
 			}
 			uo.Username = u.User.Username()
@@ -145,7 +171,7 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 			item = host
 		}
 		if strings.Contains(item, "#") {
-			return nil, nil, bad("item %d has a fragment ('#')", i+1)
+			return nil, pyQuery{}, bad("item %d has a fragment ('#')", i+1)
 		}
 		// Query options, on the last item ("h1,h2?socket_timeout=5") or,
 		// in Beaker 1.13's spelling, on each ("redis://h1?…,redis://h2?…").
@@ -153,11 +179,11 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 		if query != "" {
 			iq, err := url.ParseQuery(query)
 			if err != nil {
-				return nil, nil, bad("the query of item %d has a bad %%-escape or ';'", i+1)
+				return nil, pyQuery{}, bad("the query of item %d has a bad %%-escape or ';'", i+1)
 			}
 			for k, vs := range iq {
 				if prev, ok := q[k]; ok && !slices.Equal(prev, vs) {
-					return nil, nil, bad("items give different values to one query option")
+					return nil, pyQuery{}, bad("items give different values to one query option")
 				}
 				q[k] = vs
 			}
@@ -165,13 +191,13 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 		item = strings.TrimSuffix(item, "/")
 		if h, db, ok := strings.Cut(item, "/"); ok {
 			if db != "0" {
-				return nil, nil, bad("a Redis Cluster has only database 0 (item %d names another)", i+1)
+				return nil, pyQuery{}, bad("a Redis Cluster has only database 0 (item %d names another)", i+1)
 			}
 			item = h
 		}
 		addr, err := hostPort(item, "6379")
 		if err != nil {
-			return nil, nil, bad("item %d: %v", i+1, err)
+			return nil, pyQuery{}, bad("item %d: %v", i+1, err)
 		}
 		uo.Addrs = append(uo.Addrs, addr)
 	}
@@ -180,13 +206,13 @@ func parseURL(raw string, cluster bool) (*redis.UniversalOptions, []urlNote, err
 		uo.TLSConfig = &tls.Config{ServerName: h, MinVersion: tls.VersionTLS12}
 	}
 	if q.Has("db") && q.Get("db") != "0" {
-		return nil, nil, bad("a Redis Cluster has only database 0 (the query names another)")
+		return nil, pyQuery{}, bad("a Redis Cluster has only database 0 (the query names another)")
 	}
 	py, err := applyQuery(uo, q, tlsOn, s)
 	if err != nil {
-		return nil, nil, bad("%w", err)
+		return nil, pyQuery{}, bad("%w", err)
 	}
-	return uo, py.notes, nil
+	return uo, py, nil
 }
 
 // applyQuery sets on uo the query options q of a node list or a Sentinel
@@ -235,7 +261,7 @@ func copyQueryOptions(uo *redis.UniversalOptions, o *redis.Options) {
 	uo.DialerRetries, uo.DialerRetryTimeout = o.DialerRetries, o.DialerRetryTimeout
 }
 
-func parseSentinel(s, rest string, tlsOn bool, bad func(string, ...any) error) (*redis.UniversalOptions, []urlNote, error) {
+func parseSentinel(s, rest string, tlsOn bool, bad func(string, ...any) error) (*redis.UniversalOptions, pyQuery, error) {
 	// The query starts at the first '?' after the user info, which may
 	// hold one.
 	var query string
@@ -244,18 +270,18 @@ func parseSentinel(s, rest string, tlsOn bool, bad func(string, ...any) error) (
 		rest, query = rest[:qs], rest[qs+1:]
 	}
 	if strings.Contains(rest, "#") || strings.Contains(query, "#") {
-		return nil, nil, bad("a fragment ('#')")
+		return nil, pyQuery{}, bad("a fragment ('#')")
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, nil, bad("the query has a bad %%-escape or ';'")
+		return nil, pyQuery{}, bad("the query has a bad %%-escape or ';'")
 	}
 	authority, path, _ := strings.Cut(rest, "/")
 	uo := &redis.UniversalOptions{}
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		u, err := url.Parse("redis://" + authority[:at+1] + "x")
 		if err != nil || u.User == nil {
-			return nil, nil, bad("bad user:password")
+			return nil, pyQuery{}, bad("bad user:password")
 		}
 		uo.Username = u.User.Username()
 		uo.Password, _ = u.User.Password()
@@ -264,28 +290,28 @@ func parseSentinel(s, rest string, tlsOn bool, bad func(string, ...any) error) (
 	for i, h := range strings.Split(authority, ",") {
 		addr, err := hostPort(strings.TrimSpace(h), "26379")
 		if err != nil {
-			return nil, nil, bad("sentinel %d: %v", i+1, err)
+			return nil, pyQuery{}, bad("sentinel %d: %v", i+1, err)
 		}
 		uo.Addrs = append(uo.Addrs, addr)
 	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
 	case parts[0] == "":
-		return nil, nil, bad("no master name (want redis+sentinel://host:port/mastername[/db])")
+		return nil, pyQuery{}, bad("no master name (want redis+sentinel://host:port/mastername[/db])")
 	case len(parts) > 2:
-		return nil, nil, bad("too many path segments: want /mastername[/db]")
+		return nil, pyQuery{}, bad("too many path segments: want /mastername[/db]")
 	}
 	if uo.MasterName, err = url.PathUnescape(parts[0]); err != nil {
-		return nil, nil, bad("the master name has a bad %%-escape")
+		return nil, pyQuery{}, bad("the master name has a bad %%-escape")
 	}
 	if len(parts) == 2 {
 		if uo.DB, err = strconv.Atoi(parts[1]); err != nil || uo.DB < 0 {
-			return nil, nil, bad("the database is not a number")
+			return nil, pyQuery{}, bad("the database is not a number")
 		}
 	}
 	if q.Has("db") { // it wins over the path's, as in go-redis and redis-py
 		if uo.DB, err = strconv.Atoi(q.Get("db")); err != nil || uo.DB < 0 {
-			return nil, nil, bad("the database is not a number")
+			return nil, pyQuery{}, bad("the database is not a number")
 		}
 	}
 	if tlsOn {
@@ -294,9 +320,9 @@ func parseSentinel(s, rest string, tlsOn bool, bad func(string, ...any) error) (
 	}
 	py, err := applyQuery(uo, q, tlsOn, s)
 	if err != nil {
-		return nil, nil, bad("%w", err)
+		return nil, pyQuery{}, bad("%w", err)
 	}
-	return uo, py.notes, nil
+	return uo, py, nil
 }
 
 // hostPort checks host[:port] and adds the default port when it is left out.
@@ -437,6 +463,13 @@ type pyQuery struct {
 	// certificate chain, not its host name.
 	checkHostnameOff bool
 
+	// minVersion is ssl_min_version's TLS version, 0 when not given.
+	minVersion uint16
+
+	// files are the TLS options that name files or hold PEM text, which
+	// openURL reads once the URL has parsed.
+	files tlsFiles
+
 	// username and password are redis-py's ?username= and ?password=
 	// (its documented unix:///path?db=0&password=…); the URL's user info
 	// wins over them, as in redis-py.
@@ -445,13 +478,19 @@ type pyQuery struct {
 }
 
 // apply sets on uo the credentials of the query, when the URL's user info
-// gave none, and ssl_check_hostname=false.
+// gave none, ssl_min_version and ssl_check_hostname=false. The CA
+// certificates that the VerifyConnection of ssl_check_hostname=false
+// trusts are the config's RootCAs when the handshake runs, so those that
+// files.load sets later count.
 func (p *pyQuery) apply(uo *redis.UniversalOptions) {
 	if uo.Username == "" && p.hasUsername {
 		uo.Username = p.username
 	}
 	if uo.Password == "" && p.hasPassword {
 		uo.Password = p.password
+	}
+	if uo.TLSConfig != nil && p.minVersion != 0 {
+		uo.TLSConfig.MinVersion = p.minVersion
 	}
 	if cfg := uo.TLSConfig; p.checkHostnameOff && cfg != nil && !cfg.InsecureSkipVerify {
 		// crypto/tls verifies the host name with the chain unless
@@ -491,6 +530,24 @@ func (p *pyQuery) apply(uo *redis.UniversalOptions) {
 //	ssl_cert_reqs           none: skip_verify (logged); optional and required:
 //	                        verify (optional means required for a client)
 //	ssl_check_hostname      false: verify the chain only (logged)
+//	ssl_ca_certs            a PEM file of CA certificates: the server's
+//	                        certificate is verified against them (and
+//	                        ssl_ca_path's and ssl_ca_data's) in place of
+//	                        the system's CAs (redis-py adds them to those)
+//	ssl_ca_path             a directory of CA certificates: every regular
+//	                        file in it (links followed) that holds PEM
+//	                        certificates, so OpenSSL's hashed layout
+//	                        (c_rehash) and plain .pem/.crt files both work
+//	ssl_ca_data             PEM text of CA certificates (%-escaped)
+//	ssl_certfile            the client's certificate (chain), PEM, sent
+//	                        when the server asks; its key too, when
+//	                        ssl_keyfile is not given
+//	ssl_keyfile             the client's private key, PEM, not encrypted
+//	ssl_password            refused: an encrypted key is not supported
+//	ssl_min_version         TLSv1_2 or TLSv1_3 (Python's ssl.TLSVersion
+//	                        names); TLSv1, TLSv1_1 keep TLS 1.2 (logged)
+//	ssl_ciphers             accepted and ignored (logged): Go's crypto/tls
+//	                        chooses its cipher suites
 //	username, password      the credentials, when the URL has no user info
 //	retry_on_timeout, socket_keepalive, health_check_interval,
 //	retry_on_error, encoding, encoding_errors, decode_responses
@@ -499,10 +556,12 @@ func (p *pyQuery) apply(uo *redis.UniversalOptions) {
 // go-redis's own options are left as they are, and an option neither
 // knows stays for redis.ParseURL to refuse. Giving an option in both
 // spellings (socket_connect_timeout and dial_timeout, max_connections and
-// pool_size, ssl_cert_reqs and skip_verify) is an error. Values are read
-// as redis-py reads them, the first of repeated ones. Errors name the
-// option, never its value (a password holding '?' or '&' may look like a
-// query).
+// pool_size, ssl_cert_reqs and skip_verify) is an error, and so is an
+// ssl_ option on a URL that is not rediss://. translateQuery reads no
+// file: the ssl_ options that name files (or hold PEM text) are kept in
+// pyQuery.files, for openURL to read. Values are read as redis-py reads
+// them, the first of repeated ones. Errors name the option, never its
+// value (a password holding '?' or '&' may look like a query).
 func translateQuery(q url.Values, tlsOn bool) (pyQuery, error) {
 	var p pyQuery
 	has := func(k string) bool { _, ok := q[k]; return ok }
@@ -561,10 +620,47 @@ func translateQuery(q url.Values, tlsOn bool) (pyQuery, error) {
 			q.Set("pool_size", strconv.Itoa(n))
 		}
 	}
-	if v, ok := take("ssl_cert_reqs"); ok {
-		if !tlsOn {
-			return p, errors.New("ssl_cert_reqs is an option of a TLS connection: use rediss://")
+	for _, k := range []string{"ssl_cert_reqs", "ssl_check_hostname", "ssl_ca_certs", "ssl_ca_path", "ssl_ca_data",
+		"ssl_certfile", "ssl_keyfile", "ssl_password", "ssl_min_version", "ssl_ciphers"} {
+		if has(k) && !tlsOn {
+			return p, fmt.Errorf("%s is an option of a TLS connection: use rediss://", k)
 		}
+	}
+	if _, ok := take("ssl_password"); ok {
+		return p, errors.New("ssl_password is not supported: the store reads no encrypted private key (Go's standard " +
+			"library decrypts only legacy PEM encryption, deprecated as insecure); store the key unencrypted, readable only by the application, and leave ssl_password out")
+	}
+	for _, f := range []struct {
+		opt  string
+		dest *string
+	}{
+		{"ssl_ca_certs", &p.files.caCerts}, {"ssl_ca_path", &p.files.caPath}, {"ssl_ca_data", &p.files.caData},
+		{"ssl_certfile", &p.files.certFile}, {"ssl_keyfile", &p.files.keyFile},
+	} {
+		if v, ok := take(f.opt); ok {
+			if strings.TrimSpace(v) == "" {
+				return p, fmt.Errorf("%s is empty: give a value or leave the option out", f.opt)
+			}
+			*f.dest = v
+		}
+	}
+	if p.files.keyFile != "" && p.files.certFile == "" {
+		return p, errors.New("ssl_keyfile needs ssl_certfile, the client certificate of the key")
+	}
+	if v, ok := take("ssl_min_version"); ok {
+		ver, kept, err := pyMinVersion(v)
+		if err != nil {
+			return p, err
+		}
+		p.minVersion = ver
+		if kept {
+			note("ssl_min_version", "ssl_min_version names a version below TLS 1.2: the store keeps TLS 1.2 as its minimum")
+		}
+	}
+	if _, ok := take("ssl_ciphers"); ok {
+		note("ssl_ciphers", "ssl_ciphers is ignored: Go's crypto/tls chooses the cipher suites (TLS 1.3's, which no client sets, and for TLS 1.2 its default forward-secret ECDHE suites)")
+	}
+	if v, ok := take("ssl_cert_reqs"); ok {
 		if has("skip_verify") {
 			return p, both("ssl_cert_reqs", "skip_verify")
 		}
@@ -578,9 +674,6 @@ func translateQuery(q url.Values, tlsOn bool) (pyQuery, error) {
 		}
 	}
 	if v, ok := take("ssl_check_hostname"); ok {
-		if !tlsOn {
-			return p, errors.New("ssl_check_hostname is an option of a TLS connection: use rediss://")
-		}
 		if sv := q.Get("skip_verify"); !pyBool(v) && sv != "true" && sv != "1" {
 			p.checkHostnameOff = true
 			note("ssl_check_hostname", "ssl_check_hostname=false: the server's TLS certificate chain is verified, not the host name it names")
