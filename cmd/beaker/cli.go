@@ -226,8 +226,9 @@ func (c *cli) checkConfig(args []string) error {
 // notChecked says what check-config leaves to the application's start.
 const notChecked = "Everything is checked that can be without I/O: keys, values, store URLs and the settings each\n" +
 	"store requires. Stores are not opened: an unreachable server, wrong credentials, a folder that\n" +
-	"cannot be made or a database that cannot be opened shows when the application (or beaker\n" +
-	"sessions list -config FILE) opens them."
+	"cannot be made, a TLS certificate file (ssl_ca_certs, ssl_certfile, ...) that cannot be read or\n" +
+	"a database that cannot be opened shows when the application (or beaker sessions list -config\n" +
+	"FILE) opens them."
 
 // configFlags adds the -config and -section flags of the commands that
 // open an application's settings.
@@ -499,7 +500,7 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 	opens := sc.Type != "memory" && sc.Type != "cookie"
 	defer func() {
 		if opens {
-			fmt.Fprintln(w, "\nstores: not opened (servers not contacted, folders not made); the application's start opens them")
+			fmt.Fprintln(w, "\nstores: not opened (servers not contacted, folders not made, TLS certificate files not read); the application's start opens them")
 		}
 	}()
 	if len(cfg.Regions) == 0 {

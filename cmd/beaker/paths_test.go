@@ -63,6 +63,8 @@ func TestCheckConfigRefusesWhatOpenRefuses(t *testing.T) {
 		{"database without url", "session.type = ext:database\n", "c.ini:3: session.type"},
 		{"bad redis url", "session.type = ext:redis\nsession.url = redis://:hunter2@h:1/0?pool_size=x\n", "c.ini:4: session.url"},
 		{"bad redis cluster url", "session.type = ext:rediscluster\nsession.urls = redis://h:1/3\n", "c.ini:4: session.urls"},
+		{"redis TLS option without rediss", "session.type = ext:redis\nsession.url = redis://:hunter2@h:1/0?ssl_ca_certs=/etc/ca.pem\n", "c.ini:4: session.url"},
+		{"redis ssl_password", "session.type = ext:redis\nsession.url = rediss://h:1/0?ssl_certfile=/etc/c.pem&ssl_password=hunter2\n", "c.ini:4: session.url"},
 		{"sqlite timeout", "session.type = ext:database\nsession.url = sqlite:///x.db?timeout=abc\n", "c.ini:4: session.url"},
 		{"bad table name", "session.type = ext:database\nsession.url = sqlite:///x.db\nsession.table_name = a-b\n", "c.ini:5: session.table_name"},
 		{"region memcached url", "cache.regions = a\ncache.a.type = ext:memcached\ncache.url = h:0\n", "c.ini:5: cache.url"},
@@ -99,6 +101,25 @@ func TestCheckConfigRefusesWhatOpenRefuses(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
 		t.Errorf("check-config made the database's folder")
+	}
+}
+
+// TestCheckConfigLeavesTLSFilesToOpen: check-config does not read the
+// files that a Redis URL's TLS options name (it does no I/O, and they may
+// exist only where the application runs) and says so; the application's
+// Open reads them, and refuses one that is missing at the url's line,
+// naming the option.
+func TestCheckConfigLeavesTLSFilesToOpen(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ca.pem")
+	ini := writeFile(t, "c.ini", "[app:main]\nsession.secret = "+testSecret+"\nsession.type = ext:redis\n"+
+		"session.url = rediss://:hunter2@127.0.0.1:1/0?ssl_ca_certs="+missing+"\n")
+	code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", ini)
+	if code != 0 || !strings.Contains(out+errs, "TLS") {
+		t.Errorf("check-config: exit %d, stdout %q, stderr %q; want OK, saying the TLS files are read at the start", code, out, errs)
+	}
+	code, _, errs = runCLI(t, newCLI(nil, nil), "sessions", "purge", "-config", ini)
+	if code != 1 || !strings.Contains(errs, "c.ini:4: session.url:") || !strings.Contains(errs, "ssl_ca_certs") || strings.Contains(errs, "hunter2") {
+		t.Errorf("the application's Open: exit %d, stderr %q; want it refused at c.ini:4: session.url naming ssl_ca_certs", code, errs)
 	}
 }
 
