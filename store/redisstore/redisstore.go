@@ -65,6 +65,14 @@
 // reads the files when it makes the client; Driver's Validate (beaker
 // check-config) does not.
 //
+// With a Cluster or Sentinel URL, every node's certificate is verified
+// against the first host of the URL, as go-redis does: the name that a
+// managed service's shared (often wildcard) certificate carries, where
+// the nodes that CLUSTER SLOTS or a Sentinel hands out are IP addresses.
+// Where each node has a certificate of its own name instead, add
+// ssl_check_hostname=false, which still verifies each chain against the
+// CA certificates.
+//
 // # Failures
 //
 // A client made by Open bounds the dial, each read and each write with

@@ -13,6 +13,9 @@ import (
 	"strings"
 )
 
+// msgCAData is the error of an ssl_ca_data that holds no certificate.
+const msgCAData = "ssl_ca_data: no PEM certificate in the text (a '+' must be written %2B in a URL)"
+
 // tlsFiles are the TLS options of a URL that name files or hold PEM text.
 // Parsing a URL only records them, so that Driver's Validate, which must
 // not touch files, refuses what Open refuses but for the files; load reads
@@ -50,7 +53,7 @@ func (f tlsFiles) load(cfg *tls.Config, name func(kind, path string) string) err
 			}
 		}
 		if f.caData != "" && !pool.AppendCertsFromPEM([]byte(f.caData)) {
-			return errors.New("ssl_ca_data: no PEM certificate in the text (a '+' must be written %2B in a URL)")
+			return errors.New(msgCAData)
 		}
 		cfg.RootCAs = pool
 	}

@@ -647,6 +647,11 @@ func translateQuery(q url.Values, tlsOn bool) (pyQuery, error) {
 	if p.files.keyFile != "" && p.files.certFile == "" {
 		return p, errors.New("ssl_keyfile needs ssl_certfile, the client certificate of the key")
 	}
+	// ssl_ca_data is text, not a file: it is checked here, so that
+	// Driver's Validate (beaker check-config) refuses it as Open does.
+	if p.files.caData != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(p.files.caData)) {
+		return p, errors.New(msgCAData)
+	}
 	if v, ok := take("ssl_min_version"); ok {
 		ver, kept, err := pyMinVersion(v)
 		if err != nil {
