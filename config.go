@@ -123,9 +123,11 @@ func Resolve(s *settings.Settings) (*Config, error) {
 // of range. Open runs it before opening anything; beaker check-config
 // runs it with every driver.
 //
-// What only I/O can tell is left to Open: a server that does not answer
-// or refuses the credentials, a folder that cannot be made, a database
-// file that cannot be opened, a name that does not resolve.
+// What only I/O can tell is left to Open and to the stores: a folder
+// that cannot be made, a database that cannot be opened or refuses the
+// credentials (Open fails), and a Redis or memcached server that does not
+// answer (their clients connect on first use: the application starts, and
+// its requests get 503 until the server is back).
 func Check(s *settings.Settings, opts Options) (*Config, error) {
 	cfg, err := resolve(s)
 	if err != nil {

@@ -52,9 +52,10 @@ type Options struct {
 	Store store.Store
 
 	// Secrets sign the session-id cookie with HMAC-SHA256 (INI:
-	// session.secret, whitespace-separated). The first signs; all verify,
-	// so a new secret can be put first while cookies signed with the old
-	// one stay valid. Each must be at least MinSecretLen bytes.
+	// session.secret, one value, spaces and all, as Beaker reads it, then
+	// the older ones of session.secret_fallbacks). The first signs; all
+	// verify, so a new secret can be put first while cookies signed with
+	// the old one stay valid (and are re-signed with the new one). Each must be at least MinSecretLen bytes.
 	Secrets []string
 
 	// CookieName is the name of the session cookie (INI: session.key). The
@@ -140,7 +141,8 @@ type Options struct {
 
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved (no INI key). The default, DefaultErrorHandler, answers 503
-	// Service Unavailable for a store failure and 500 otherwise. The error
+	// Service Unavailable for a store failure, 409 Conflict for
+	// ErrSessionMoved and 500 otherwise. The error
 	// is logged before the handler runs. For ErrChangedAfterWrite the
 	// response has already started, and the handler must not write.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)

@@ -715,8 +715,6 @@ func (s *Session) autoChanged() {
 	}
 }
 
-// logRef is the session id that logs show (hashed by the logger): the
-// stored record's, else the cookie's. s.mu is held.
 // LogValue implements slog.LogValuer: a Session logs as "session " and a
 // short hash of its id, the name the library's own logs give it, never as
 // its id, its CSRF token or its values. "(new)" stands for a session that
@@ -738,6 +736,8 @@ func (s *Session) String() string {
 // a Session's fields hold its id in clear.
 func (s *Session) GoString() string { return s.String() }
 
+// logRef is the session id that logs show (hashed by the logger): the
+// stored record's, else the cookie's. s.mu is held.
 func (s *Session) logRef() string {
 	if s.sv.id != "" {
 		return s.sv.id

@@ -112,8 +112,9 @@
 //	samesite            String            cookie SameSite: Lax (default), Strict, None, or empty for none
 //	save_accessed_time  Bool              save the access time on every request (needed by timeout)
 //	data_serializer     String            json, or pickle (Beaker-compatible reading only)
-//	encrypt_key         String            encryption key material
-//	validate_key        String            HMAC key (required by type = cookie)
+//	encrypt_key         String            cookie sessions: key material (without it, validate_key's, else secret's)
+//	encrypt_key_fallbacks Fields          ours: older encrypt keys that still open cookies (rotation)
+//	validate_key        String            cookie sessions: mixed into encrypt_key's keys, or alone the key material
 //	crypto_type         String            Beaker crypto backend name
 //	invalidate_corrupt  Bool              start a new session instead of failing on corrupt data
 //	table_name          String            database table of ext:database / ext:sqla
@@ -121,6 +122,15 @@
 //	store_timeout       Seconds           ours: time limit for one store operation (default 2 s)
 //	format              String            ours: stored format, native or beaker
 //	max_entries         Int (>= 0)        ours: bound on stored sessions (memory store)
+//	max_bytes           Int               ours: bound on the stored sessions' bytes (memory store)
+//	max_size            Int               ours: largest encoded session record in bytes (default 256 KiB)
+//	key_prefix          String            ours: prefix of the session's store keys
+//	auto                Bool              save values changed in place after a read (Beaker's session.auto)
+//	username, password  String            memcached SASL login: refused with ext:memcached, ignored (warned)
+//	                                      for other types
+//	file.fsync, sql.pool_size, redis.key_prefix, redis.pool_size, redis.max_retries,
+//	memcached.key_prefix, memcached.max_idle_conns, memcached.max_item_size
+//	                                      ours: backend options, read by the store's driver (store.Config.Params)
 //
 // and these cache keys ("cache." + key), each of them except regions
 // also valid per region as "cache.<region>." + key for a region listed in
@@ -138,6 +148,11 @@
 //	enabled     Bool        false disables caching
 //	key_length  Int (>= 1)  longest key before it is hashed
 //	max_entries Int (>= 0)  ours: bound on a memory region's entries
+//	key_prefix  String      ours: prefix of the region's store keys
+//	table_name  String      database table of ext:database
+//	round_trip  Bool        ours: a memory region keeps encoded values, as a store does
+//	file.fsync, sql.*, redis.*, memcached.*
+//	            as for sessions: backend options read by the store's driver
 //
 // The "read with" column is what Check validates: Bool, Int, Seconds and
 // Date values must parse (as the getters of the same name parse them),

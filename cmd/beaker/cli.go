@@ -228,7 +228,7 @@ const notChecked = "Everything is checked that can be without I/O: keys, values,
 	"store requires. Stores are not opened: an unreachable server, wrong credentials, a folder that\n" +
 	"cannot be made, a TLS certificate file (ssl_ca_certs, ssl_certfile, ...) that cannot be read or\n" +
 	"a database that cannot be opened shows when the application (or beaker sessions list -config\n" +
-	"FILE) opens them."
+	"FILE) opens them; a Redis or memcached server that does not answer, on its first request."
 
 // configFlags adds the -config and -section flags of the commands that
 // open an application's settings.
