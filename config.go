@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -151,9 +152,28 @@ func checkStores(s *settings.Settings, cfg *Config, drivers []store.Driver, requ
 		case !ok || d.Validate == nil:
 			return nil
 		}
-		c.Logger = slog.New(slog.DiscardHandler)
+		// What the driver warns about (an option of its url that it
+		// ignores, or that weakens it) becomes a warning of the setting
+		// it names, "key" (as store.ConfigError's Key), else the type.
+		wc := &warnCollector{}
+		c.Logger = slog.New(wc)
 		if err := d.Validate(c); err != nil {
 			return storeError(view, prefix, fmt.Sprintf("%s store: %v", d.Name, err), err)
+		}
+		for _, w := range wc.warnings {
+			key := prefix + "type"
+			if w.Key != "" {
+				key = prefix + w.Key
+			}
+			file, line := view.Position(key)
+			written := view.Written(key)
+			if written == "" {
+				written = key
+			}
+			nw := Warning{File: file, Line: line, Key: written, Msg: d.Name + " store: " + w.Msg}
+			if !slices.Contains(cfg.Warnings, nw) { // a global cache.url seen by several regions
+				cfg.Warnings = append(cfg.Warnings, nw)
+			}
 		}
 		return nil
 	}

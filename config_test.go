@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/internal/logtest"
 	"github.com/gobeaker/beaker/settings"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/filestore"
@@ -388,5 +389,50 @@ func TestMemcachedLogin(t *testing.T) {
 	}
 	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "session.password" || strings.Contains(cfg.Warnings[0].Msg, "Qx7") {
 		t.Errorf("warnings %+v, want one that session.password is ignored", cfg.Warnings)
+	}
+}
+
+// TestStoreURLWarnings: what a store's driver warns about its url (an
+// option that weakens it, or that it ignores) is a warning of the url's
+// setting in Check (so beaker check-config shows it), and beaker.Open logs
+// it once, located, without the store's own copy.
+func TestStoreURLWarnings(t *testing.T) {
+	dir := t.TempDir()
+	drivers := []store.Driver{sqlstore.Driver(), redisstore.Driver(), memcachestore.Driver()}
+	head := "[app:main]\n" + secretLine
+	for _, c := range []struct {
+		name, text, key, option, msg string
+		line                         int
+	}{
+		{"redis ssl_cert_reqs=none", head + "session.type = ext:redis\nsession.url = rediss://127.0.0.1:1/0?ssl_cert_reqs=none\n",
+			"session.url", "ssl_cert_reqs", "Redis store: ssl_cert_reqs=none: the server's TLS certificate is not verified", 4},
+		{"sqlite isolation_level", head + "cache.regions = a\ncache.type = ext:database\ncache.url = sqlite:///" + dir + "/c.db?isolation_level=DEFERRED\n",
+			"cache.url", "isolation_level", "SQL database store: isolation_level is ignored", 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := beaker.Check(parse(t, c.text), beaker.Options{Drivers: drivers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found []beaker.Warning
+			for _, w := range cfg.Warnings {
+				if strings.HasPrefix(w.Msg, c.msg) {
+					found = append(found, w)
+				}
+			}
+			if len(found) != 1 || found[0].File != "demo.ini" || found[0].Line != c.line || found[0].Key != c.key {
+				t.Fatalf("warnings %+v: want one %q at demo.ini:%d %s", cfg.Warnings, c.msg, c.line, c.key)
+			}
+
+			rec := &logtest.Recorder{}
+			b, err := beaker.Open(context.Background(), parse(t, c.text), beaker.Options{Logger: slog.New(rec), Drivers: drivers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			if logs := rec.All(); strings.Count(logs, c.option) != 1 || !strings.Contains(logs, "key="+c.key) {
+				t.Errorf("Open's logs name %s %d times, want once, at %s:\n%s", c.option, strings.Count(logs, c.option), c.key, logs)
+			}
+		})
 	}
 }

@@ -38,7 +38,12 @@ type Driver struct {
 	// on every store of the settings before opening any. It must not
 	// connect, resolve names or touch files: what only that can tell (a
 	// server that does not answer, a folder that cannot be made) is left
-	// to Open. Nil checks nothing before Open.
+	// to Open. It may log, through c.Logger at level Warn, what Open
+	// would warn about (an option of the url that is ignored, or that
+	// weakens the store), with an attribute "key" naming the setting as
+	// ConfigError.Key does: beaker.Check reports these as warnings of that
+	// setting (beaker check-config prints them), and the driver's Open
+	// does not log them again. Nil checks nothing before Open.
 	Validate func(c Config) error
 }
 

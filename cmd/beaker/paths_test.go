@@ -123,6 +123,19 @@ func TestCheckConfigLeavesTLSFilesToOpen(t *testing.T) {
 	}
 }
 
+// TestCheckConfigShowsStoreURLWarnings: what a store warns about its url
+// at the start (TLS verification turned off) check-config prints too, at
+// the url's line, and without the password.
+func TestCheckConfigShowsStoreURLWarnings(t *testing.T) {
+	ini := writeFile(t, "c.ini", "[app:main]\nsession.secret = "+testSecret+"\nsession.type = ext:redis\n"+
+		"session.url = rediss://:hunter2@127.0.0.1:1/0?ssl_cert_reqs=none\n")
+	code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", ini)
+	if all := out + errs; code != 0 || !strings.Contains(all, "c.ini:4: session.url: Redis store: ssl_cert_reqs=none: the server's TLS certificate is not verified") ||
+		strings.Contains(all, "hunter2") {
+		t.Errorf("check-config: exit %d, stdout %q, stderr %q; want OK with the ssl_cert_reqs=none warning at c.ini:4", code, out, errs)
+	}
+}
+
 // TestCheckConfigShowsURLsAsWritten: a store address given as
 // session.urls is printed as urls, not as a url "(default)".
 func TestCheckConfigShowsURLsAsWritten(t *testing.T) {

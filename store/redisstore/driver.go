@@ -27,7 +27,9 @@ const (
 // setting are *store.ConfigError naming it. Its Validate refuses what Open
 // refuses, but for the files that the url's TLS options name (ssl_ca_certs,
 // ssl_certfile, …): Open reads them, Validate does not (check-config may
-// run where they do not exist).
+// run where they do not exist). Validate logs, at the "url" key, the
+// warnings that Open logs about the url's options (ssl_cert_reqs=none, an
+// option ignored); Driver's Open leaves them to Validate.
 func Driver() store.Driver {
 	return store.Driver{
 		Name:  "Redis",
@@ -40,8 +42,12 @@ func Driver() store.Driver {
 			// Everything Open checks but the files of the TLS options,
 			// which Validate must not touch: they may exist only where
 			// the application runs.
-			if _, _, err := parseURL(c.URL, opts.Cluster); err != nil {
+			_, py, err := parseURL(c.URL, opts.Cluster)
+			if err != nil {
 				return &store.ConfigError{Key: "url", Err: err}
+			}
+			for _, n := range py.notes {
+				c.Logger.Warn(n.Msg, "key", "url", "option", n.Option)
 			}
 			return nil
 		},
@@ -50,7 +56,7 @@ func Driver() store.Driver {
 			if err != nil {
 				return nil, err
 			}
-			st, err := Open(c.URL, opts)
+			st, err := open(c.URL, opts, false) // Validate warned
 			if err != nil {
 				return nil, &store.ConfigError{Key: "url", Err: err}
 			}

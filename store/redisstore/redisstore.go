@@ -199,15 +199,21 @@ func New(client redis.UniversalClient, opts Options) *Store {
 // no certificate or key is its error. It logs a warning (to opts.Logger)
 // for each redis-py query option of url that the store ignores or that
 // weakens it (ssl_cert_reqs=none).
-func Open(url string, opts Options) (*Store, error) {
+func Open(url string, opts Options) (*Store, error) { return open(url, opts, true) }
+
+// open is Open, which logs the url's warnings only if logNotes: Driver's
+// Open leaves them to its Validate, which beaker.Check reports.
+func open(url string, opts Options, logNotes bool) (*Store, error) {
 	uo, notes, err := openURL(url, opts.Cluster)
 	if err != nil {
 		return nil, err
 	}
 	applyConnOptions(uo, opts)
 	s := newStore(redis.NewUniversalClient(uo), true, opts)
-	for _, n := range notes {
-		s.log.Warn("redisstore: url: "+n.Msg, "option", n.Option)
+	if logNotes {
+		for _, n := range notes {
+			s.log.Warn("redisstore: url: "+n.Msg, "option", n.Option)
+		}
 	}
 	return s, nil
 }

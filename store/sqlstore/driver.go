@@ -36,15 +36,21 @@ func Driver() store.Driver {
 		Name:  "SQL database",
 		Types: []string{"ext:database", "database", "sqlite", "postgresql"},
 		Validate: func(c store.Config) error {
-			_, err := optionsFromConfig(c)
-			return err
+			_, u, err := optionsFromConfig(c)
+			if err != nil {
+				return err
+			}
+			for _, n := range u.notes {
+				c.Logger.Warn(n.Msg, "key", "url", "option", n.Option)
+			}
+			return nil
 		},
 		Open: func(ctx context.Context, c store.Config) (store.Store, error) {
-			opts, err := optionsFromConfig(c)
+			opts, _, err := optionsFromConfig(c)
 			if err != nil {
 				return nil, err
 			}
-			st, err := Open(ctx, opts)
+			st, err := open(ctx, opts, false) // Validate warned
 			if err != nil {
 				key := "url"
 				if errors.Is(err, ErrBadTableName) {
@@ -57,10 +63,11 @@ func Driver() store.Driver {
 	}
 }
 
-// optionsFromConfig maps c to Options and checks them, without I/O.
-func optionsFromConfig(c store.Config) (Options, error) {
+// optionsFromConfig maps c to Options and checks them, without I/O; it
+// returns the parsed url too.
+func optionsFromConfig(c store.Config) (Options, target, error) {
 	if c.URL == "" {
-		return Options{}, &store.ConfigError{Key: "url", Err: fmt.Errorf("sqlstore: %s.url is required for %s (sqlite:///%%(here)s/data/sessions.db or postgresql://user@host/db)", c.Use, c.Type)}
+		return Options{}, target{}, &store.ConfigError{Key: "url", Err: fmt.Errorf("sqlstore: %s.url is required for %s (sqlite:///%%(here)s/data/sessions.db or postgresql://user@host/db)", c.Use, c.Type)}
 	}
 	opts := Options{
 		URL: c.URL, TableName: c.TableName, BaseDir: c.Params[ParamHere],
@@ -69,22 +76,22 @@ func optionsFromConfig(c store.Config) (Options, error) {
 	if v, ok := c.Params[ParamPoolSize]; ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n <= 0 {
-			return Options{}, &store.ConfigError{Key: ParamPoolSize, Err: fmt.Errorf("sqlstore: %s.%s = %q: want a positive number", c.Use, ParamPoolSize, v)}
+			return Options{}, target{}, &store.ConfigError{Key: ParamPoolSize, Err: fmt.Errorf("sqlstore: %s.%s = %q: want a positive number", c.Use, ParamPoolSize, v)}
 		}
 		opts.PoolSize = n
 	}
 	if opts.TableName != "" && !identRE.MatchString(opts.TableName) {
-		return Options{}, &store.ConfigError{Key: "table_name", Err: fmt.Errorf("%w %q: want letters, digits and underscores, at most 58", ErrBadTableName, opts.TableName)}
+		return Options{}, target{}, &store.ConfigError{Key: "table_name", Err: fmt.Errorf("%w %q: want letters, digits and underscores, at most 58", ErrBadTableName, opts.TableName)}
 	}
 	u, err := parseURL(c.URL, opts.BaseDir)
 	if err != nil {
-		return Options{}, &store.ConfigError{Key: "url", Err: err}
+		return Options{}, target{}, &store.ConfigError{Key: "url", Err: err}
 	}
 	switch t := strings.ToLower(c.Type); t {
 	case "sqlite", "postgresql":
 		if want := map[string]dialect{"sqlite": sqlite, "postgresql": postgres}[t]; u.dialect != want {
-			return Options{}, &store.ConfigError{Key: "url", Err: fmt.Errorf("sqlstore: %s.type = %s but %s.url names a %v database", c.Use, c.Type, c.Use, u.dialect)}
+			return Options{}, target{}, &store.ConfigError{Key: "url", Err: fmt.Errorf("sqlstore: %s.type = %s but %s.url names a %v database", c.Use, c.Type, c.Use, u.dialect)}
 		}
 	}
-	return opts, nil
+	return opts, u, nil
 }

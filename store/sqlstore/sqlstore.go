@@ -223,7 +223,11 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,57}$`)
 // they are missing and checks their columns. It logs a warning (to
 // opts.Logger) for each option of the URL that the store accepts but
 // ignores (SQLAlchemy's isolation_level, detect_types, cached_statements).
-func Open(ctx context.Context, opts Options) (*Store, error) {
+func Open(ctx context.Context, opts Options) (*Store, error) { return open(ctx, opts, true) }
+
+// open is Open, which logs the url's warnings only if logNotes: Driver's
+// Open leaves them to its Validate, which beaker.Check reports.
+func open(ctx context.Context, opts Options, logNotes bool) (*Store, error) {
 	if opts.TableName == "" {
 		opts.TableName = DefaultTableName
 	}
@@ -288,8 +292,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 		s.walInfo = s.statWAL()
 	}
-	for _, n := range t.notes {
-		s.log.Warn("sqlstore: url: "+n.Msg, "option", n.Option)
+	if logNotes {
+		for _, n := range t.notes {
+			s.log.Warn("sqlstore: url: "+n.Msg, "option", n.Option)
+		}
 	}
 	return s, nil
 }

@@ -15,14 +15,19 @@ import (
 
 // TestSQLAlchemyOptions: the options that SQLAlchemy's pysqlite dialect
 // takes from a sqlite:// URL open the store; those that it ignores here are
-// logged as warnings, once each, when it opens.
+// logged as warnings, once each, by the driver's Validate, which
+// beaker.Open runs before the driver's Open (which does not repeat them).
 func TestSQLAlchemyOptions(t *testing.T) {
 	dir := t.TempDir()
 	rec := &logtest.Recorder{}
-	st, err := sqlstore.Driver().Open(context.Background(), store.Config{
+	d, c := sqlstore.Driver(), store.Config{
 		Use: "session", Type: "ext:database", Logger: slog.New(rec), Params: map[string]string{"here": dir},
 		URL: "sqlite:///opts.db?isolation_level=IMMEDIATE&detect_types=3&cached_statements=100&check_same_thread=False&uri=false&timeout=2",
-	})
+	}
+	if err := d.Validate(c); err != nil {
+		t.Fatal(err)
+	}
+	st, err := d.Open(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,5 +69,20 @@ func TestSQLAlchemyOptions(t *testing.T) {
 	}
 	if fs, _ := filepath.Glob(filepath.Join(dir, "*x.db*")); len(fs) != 0 {
 		t.Errorf("a refused URL made files: %q", fs)
+	}
+}
+
+// TestOpenLogsURLNotes: Open, used without the driver, logs what the url
+// has that the store ignores.
+func TestOpenLogsURLNotes(t *testing.T) {
+	rec := &logtest.Recorder{}
+	s, err := sqlstore.Open(context.Background(), sqlstore.Options{
+		URL: "sqlite:///" + filepath.Join(t.TempDir(), "n.db") + "?isolation_level=IMMEDIATE", Logger: slog.New(rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if logs := rec.All(); strings.Count(logs, "option=isolation_level") != 1 {
+		t.Errorf("want one warning naming isolation_level; the logs:\n%s", logs)
 	}
 }
