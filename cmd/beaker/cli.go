@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,6 +23,7 @@ import (
 	"github.com/gobeaker/beaker/settings"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/memcachestore"
+	"github.com/gobeaker/beaker/store/memstore"
 	"github.com/gobeaker/beaker/store/redisstore"
 	"github.com/gobeaker/beaker/store/sqlstore"
 )
@@ -445,7 +447,39 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 	for i, sec := range o.Secrets {
 		masked[i] = settings.Mask("session.secret", sec)
 	}
-	fmt.Fprintf(w, "  %-20s %s  (%d secret(s); the first signs)\n", "secret", strings.Join(masked, " "), len(o.Secrets))
+	if sc.Type != "cookie" {
+		fmt.Fprintf(w, "  %-20s %s  (%d secret(s); the first signs)\n", "secret", strings.Join(masked, " "), len(o.Secrets))
+	} else {
+		// A cookie session seals the whole session; its keys come from
+		// the first of encrypt_key, validate_key and secret that is set
+		// (see session.CookieOptions).
+		seals := "the first seals the cookie; all open it"
+		switch {
+		case sc.EncryptKey != "":
+			seals = "they do not seal the cookie: encrypt_key does"
+		case sc.ValidateKey != "":
+			seals = "they do not seal the cookie: validate_key does"
+		}
+		fmt.Fprintf(w, "  %-20s %s  (%d secret(s); %s)\n", "secret", strings.Join(masked, " "), len(o.Secrets), seals)
+		if sc.EncryptKey != "" {
+			fb := make([]string, len(sc.EncryptKeyFallbacks))
+			for i, k := range sc.EncryptKeyFallbacks {
+				fb[i] = settings.Mask("session.encrypt_key", k)
+			}
+			extra := "seals the cookie, with validate_key mixed in when set"
+			if len(fb) > 0 {
+				extra += "; fallbacks still open: " + strings.Join(fb, " ")
+			}
+			fmt.Fprintf(w, "  %-20s %s  (%s)\n", "encrypt_key", settings.Mask("session.encrypt_key", sc.EncryptKey), extra)
+		}
+		if sc.ValidateKey != "" {
+			use := "mixed into encrypt_key's keys"
+			if sc.EncryptKey == "" {
+				use = "seals the cookie"
+			}
+			fmt.Fprintf(w, "  %-20s %s  (%s)\n", "validate_key", settings.Mask("session.validate_key", sc.ValidateKey), use)
+		}
+	}
 	seconds := func(d time.Duration, zero string) string {
 		if d == 0 {
 			return zero
@@ -481,8 +515,12 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 		row("max_size", fmt.Sprintf("%d bytes", o.MaxSize))
 	}
 	row("key_prefix", o.KeyPrefix)
-	if sc.Type == "memory" && sc.MaxEntries > 0 {
-		row("max_entries", fmt.Sprint(sc.MaxEntries))
+	if sc.Type != "cookie" {
+		row("format", "native") // the only one before the Beaker format
+	}
+	if sc.Type == "memory" {
+		row("max_entries", fmt.Sprint(cmp.Or(sc.MaxEntries, memstore.DefaultMaxEntries)))
+		row("max_bytes", fmt.Sprintf("%d bytes", cmp.Or(int64(sc.MaxBytes), memstore.DefaultMaxBytes)))
 	}
 	st := sc.Store
 	urlKey := "url"
@@ -521,6 +559,15 @@ func printConfig(w io.Writer, s *settings.Settings, cfg *beaker.Config, section 
 		}
 		if r.Store.DataDir != "" {
 			line += "  data_dir " + r.Store.DataDir
+		}
+		if r.Store.LockDir != "" {
+			line += "  lock_dir " + r.Store.LockDir
+		}
+		if r.Store.TableName != "" {
+			line += "  table_name " + r.Store.TableName
+		}
+		if r.Options.KeyLength > 0 {
+			line += fmt.Sprintf("  key_length %d", r.Options.KeyLength)
 		}
 		opens = opens || r.Type != "memory"
 		fmt.Fprintln(w, line)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gobeaker/beaker/store/memstore"
 	"github.com/gobeaker/beaker/store/sqlstore"
 )
 
@@ -143,5 +145,42 @@ func TestCheckConfigShowsURLsAsWritten(t *testing.T) {
 	code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", ini)
 	if code != 0 || !strings.Contains(out, "  urls                 a:7000,b:7001\n") {
 		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant the urls line, not marked (default)", code, errs, out)
+	}
+}
+
+// TestCheckConfigCookieKeys: for a cookie session, check-config shows
+// which key seals the cookie, the keys masked.
+func TestCheckConfigCookieKeys(t *testing.T) {
+	const enc, val = "encrypt-key-material-0123456789abcdef", "validate-key-material-0123456789abcdef"
+	for _, c := range []struct{ extra, want, notWant string }{
+		{"", "(1 secret(s); the first seals the cookie; all open it)", "encrypt_key"},
+		{"session.encrypt_key = " + enc + "\nsession.validate_key = " + val + "\n", "they do not seal the cookie: encrypt_key does", ""},
+		{"session.validate_key = " + val + "\n", "validate_key         vali…(38 chars)  (seals the cookie)", "encrypt_key "},
+	} {
+		ini := writeFile(t, "c.ini", "[app:main]\nsession.secret = "+testSecret+"\nsession.type = cookie\n"+c.extra)
+		code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", ini)
+		if code != 0 || !strings.Contains(out, c.want) || c.notWant != "" && strings.Contains(out, c.notWant) ||
+			strings.Contains(out, enc) || strings.Contains(out, val) {
+			t.Errorf("%q: exit %d, stdout:\n%s\nstderr %q; want %q (and no %q, no key in clear)", c.extra, code, out, errs, c.want, c.notWant)
+		}
+	}
+}
+
+// TestCheckConfigShowsDefaults: the memory store's bounds and the stored
+// format are printed with their defaults, and a region's lock_dir and
+// key_length with its other settings.
+func TestCheckConfigShowsDefaults(t *testing.T) {
+	ini := writeFile(t, "c.ini", "[app:main]\nsession.secret = "+testSecret+"\nsession.type = memory\n"+
+		"cache.regions = a\ncache.type = file\ncache.data_dir = /tmp/x/data\ncache.lock_dir = /tmp/x/lock\ncache.key_length = 200\n")
+	code, out, errs := runCLI(t, newCLI(nil, nil), "check-config", ini)
+	for _, want := range []string{
+		"format               native  (default)",
+		fmt.Sprintf("max_entries          %d  (default)", memstore.DefaultMaxEntries),
+		fmt.Sprintf("max_bytes            %d bytes  (default)", memstore.DefaultMaxBytes),
+		"lock_dir /tmp/x/lock", "key_length 200",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("check-config: exit %d, stdout:\n%s\nstderr %q; want %q", code, out, errs, want)
+		}
 	}
 }
