@@ -419,10 +419,11 @@ func TestLockTakenDuringClose(t *testing.T) {
 		func() store.Locker { return open(t, "BEAKER_TEST_REDIS_URL", opts) }, redisstore.ErrClosed)
 }
 
-// TestOutage stops a private Redis server under the store: calls must fail
-// promptly (not hang), and work again once the server is back, with the
-// same store.
-func TestOutage(t *testing.T) {
+// redisServer returns the path of redis-server, for a test that starts a
+// server of its own; without one, the test fails under
+// BEAKER_TEST_REQUIRE_SERVICES=1 and skips otherwise.
+func redisServer(t *testing.T) string {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("BEAKER_TEST_REQUIRE_SERVICES") == "1" {
@@ -430,6 +431,14 @@ func TestOutage(t *testing.T) {
 		}
 		t.Skip("redis-server is not installed")
 	}
+	return bin
+}
+
+// TestOutage stops a private Redis server under the store: calls must fail
+// promptly (not hang), and work again once the server is back, with the
+// same store.
+func TestOutage(t *testing.T) {
+	bin := redisServer(t)
 	port := freePort(t)
 	dir := t.TempDir()
 	start := func() *exec.Cmd {

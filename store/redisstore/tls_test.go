@@ -363,13 +363,7 @@ func TestOpenLogsTLSOptions(t *testing.T) {
 // tests run (BEAKER_TEST_REDIS_URL set).
 func TestTLSLive(t *testing.T) {
 	serverURL(t, "BEAKER_TEST_REDIS_URL")
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("BEAKER_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("redis-server is not installed")
-		}
-		t.Skip("redis-server is not installed")
-	}
+	bin := redisServer(t)
 	p := newPKI(t)
 	port := startTLSRedis(t, bin, p)
 	base := fmt.Sprintf("rediss://127.0.0.1:%d/0?", port)

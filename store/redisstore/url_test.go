@@ -2,16 +2,11 @@ package redisstore_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -127,9 +122,9 @@ func TestParseURLCheckHostnameOff(t *testing.T) {
 	if cfg == nil || !cfg.InsecureSkipVerify || cfg.VerifyConnection == nil {
 		t.Fatalf("TLSConfig = %+v, want InsecureSkipVerify with a VerifyConnection", cfg)
 	}
-	ca, caKey := testCert(t, "test CA", nil, nil)
-	leaf, leafKey := testCert(t, "some.other.name", ca, caKey)
-	stranger, _ := testCert(t, "redis.internal", nil, nil) // self-signed, by no known CA
+	ca, caKey := issue(t, "test CA", nil, nil)
+	leaf, leafKey := issue(t, "some.other.name", ca, caKey, x509.ExtKeyUsageServerAuth) // for 127.0.0.1, not redis.internal
+	stranger, _ := issue(t, "redis.internal", nil, nil)                                 // self-signed, by no known CA
 	cfg.RootCAs = x509.NewCertPool()
 	cfg.RootCAs.AddCert(ca)
 	if err := cfg.VerifyConnection(tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf, ca}}); err != nil {
@@ -216,36 +211,6 @@ func handshake(addr string, cfg *tls.Config) error {
 		return err
 	}
 	return c.Close()
-}
-
-// testCert makes a certificate for name, signed by parent (self-signed, as
-// a CA, when parent is nil).
-func testCert(t *testing.T, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{name}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, key
 }
 
 // TestOpenLogsRedisPyOptions: Open warns, through Options.Logger, about the
