@@ -245,15 +245,23 @@ func storeError(view *settings.Settings, prefix, msg string, err error) error {
 	key := prefix + "type"
 	var ce *store.ConfigError
 	if errors.As(err, &ce) {
-		alt := map[string]string{"url": "urls", "urls": "url"}[ce.Key]
-		for _, k := range []string{ce.Key, alt} {
-			if k != "" && view.Has(prefix+k) {
-				key = prefix + k
-				break
-			}
-		}
+		key = storeSetting(view, prefix, ce.Key)
 	}
 	return settingError(view, key, msg, err)
+}
+
+// storeSetting is the setting of view that a driver's key (a
+// store.ConfigError's Key, a warning's "key") names: prefix+key as
+// written, url and urls standing for each other (the address takes either
+// spelling); prefix+"type" when view has neither.
+func storeSetting(view *settings.Settings, prefix, key string) string {
+	alt := map[string]string{"url": "urls", "urls": "url"}[key]
+	for _, k := range []string{key, alt} {
+		if k != "" && view.Has(prefix+k) {
+			return prefix + k
+		}
+	}
+	return prefix + "type"
 }
 
 // ErrNotLinked is wrapped by the error for a session.type or cache.type

@@ -161,10 +161,7 @@ func checkStores(s *settings.Settings, cfg *Config, drivers []store.Driver, requ
 			return storeError(view, prefix, fmt.Sprintf("%s store: %v", d.Name, err), err)
 		}
 		for _, w := range wc.warnings {
-			key := prefix + "type"
-			if w.Key != "" {
-				key = prefix + w.Key
-			}
+			key := storeSetting(view, prefix, w.Key)
 			file, line := view.Position(key)
 			written := view.Written(key)
 			if written == "" {
@@ -222,16 +219,17 @@ func resolve(s *settings.Settings) (*Config, error) {
 	return cfg, nil
 }
 
-// warnCollector is a slog.Handler that keeps the warnings of
-// settings.Check as Warnings.
+// warnCollector is a slog.Handler that keeps the warnings (records of
+// level Warn and above) of settings.Check, or of a driver's Validate, as
+// Warnings.
 type warnCollector struct {
 	mu       sync.Mutex
 	warnings []Warning
 }
 
-func (w *warnCollector) Enabled(context.Context, slog.Level) bool { return true }
-func (w *warnCollector) WithAttrs([]slog.Attr) slog.Handler       { return w }
-func (w *warnCollector) WithGroup(string) slog.Handler            { return w }
+func (w *warnCollector) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnCollector) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *warnCollector) WithGroup(string) slog.Handler                { return w }
 func (w *warnCollector) Handle(_ context.Context, r slog.Record) error {
 	wn := Warning{Msg: r.Message}
 	r.Attrs(func(a slog.Attr) bool {

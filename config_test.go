@@ -408,6 +408,10 @@ func TestStoreURLWarnings(t *testing.T) {
 			"session.url", "ssl_cert_reqs", "Redis store: ssl_cert_reqs=none: the server's TLS certificate is not verified", 4},
 		{"sqlite isolation_level", head + "cache.regions = a\ncache.type = ext:database\ncache.url = sqlite:///" + dir + "/c.db?isolation_level=DEFERRED\n",
 			"cache.url", "isolation_level", "SQL database store: isolation_level is ignored", 5},
+		{"urls of a Cluster", head + "session.type = ext:rediscluster\nsession.urls = rediss://127.0.0.1:1?ssl_cert_reqs=none\n",
+			"session.urls", "ssl_cert_reqs", "Redis store: ssl_cert_reqs=none", 4},
+		{"a global url of two regions", head + "cache.regions = a, b\ncache.type = ext:redis\ncache.url = rediss://127.0.0.1:1/0?ssl_cert_reqs=none\n",
+			"cache.url", "ssl_cert_reqs", "Redis store: ssl_cert_reqs=none", 5},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg, err := beaker.Check(parse(t, c.text), beaker.Options{Drivers: drivers})
@@ -434,5 +438,37 @@ func TestStoreURLWarnings(t *testing.T) {
 				t.Errorf("Open's logs name %s %d times, want once, at %s:\n%s", c.option, strings.Count(logs, c.option), c.key, logs)
 			}
 		})
+	}
+}
+
+// TestValidateWithoutLogger: a driver's Validate that has warnings to log
+// does not fail on a store.Config without a Logger.
+func TestValidateWithoutLogger(t *testing.T) {
+	for _, c := range []struct {
+		d   store.Driver
+		cfg store.Config
+	}{
+		{redisstore.Driver(), store.Config{Use: "session", Type: "ext:redis", URL: "rediss://127.0.0.1:1/0?ssl_cert_reqs=none"}},
+		{sqlstore.Driver(), store.Config{Use: "session", Type: "ext:database", URL: "sqlite:///" + t.TempDir() + "/v.db?isolation_level=DEFERRED"}},
+	} {
+		if err := c.d.Validate(c.cfg); err != nil {
+			t.Errorf("%s: %v", c.d.Name, err)
+		}
+	}
+}
+
+// TestRedisMaxRetriesNone: redis.max_retries = -1 (no retries, as
+// redisstore.Options.MaxRetries documents) is accepted; below that is an
+// error at its line.
+func TestRedisMaxRetriesNone(t *testing.T) {
+	opts := beaker.Options{Drivers: []store.Driver{redisstore.Driver()}}
+	head := "[app:main]\n" + secretLine + "session.type = ext:redis\nsession.url = redis://127.0.0.1:1/0\n"
+	if _, err := beaker.Check(parse(t, head+"session.redis.max_retries = -1\n"), opts); err != nil {
+		t.Errorf("max_retries = -1: %v", err)
+	}
+	_, err := beaker.Check(parse(t, head+"session.redis.max_retries = -2\n"), opts)
+	var se *settings.Error
+	if !errors.As(err, &se) || se.Line != 5 || se.Key != "session.redis.max_retries" {
+		t.Errorf("max_retries = -2: %v, want an error at demo.ini:5 session.redis.max_retries", err)
 	}
 }

@@ -55,7 +55,8 @@ type Options struct {
 	// session.secret, one value, spaces and all, as Beaker reads it, then
 	// the older ones of session.secret_fallbacks). The first signs; all
 	// verify, so a new secret can be put first while cookies signed with
-	// the old one stay valid (and are re-signed with the new one). Each must be at least MinSecretLen bytes.
+	// the old one stay valid (and are re-signed with the new one). Each
+	// must be at least MinSecretLen bytes.
 	Secrets []string
 
 	// CookieName is the name of the session cookie (INI: session.key). The

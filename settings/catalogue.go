@@ -17,6 +17,7 @@ const (
 	kindBool                      // Settings.Bool
 	kindInt                       // Settings.Int, 0 or more
 	kindPositiveInt               // Settings.Int, 1 or more
+	kindRetries                   // Settings.Int, -1 (none) or more
 	kindSeconds                   // Settings.Seconds
 	kindCookieExpires             // session.cookie_expires: Bool, Seconds or Date
 	kindBoolOrAuto                // session.secure
@@ -68,7 +69,7 @@ func sessionKeys() []keyDef {
 		{"sql.pool_size", kindPositiveInt},
 		{"redis.key_prefix", kindString},
 		{"redis.pool_size", kindPositiveInt},
-		{"redis.max_retries", kindInt},
+		{"redis.max_retries", kindRetries},
 		{"memcached.key_prefix", kindString},
 		{"memcached.max_idle_conns", kindPositiveInt},
 		{"memcached.max_item_size", kindPositiveInt},
@@ -111,7 +112,7 @@ func cacheKeys() []keyDef {
 		{"sql.pool_size", kindPositiveInt},
 		{"redis.key_prefix", kindString},
 		{"redis.pool_size", kindPositiveInt},
-		{"redis.max_retries", kindInt},
+		{"redis.max_retries", kindRetries},
 		{"memcached.key_prefix", kindString},
 		{"memcached.max_idle_conns", kindPositiveInt},
 		{"memcached.max_item_size", kindPositiveInt},
@@ -310,11 +311,13 @@ func (s *Settings) checkValue(k kind, e entry) *Error {
 		if _, ok := parseBool(e.value); !ok {
 			return s.badValue(e, boolHelp)
 		}
-	case kindInt, kindPositiveInt:
+	case kindInt, kindPositiveInt, kindRetries:
 		n, err := parseInt(e.value)
 		switch {
 		case err != nil:
 			return s.badValue(e, "not a whole number")
+		case n < -1 && k == kindRetries:
+			return s.badValue(e, "want -1 (no retries) or a whole number, 0 or more")
 		case n < 0 && k == kindInt:
 			return s.badValue(e, "negative; want a whole number, 0 or more")
 		case n < 1 && k == kindPositiveInt:

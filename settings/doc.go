@@ -113,7 +113,8 @@
 //	save_accessed_time  Bool              save the access time on every request (needed by timeout)
 //	data_serializer     String            json, or pickle (Beaker-compatible reading only)
 //	encrypt_key         String            cookie sessions: key material (without it, validate_key's, else secret's)
-//	encrypt_key_fallbacks Fields          ours: older encrypt keys that still open cookies (rotation)
+//	encrypt_key_fallbacks
+//	                    Fields            ours: older encrypt keys that still open cookies (rotation)
 //	validate_key        String            cookie sessions: mixed into encrypt_key's keys, or alone the key material
 //	crypto_type         String            Beaker crypto backend name
 //	invalidate_corrupt  Bool              start a new session instead of failing on corrupt data
@@ -122,15 +123,16 @@
 //	store_timeout       Seconds           ours: time limit for one store operation (default 2 s)
 //	format              String            ours: stored format, native or beaker
 //	max_entries         Int (>= 0)        ours: bound on stored sessions (memory store)
-//	max_bytes           Int               ours: bound on the stored sessions' bytes (memory store)
-//	max_size            Int               ours: largest encoded session record in bytes (default 256 KiB)
+//	max_bytes           Int (>= 0)        ours: bound on the stored sessions' bytes (memory store)
+//	max_size            Int (>= 0)        ours: largest encoded session record in bytes (default 256 KiB; 0: no limit)
 //	key_prefix          String            ours: prefix of the session's store keys
 //	auto                Bool              save values changed in place after a read (Beaker's session.auto)
 //	username, password  String            memcached SASL login: refused with ext:memcached, ignored (warned)
 //	                                      for other types
 //	file.fsync, sql.pool_size, redis.key_prefix, redis.pool_size, redis.max_retries,
 //	memcached.key_prefix, memcached.max_idle_conns, memcached.max_item_size
-//	                                      ours: backend options, read by the store's driver (store.Config.Params)
+//	                                      ours: backend options, read by the store's driver (store.Config.Params);
+//	                                      redis.max_retries takes -1 for none
 //
 // and these cache keys ("cache." + key), each of them except regions
 // also valid per region as "cache.<region>." + key for a region listed in

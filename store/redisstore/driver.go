@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,8 +47,12 @@ func Driver() store.Driver {
 			if err != nil {
 				return &store.ConfigError{Key: "url", Err: err}
 			}
+			log := c.Logger
+			if log == nil {
+				log = slog.Default()
+			}
 			for _, n := range py.notes {
-				c.Logger.Warn(n.Msg, "key", "url", "option", n.Option)
+				log.Warn(n.Msg, "key", "url", "option", n.Option)
 			}
 			return nil
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -40,8 +41,12 @@ func Driver() store.Driver {
 			if err != nil {
 				return err
 			}
+			log := c.Logger
+			if log == nil {
+				log = slog.Default()
+			}
 			for _, n := range u.notes {
-				c.Logger.Warn(n.Msg, "key", "url", "option", n.Option)
+				log.Warn(n.Msg, "key", "url", "option", n.Option)
 			}
 			return nil
 		},
