@@ -41,7 +41,8 @@ type Driver struct {
 	// to Open. It may log, through c.Logger at level Warn, what Open
 	// would warn about (an option of the url that is ignored, or that
 	// weakens the store), with an attribute "key" naming the setting as
-	// ConfigError.Key does: beaker.Check reports these as warnings of that
+	// ConfigError.Key does (Config.WarnURL logs one about the url):
+	// beaker.Check reports these as warnings of that
 	// setting (beaker check-config prints them), and the driver's Open
 	// does not log them again. Nil checks nothing before Open.
 	Validate func(c Config) error
@@ -108,4 +109,16 @@ type Config struct {
 
 	// Logger receives the store's logs; never nil.
 	Logger *slog.Logger
+}
+
+// WarnURL logs, through c.Logger (slog.Default() when it is nil), a
+// warning about option, an option of c.URL, with the attribute "key" =
+// "url" that beaker.Check locates: what a Driver's Validate logs (see
+// Driver.Validate).
+func (c Config) WarnURL(option, msg string) {
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn(msg, "key", "url", "option", option)
 }

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,12 +46,8 @@ func Driver() store.Driver {
 			if err != nil {
 				return &store.ConfigError{Key: "url", Err: err}
 			}
-			log := c.Logger
-			if log == nil {
-				log = slog.Default()
-			}
 			for _, n := range py.notes {
-				log.Warn(n.Msg, "key", "url", "option", n.Option)
+				c.WarnURL(n.Option, n.Msg)
 			}
 			return nil
 		},

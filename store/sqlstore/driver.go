@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 
@@ -41,12 +40,8 @@ func Driver() store.Driver {
 			if err != nil {
 				return err
 			}
-			log := c.Logger
-			if log == nil {
-				log = slog.Default()
-			}
 			for _, n := range u.notes {
-				log.Warn(n.Msg, "key", "url", "option", n.Option)
+				c.WarnURL(n.Option, n.Msg)
 			}
 			return nil
 		},
