@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker/cache"
+	"github.com/gobeaker/beaker/internal/childproc"
 	"github.com/gobeaker/beaker/internal/pgtest"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/filestore"
@@ -211,6 +212,7 @@ func startXproc(t *testing.T, c xprocConfig) *xprocProc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	childproc.DieWithParent(cmd)
 	cmd.Env = append(os.Environ(), xprocEnv+"="+string(conf))
 	p := &xprocProc{cmd: cmd, lines: make(chan string, 4), done: make(chan error, 1)}
 	cmd.Stderr = &p.stderr

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gobeaker/beaker"
+	"github.com/gobeaker/beaker/internal/childproc"
 	"github.com/gobeaker/beaker/settings"
 )
 
@@ -97,6 +98,7 @@ func (s *privateServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.por
 func (s *privateServer) start() {
 	s.t.Helper()
 	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting %s: %v", s.name, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobeaker/beaker/internal/childproc"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/filestore"
 	"github.com/gobeaker/beaker/store/storetest"
@@ -412,6 +413,7 @@ func TestKillDuringWrite(t *testing.T) {
 	dir := t.TempDir()
 	for round := range 5 {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		childproc.DieWithParent(cmd)
 		cmd.Env = append(os.Environ(), writerEnv+"="+dir)
 		out, err := cmd.StdoutPipe()
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
+	"github.com/gobeaker/beaker/internal/childproc"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/memcachestore"
 	"github.com/gobeaker/beaker/store/storetest"
@@ -386,6 +387,7 @@ func TestOutage(t *testing.T) {
 	p1, p2 := freePort(t), freePort(t)
 	start := func(port int) *exec.Cmd {
 		cmd := exec.Command(bin, "-u", "nobody", "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-m", "16")
+		childproc.DieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -610,6 +612,7 @@ func TestPythonMemcacheForms(t *testing.T) {
 	}
 	for _, listen := range [][]string{{"-s", sock, "-a", "0777"}, {"-l", host, "-p", strconv.Itoa(port)}} {
 		cmd := exec.Command(bin, append(slices.Clone(args), listen...)...)
+		childproc.DieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

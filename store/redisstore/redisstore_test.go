@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gobeaker/beaker/internal/childproc"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/redisstore"
 	"github.com/gobeaker/beaker/store/storetest"
@@ -444,6 +445,7 @@ func TestOutage(t *testing.T) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "",
 			"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "log"))
+		childproc.DieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

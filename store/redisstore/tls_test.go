@@ -26,6 +26,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gobeaker/beaker/internal/childproc"
 	"github.com/gobeaker/beaker/internal/logtest"
 	"github.com/gobeaker/beaker/store"
 	"github.com/gobeaker/beaker/store/redisstore"
@@ -497,6 +498,7 @@ func startTLSSentinel(t *testing.T, bin string, p *pki, masterPort int) int {
 // server exits first. The server is killed when the test ends.
 func startServer(t *testing.T, cmd *exec.Cmd, port int, logFile string) {
 	t.Helper()
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
