@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/gobeaker/beaker/cache"
 	"github.com/gobeaker/beaker/session"
@@ -440,6 +441,12 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 			warn(k, "setting ignored: Beaker uses it for a server-side session only with session.encrypt_key")
 		}
 	}
+	for _, k := range []string{"session.secret", "session.encrypt_key", "session.validate_key"} {
+		if v, ok := s.Lookup(k); ok && placeholder(v) {
+			warn(k, "this looks like a placeholder (\"change me\"), not a secret: whoever read the example it came from can forge or read "+
+				"sessions; make one with: beaker gen-secret")
+		}
+	}
 	if c.Type == "cookie" && len(c.EncryptKeyFallbacks) > 0 && c.EncryptKey == "" {
 		// session.NewCookie refuses it too, but with an ad-hoc error that
 		// Open could only locate by its text; here check-config sees it.
@@ -847,4 +854,23 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 		}
 	}
 	return out, nil
+}
+
+// placeholder reports whether a secret reads like the placeholder of an
+// example file ("change me", "replace-this", "your secret here") rather
+// than a secret: only its letters and digits count, case folded.
+func placeholder(v string) bool {
+	var b strings.Builder
+	for _, r := range strings.ToLower(v) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	folded := b.String()
+	for _, p := range []string{"changeme", "changethis", "replaceme", "replacethis", "yoursecret", "secrethere", "placeholder"} {
+		if strings.Contains(folded, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package beaker_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"os"
@@ -471,4 +472,61 @@ func TestRedisMaxRetriesNone(t *testing.T) {
 	if !errors.As(err, &se) || se.Line != 5 || se.Key != "session.redis.max_retries" {
 		t.Errorf("max_retries = -2: %v, want an error at demo.ini:5 session.redis.max_retries", err)
 	}
+}
+
+// TestPlaceholderKeysWarn: a key copied from an example ("change me: …")
+// resolves, but with a warning at its line; a secret from beaker
+// gen-secret, or any random one, does not warn.
+func TestPlaceholderKeysWarn(t *testing.T) {
+	s, err := settings.Load(filepath.Join("examples", "cookie.ini"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := beaker.Resolve(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w.Msg, "placeholder") {
+			got = append(got, w.Key)
+			if w.Line == 0 || !strings.Contains(w.Msg, "gen-secret") {
+				t.Errorf("warning %+v: want its line and the command that makes a key", w)
+			}
+		}
+	}
+	if strings.Join(got, ",") != "session.encrypt_key,session.validate_key" {
+		t.Errorf("placeholder warnings for %v, want session.encrypt_key and session.validate_key", got)
+	}
+
+	for _, v := range []string{"Change-Me", "please REPLACE_ME now", "your secret here"} {
+		cfg, err := resolveMap(map[string]string{"session.type": "memory", "session.secret": v + " 0cb243f53ad865a0f70099c0414ffe9cfcfe03ac"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "session.secret" {
+			t.Errorf("secret %q: warnings %+v, want one for session.secret", v, cfg.Warnings)
+		}
+	}
+	for range 200 {
+		cfg, err := resolveMap(map[string]string{"session.type": "cookie",
+			"session.secret": rand.Text() + rand.Text(), "session.encrypt_key": rand.Text() + rand.Text()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range cfg.Warnings {
+			if strings.Contains(w.Msg, "placeholder") {
+				t.Fatalf("a random key warned: %+v", w)
+			}
+		}
+	}
+}
+
+// resolveMap resolves a settings map.
+func resolveMap(m map[string]string) (*beaker.Config, error) {
+	s, err := settings.FromMap(m)
+	if err != nil {
+		return nil, err
+	}
+	return beaker.Resolve(s)
 }
