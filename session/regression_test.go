@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -221,4 +222,35 @@ func TestIDCookieMovedToAnotherName(t *testing.T) {
 	if string(b) != "" {
 		t.Errorf("the site's cookie value, sent as the admin cookie, opened the site session in the admin area (user %q)", b)
 	}
+}
+
+// A browser can hold two cookies of the session's name: one set before
+// session.cookie_domain or session.cookie_path changed, which the new
+// settings' Set-Cookie never replaces, and the current one. It sends the
+// older (or the longer-path) one first. When that one's session moved
+// (a login) or ended, the session must be found under the other: taking
+// only the first made every login look logged out on the next request.
+func TestDeadDuplicateCookieDoesNotHideTheLiveOne(t *testing.T) {
+	a := newApp(t, session.Options{})
+	c := a.client()
+	c.mustGet("/set?k=cart&v=3")
+	before := c.cookie()
+	if r := c.do("/login?user=ann"); !r.setsCookie() {
+		t.Fatalf("login %+v sets no cookie", r)
+	}
+	after := c.cookie()
+
+	req := httptest.NewRequest("GET", "/get?k=user", nil)
+	// The moved cookie first, as a browser sends a host-only cookie set
+	// before session.cookie_domain was configured.
+	req.Header.Set("Cookie", before.Name+"="+before.Value+"; "+after.Name+"="+after.Value)
+	rec := httptest.NewRecorder()
+	a.srv.Config.Handler.ServeHTTP(rec, req)
+	if got := decode[map[string]any](t, rec.Body.String()); got["v"] != "ann" {
+		t.Errorf("with the moved cookie sent first, the login is not found: %v", got)
+	}
+	if sc := rec.Header().Values("Set-Cookie"); len(sc) != 0 {
+		t.Errorf("a read-only request answered Set-Cookie %q", sc)
+	}
+	a.wantNoError()
 }

@@ -104,6 +104,10 @@ func (sv *serverSide) key(st *serverState, id string) string {
 	return st.keyVal
 }
 
+// maxSessionCookies bounds how many cookies of the session's name one
+// request's load tries: each one after the first costs a store read.
+const maxSessionCookies = 4
+
 // identify reads the session id from the request cookie, without touching
 // the store.
 func (sv *serverSide) identify(s *Session) {
@@ -112,6 +116,15 @@ func (sv *serverSide) identify(s *Session) {
 		return
 	}
 	st.identified = true
+	sv.pick(s, 0)
+}
+
+// pick makes the session id the one of the request's skip+1-th cookie of
+// the session's name that verifies, and reports whether there is one. A
+// browser holds several when one was set under an earlier cookie_domain
+// or cookie_path; it sends the older (or longer-path) one first.
+func (sv *serverSide) pick(s *Session, skip int) bool {
+	st := &s.sv
 	rejected := 0
 	for _, line := range s.req.Header["Cookie"] {
 		for len(line) > 0 {
@@ -122,12 +135,20 @@ func (sv *serverSide) identify(s *Session) {
 			}
 			if sv.verified != nil {
 				if e := sv.verified.lookup(value); e != nil {
+					if skip > 0 {
+						skip--
+						continue
+					}
 					st.cookieID, st.stale, st.keyID, st.keyVal, st.ve = e.id, e.stale, e.id, e.key, e
-					return
+					return true
 				}
 			}
 			if id, stale, ok := sv.f.parseCookie(value); ok {
-				st.cookieID, st.stale = id, stale
+				if skip > 0 {
+					skip--
+					continue
+				}
+				st.cookieID, st.stale, st.ve = id, stale, nil
 				if sv.verified != nil {
 					// Copied: both are slices of the request's header.
 					v := strings.Clone(value)
@@ -136,15 +157,16 @@ func (sv *serverSide) identify(s *Session) {
 					sv.verified.add(e)
 					st.ve = e
 				}
-				return
+				return true
 			}
 			rejected++
 		}
 	}
-	if rejected > 0 {
+	if rejected > 0 && st.cookieID == "" {
 		s.m.log.LogAttrs(s.req.Context(), slog.LevelDebug, "session: rejected a cookie that does not verify; starting a new session",
 			slog.Int("cookies", rejected))
 	}
+	return false
 }
 
 // within returns sub, a part of orig, as the same part of cp, a copy of
@@ -170,20 +192,26 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 	var e store.Entry
 	var found bool
 	var err error
-	if sv.shared != nil {
-		e, found, err = sv.shared.GetShared(ctx, sv.key(st, st.cookieID))
-	} else {
-		e, found, err = sv.store.Get(ctx, sv.key(st, st.cookieID))
-	}
-	if err != nil {
-		s.fresh(now)
-		return &StoreError{Op: "load", Err: err}
-	}
-	if !found || sv.f.markOf(e.Value) != markNone {
+	for tried := 1; ; tried++ {
+		if sv.shared != nil {
+			e, found, err = sv.shared.GetShared(ctx, sv.key(st, st.cookieID))
+		} else {
+			e, found, err = sv.store.Get(ctx, sv.key(st, st.cookieID))
+		}
+		if err != nil {
+			s.fresh(now)
+			return &StoreError{Op: "load", Err: err}
+		}
+		if found && sv.f.markOf(e.Value) == markNone {
+			break
+		}
 		// Missing, or a session that moved or ended: an unknown id. The
-		// request never reaches where a moved session went.
-		s.fresh(now)
-		return nil
+		// request never reaches where a moved session went; another
+		// cookie of the name may carry a live one (see pick).
+		if tried >= maxSessionCookies || !sv.pick(s, tried) {
+			s.fresh(now)
+			return nil
+		}
 	}
 	var rec record
 	switch ve := st.ve; {
