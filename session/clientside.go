@@ -224,6 +224,11 @@ func (c *clientSide) load(ctx context.Context, s *Session, now time.Time) error 
 	o := &s.m.opts
 	var rejected int
 	var why error
+	// A browser may hold several cookies of the name (one set under an
+	// earlier cookie_domain or cookie_path, which it sends first): the
+	// one sealed last holds the session as it is.
+	var best sealed
+	found := false
 	for v := range cookieValues(s.req, o.CookieName) {
 		st.present = true
 		p, err := c.sealer.open(v)
@@ -235,8 +240,13 @@ func (c *clientSide) load(ctx context.Context, s *Session, now time.Time) error 
 			why = err
 			continue
 		}
-		s.rec, s.isNew = p.rec, false
-		st.expires, st.stale = p.expires, p.key > 0
+		if !found || p.issued > best.issued {
+			best, found = p, true
+		}
+	}
+	if found {
+		s.rec, s.isNew = best.rec, false
+		st.expires, st.stale = best.expires, best.key > 0
 		return nil
 	}
 	if rejected > 0 {

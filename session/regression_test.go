@@ -254,3 +254,24 @@ func TestDeadDuplicateCookieDoesNotHideTheLiveOne(t *testing.T) {
 	}
 	a.wantNoError()
 }
+
+// A browser can hold two cookies of a client-side session's name (one set
+// before session.cookie_domain or session.cookie_path changed) and sends
+// the older one first. Each write seals a new cookie, which replaces only
+// the current one: taking the first cookie that opens read the old state
+// on every request, so no change was ever seen again.
+func TestCookieSessionOlderDuplicateDoesNotWin(t *testing.T) {
+	a := newCookieApp(t, session.CookieOptions{}, nil)
+	b := a.browser()
+	b.mustGet("/counter")
+	old := b.cookie()
+	a.clock.Advance(time.Second)
+	b.mustGet("/counter") // 2, sealed later
+	cur := b.cookie()
+	if got := a.do("/read", old+"; "+cur).body; got != "2" {
+		t.Errorf("with an older cookie of the name sent first, the session reads counter %s, want 2", got)
+	}
+	if got := a.do("/read", cur+"; "+old).body; got != "2" {
+		t.Errorf("with an older cookie of the name sent last, the session reads counter %s, want 2", got)
+	}
+}
