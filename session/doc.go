@@ -64,7 +64,9 @@
 //     carrying an unknown id: a new, empty session, never the moved one (a
 //     reloaded login page or a double-submitted login form works);
 //   - a request whose session a logout ended after it loaded it saves
-//     nothing and clears the cookie.
+//     nothing and sets no cookie: the logout's response cleared it, and a
+//     clearing cookie sent late would log out a login made since (in
+//     another tab); a login that loses to a logout ends the same way.
 //
 // The race that remains is the one every framework has: a request that
 // arrives with the old id after the move and writes gets a new session and

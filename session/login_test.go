@@ -393,8 +393,8 @@ func TestLogoutDuringLoginWins(t *testing.T) {
 		}
 	})
 	login := c.do("/login?user=ann")
-	if login.code != http.StatusOK || !login.clearsCookie() {
-		t.Fatalf("a login that lost to a logout: %+v; want 200 and the cookie cleared", login)
+	if login.code != http.StatusOK || login.setsCookie() {
+		t.Fatalf("a login that lost to a logout: %+v; want 200 and no cookie (the logout's response cleared it)", login)
 	}
 	if n := a.live(); n != 0 {
 		t.Fatalf("%d live sessions after a logout that raced the login: the session came back", n)
@@ -679,5 +679,30 @@ func TestLoginRaceRandomized(t *testing.T) {
 		default:
 			return
 		}
+	}
+}
+
+// A request that loaded the session, then saves a change after a logout
+// and a new login (another tab), must not clear the browser's cookie: it
+// is the new login's, and the late response would log the user out.
+func TestLateWriteAfterLogoutKeepsTheNextLogin(t *testing.T) {
+	a := newApp(t, session.Options{})
+	c := a.client()
+	c.mustGet("/set?k=cart&v=3")
+	done := make(chan response)
+	go func() { done <- c.do("/block?k=late") }()
+	<-a.entered
+	if r := c.do("/invalidate"); !r.clearsCookie() {
+		t.Fatalf("logout %+v clears no cookie", r)
+	}
+	if r := c.do("/login?user=bob"); !r.setsCookie() {
+		t.Fatalf("login %+v sets no cookie", r)
+	}
+	close(a.block)
+	if r := <-done; r.code != http.StatusOK || r.setsCookie() {
+		t.Fatalf("the late write to the ended session: %+v; want 200 and no cookie", r)
+	}
+	if got := decode[map[string]any](t, c.mustGet("/get?k=user")); got["v"] != "bob" {
+		t.Fatalf("after a late write to the ended session, the next login is gone: %v", got)
 	}
 }

@@ -293,8 +293,11 @@ func (sv *serverSide) save(ctx context.Context, s *Session, h http.Header, now t
 		switch {
 		case errors.Is(err, errGone):
 			// A logout won the race: do not bring the session back.
+			// Nor clear the cookie: the logout's response did, and a
+			// login since (another tab) may have set the browser's
+			// cookie anew, which a clearing cookie arriving late would
+			// log out.
 			s.fresh(now)
-			clearCookie = true
 		case err != nil:
 			return err
 		default:
@@ -306,8 +309,8 @@ func (sv *serverSide) save(ctx context.Context, s *Session, h http.Header, now t
 		case errors.Is(err, errGone):
 			m.log.LogAttrs(ctx, slog.LevelDebug, "session: not saving changes to a session that another request ended",
 				slog.String("session", logID(st.id)))
+			// No cookie either, as for a login that lost to a logout.
 			s.fresh(now)
-			clearCookie = true
 		case err != nil:
 			return err
 		}
