@@ -796,6 +796,28 @@ func TestMemoizeDisabled(t *testing.T) {
 	}
 }
 
+// TestNilInterfaceValue: a creator of an interface type (any, error, an
+// io.Reader) may return nil, which is a value like any other: a disabled
+// region calls it through, and Refresh stores it, on every kind of region.
+func TestNilInterfaceValue(t *testing.T) {
+	nilAny := func(context.Context, string) (any, error) { return nil, nil }
+	for _, disabled := range []bool{false, true} {
+		kinds(t, cache.RegionOptions{Disabled: disabled}, func(t *testing.T, e *env) {
+			ctx := context.Background()
+			f := cache.Memoize1(e.r, "f", nilAny)
+			if v, err := f.Get(ctx, "x"); err != nil || v != nil {
+				t.Fatalf("Get = %v, %v; want nil, nil", v, err)
+			}
+			if v, err := f.Refresh(ctx, "x"); err != nil || v != nil {
+				t.Fatalf("Refresh = %v, %v; want nil, nil", v, err)
+			}
+			if v, err := f.Get(ctx, "x"); err != nil || v != nil {
+				t.Fatalf("Get after Refresh = %v, %v; want nil, nil", v, err)
+			}
+		})
+	}
+}
+
 func TestMaxEntries(t *testing.T) {
 	e := newEnv(t, false, cache.RegionOptions{MaxEntries: 64})
 	ctx := context.Background()

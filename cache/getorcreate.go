@@ -357,5 +357,6 @@ func callThrough[T any](ctx context.Context, r *Region, key string, creator func
 		var zero T
 		return zero, err
 	}
-	return v.(T), nil
+	tv, _ := v.(T) // a nil interface value is the zero T, not a failed assertion
+	return tv, nil
 }

@@ -127,16 +127,17 @@ func refresh[T any](ctx context.Context, r *Region, key string, creator func(con
 	if err != nil {
 		return zero, err
 	}
+	tv, _ := v.(T) // a nil interface value is the zero T, not a failed assertion
 	if !r.disabled {
 		enc, err := r.write(ctx, key, v, created)
 		if err != nil {
-			return v.(T), err
+			return tv, err
 		}
 		if enc != nil { // the caller gets a copy, as a hit would give
-			if tv, ok := decodeAs[T](enc, nil); ok {
-				return tv, nil
+			if cv, ok := decodeAs[T](enc, nil); ok {
+				return cv, nil
 			}
 		}
 	}
-	return v.(T), nil
+	return tv, nil
 }
