@@ -2,6 +2,8 @@ package cache_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -719,6 +721,18 @@ func TestLongKeysHashed(t *testing.T) {
 	}
 	e.clk.Advance(2 * time.Second) // re-read the record: the user's value did not replace it
 	want(t, e.r, "short", mustNotRun(t), "short")
+}
+
+// TestHashedKeyDoesNotCollide: a key that is itself the SHA-256 hex of a
+// long key must not reach the long key's value (and so read or overwrite
+// it) through the store key that hashing gives the long one.
+func TestHashedKeyDoesNotCollide(t *testing.T) {
+	e := newEnv(t, true, cache.RegionOptions{KeyLength: 100})
+	long := strings.Repeat("x", 200)
+	sum := sha256.Sum256([]byte(long))
+	want(t, e.r, long, value("long"), "long")
+	want(t, e.r, hex.EncodeToString(sum[:]), value("hex"), "hex")
+	want(t, e.r, long, mustNotRun(t), "long")
 }
 
 func TestDisabled(t *testing.T) {

@@ -57,8 +57,9 @@ type RegionOptions struct {
 
 	// KeyLength is the longest backend key (prefix included) stored as is;
 	// a longer key is replaced by prefix + the SHA-256 hex of the key (INI
-	// key_length). The default is 250, memcached's limit. Memory regions
-	// keep their keys as they are.
+	// key_length), as is a key of 64 lowercase hex digits, which could
+	// otherwise be taken for the hash of another. The default is 250,
+	// memcached's limit. Memory regions keep their keys as they are.
 	KeyLength int
 
 	// Prefix is prepended to every key the region writes to its Store (no

@@ -224,14 +224,29 @@ func (r *Region) stamp() int64 {
 }
 
 // storeKey returns the backend key of a user key: prefix+key, hashed when
-// longer than KeyLength (as Beaker does) or when it would be the generation
-// record's key.
+// longer than KeyLength (as Beaker does), when it would be the generation
+// record's key, or when it has the form of a hash itself (64 lowercase hex
+// digits), so that no key kept as is can be the hashed key of another.
 func (r *Region) storeKey(key string) string {
-	if len(r.prefix)+len(key) > r.keyLen || key == generationName {
+	if len(r.prefix)+len(key) > r.keyLen || key == generationName || isHashForm(key) {
 		sum := sha256.Sum256([]byte(key))
 		return r.prefix + hex.EncodeToString(sum[:])
 	}
 	return r.prefix + key
+}
+
+// isHashForm reports whether key looks like what storeKey makes of a
+// hashed key: the lowercase hex of a SHA-256 sum.
+func isHashForm(key string) bool {
+	if len(key) != 2*sha256.Size {
+		return false
+	}
+	for i := range len(key) {
+		if c := key[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Get returns the fresh value stored under key in r, as a T (see "Values"
