@@ -799,6 +799,34 @@ func TestMemoize(t *testing.T) {
 	})
 }
 
+// TestMemoizeInvalidUTF8: JSON turns every byte that is not UTF-8 into
+// U+FFFD, so f("\xff") and f("\xfe") would share one key, and one would be
+// served the other's result. Such an argument is an error instead; a real
+// U+FFFD, or the text \ufffd, still makes a key of its own.
+func TestMemoizeInvalidUTF8(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := cache.Memoize1(e.r, "f", func(_ context.Context, s string) (string, error) { return fmt.Sprintf("%x", s), nil })
+		for _, s := range []string{"ok", "\ufffd", `\ufffd`, `\\ufffd`} {
+			if v, err := f.Get(ctx, s); err != nil || v != fmt.Sprintf("%x", s) {
+				t.Fatalf("f(%q) = %q, %v", s, v, err)
+			}
+		}
+		for _, s := range []string{"\xff", "a\xfeb", `\` + "\xff"} {
+			if v, err := f.Get(ctx, s); err == nil {
+				t.Errorf("f(%q) = %q, nil; want an error (its key would be that of every other such string)", s, v)
+			}
+			if _, err := f.Key(s); err == nil {
+				t.Errorf("Key(%q) gave no error", s)
+			}
+		}
+		g := cache.Memoize1(e.r, "g", func(_ context.Context, m map[string]int) (int, error) { return len(m), nil })
+		if _, err := g.Get(ctx, map[string]int{"\xff": 1}); err == nil {
+			t.Error("a map key that is not UTF-8 gave no error")
+		}
+	})
+}
+
 func TestMemoizeDisabled(t *testing.T) {
 	e := newEnv(t, false, cache.RegionOptions{Disabled: true})
 	var runs atomic.Int32

@@ -1,8 +1,10 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -19,7 +21,9 @@ type Memo1[A, T any] struct {
 // name and the JSON encoding of the argument: name + ":" + `[a]`. The
 // encoding keeps distinct arguments apart ("a b" is not "a","b"), provided
 // that A's JSON form identifies it (unexported struct fields are not
-// encoded). name must be unique in the region.
+// encoded). An argument holding a string that is not valid UTF-8, which
+// JSON cannot keep apart from others, makes the calls fail with an error
+// instead. name must be unique in the region.
 func Memoize1[A, T any](r *Region, name string, fn func(context.Context, A) (T, error)) *Memo1[A, T] {
 	return &Memo1[A, T]{r: r, name: name, fn: fn}
 }
@@ -111,7 +115,30 @@ func memoKey(name string, args ...any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cache: memoized %q: encoding arguments: %w", name, err)
 	}
+	if replacedInvalidUTF8(b) {
+		return "", fmt.Errorf("cache: memoized %q: encoding arguments: %w", name, errInvalidUTF8)
+	}
 	return name + ":" + string(b), nil
+}
+
+// errInvalidUTF8 is wrapped by the error of a memoized call whose
+// arguments hold a string that is not valid UTF-8.
+var errInvalidUTF8 = errors.New("a string is not valid UTF-8, and JSON would give it the key of every other such string")
+
+// replacedInvalidUTF8 reports whether b, encoded by encoding/json, holds the
+// escape \ufffd that it writes in place of each byte that is not UTF-8 (a
+// valid U+FFFD is written as is, a backslash as \\).
+func replacedInvalidUTF8(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '\\')
+		if i < 0 || i+1 == len(b) {
+			return false
+		}
+		if bytes.HasPrefix(b[i+1:], []byte("ufffd")) {
+			return true
+		}
+		b = b[i+2:] // past the escaped character
+	}
 }
 
 // refresh runs creator and stores its value, whatever the cache holds.
