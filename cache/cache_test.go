@@ -10,6 +10,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -485,6 +486,37 @@ func TestCreatorPanic(t *testing.T) {
 	if !errors.Is(err, cache.ErrCreatorPanic) || !errors.Is(err, errBoom) {
 		t.Fatalf("GetOrCreate with a creator panicking with an error: %v, want ErrCreatorPanic wrapping it", err)
 	}
+}
+
+// TestCreatorGoexit: a creator that ends its goroutine with runtime.Goexit
+// (t.Fatal called in a creator, say) fails its run like a panic: its
+// callers get an error instead of waiting for ever, and the next call runs
+// the creator again.
+func TestCreatorGoexit(t *testing.T) {
+	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := cache.GetOrCreate(context.Background(), e.r, "k", func(context.Context) (string, error) {
+					time.Sleep(10 * time.Millisecond)
+					runtime.Goexit()
+					return "", nil
+				})
+				errs <- err
+			}()
+		}
+		for range 2 {
+			select {
+			case err := <-errs:
+				if err == nil {
+					t.Fatal("GetOrCreate with a creator that called runtime.Goexit gave no error")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("GetOrCreate still waits for a creator that called runtime.Goexit")
+			}
+		}
+		want(t, e.r, "k", value("v"), "v")
+	})
 }
 
 // TestWaiterCancel runs in a synctest bubble, so that synctest.Wait tells

@@ -246,7 +246,24 @@ func startFlight[T any](ctx context.Context, r *Region, fs *flightShard, key str
 
 func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, stale, down, recheck bool, creator func(context.Context) (T, error)) {
 	defer r.m.wg.Done()
-	val, enc, ok, err := r.create(ctx, key, stale, down, func(ctx context.Context) (any, int64, bool, error) {
+	var (
+		val    any
+		enc    []byte
+		ok     bool
+		err    error
+		exited = true // until create returns: a runtime.Goexit in the creator
+	)
+	// Deferred, so that the waiters learn of a run that ended in a
+	// runtime.Goexit (which recover does not see) instead of waiting for
+	// ever.
+	defer func() {
+		if exited {
+			r.creatorErrors.Add(1)
+			err = fmt.Errorf("cache: region %q: creating %q: the creator called runtime.Goexit", r.name, key)
+		}
+		r.finish(key, f, val, enc, ok, err)
+	}()
+	val, enc, ok, err = r.create(ctx, key, stale, down, func(ctx context.Context) (any, int64, bool, error) {
 		if recheck || r.local == nil && r.locker != nil && !down {
 			// A run of this process, or (under the cross-process lock)
 			// of another, may have stored the value since the caller
@@ -259,6 +276,11 @@ func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, sta
 		v, err := callCreator(ctx, r, key, creator)
 		return v, created, true, err
 	})
+	exited = false
+}
+
+// finish records the outcome of f, key's run, and wakes its waiters.
+func (r *Region) finish(key string, f *flight, val any, enc []byte, ok bool, err error) {
 	fs := r.flightShard(key)
 	fs.mu.Lock()
 	f.val, f.enc, f.ok, f.err = val, enc, ok, err
