@@ -833,28 +833,46 @@ func TestMemoize(t *testing.T) {
 
 // TestMemoizeInvalidUTF8: JSON turns every byte that is not UTF-8 into
 // U+FFFD, so f("\xff") and f("\xfe") would share one key, and one would be
-// served the other's result. Such an argument is an error instead; a real
-// U+FFFD, or the text \ufffd, still makes a key of its own.
+// served the other's result. Such a call is not cached: fn runs each time
+// and gives each its own result. A real U+FFFD, or the text \ufffd, still
+// makes a key of its own and is cached.
 func TestMemoizeInvalidUTF8(t *testing.T) {
 	kinds(t, cache.RegionOptions{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		f := cache.Memoize1(e.r, "f", func(_ context.Context, s string) (string, error) { return fmt.Sprintf("%x", s), nil })
-		for _, s := range []string{"ok", "\ufffd", `\ufffd`, `\\ufffd`} {
-			if v, err := f.Get(ctx, s); err != nil || v != fmt.Sprintf("%x", s) {
-				t.Fatalf("f(%q) = %q, %v", s, v, err)
+		var runs atomic.Int32
+		f := cache.Memoize1(e.r, "f", func(_ context.Context, s string) (string, error) {
+			runs.Add(1)
+			return fmt.Sprintf("%x", s), nil
+		})
+		valid := []string{"ok", "\ufffd", `\ufffd`, `\\ufffd`}
+		for range 2 {
+			for _, s := range valid {
+				if v, err := f.Get(ctx, s); err != nil || v != fmt.Sprintf("%x", s) {
+					t.Fatalf("f(%q) = %q, %v", s, v, err)
+				}
 			}
 		}
-		for _, s := range []string{"\xff", "a\xfeb", `\` + "\xff"} {
-			if v, err := f.Get(ctx, s); err == nil {
-				t.Errorf("f(%q) = %q, nil; want an error (its key would be that of every other such string)", s, v)
+		if n := runs.Load(); n != int32(len(valid)) {
+			t.Fatalf("fn ran %d times for %d distinct valid arguments asked twice: they were not cached apart", n, len(valid))
+		}
+		for _, s := range []string{"\xff", "\xfe", "a\xfeb", `\` + "\xff"} {
+			for _, get := range []func(context.Context, string) (string, error){f.Get, f.Refresh} {
+				if v, err := get(ctx, s); err != nil || v != fmt.Sprintf("%x", s) {
+					t.Errorf("f(%q) = %q, %v; want %x, called through (its key would be that of every other such string)", s, v, err, s)
+				}
 			}
-			if _, err := f.Key(s); err == nil {
-				t.Errorf("Key(%q) gave no error", s)
+			if err := f.Invalidate(ctx, s); err != nil {
+				t.Errorf("Invalidate(%q) = %v, want nil (nothing cached)", s, err)
+			}
+			if _, err := f.Key(s); !errors.Is(err, cache.ErrUncacheableArgs) {
+				t.Errorf("Key(%q) = %v, want ErrUncacheableArgs", s, err)
 			}
 		}
-		g := cache.Memoize1(e.r, "g", func(_ context.Context, m map[string]int) (int, error) { return len(m), nil })
-		if _, err := g.Get(ctx, map[string]int{"\xff": 1}); err == nil {
-			t.Error("a map key that is not UTF-8 gave no error")
+		g := cache.Memoize2(e.r, "g", func(_ context.Context, m map[string]int, k string) (int, error) { return m[k], nil })
+		for k, want := range map[string]int{"\xff": 1, "\xfe": 2} {
+			if v, err := g.Get(ctx, map[string]int{"\xff": 1, "\xfe": 2}, k); err != nil || v != want {
+				t.Errorf("g(m, %q) = %d, %v; want %d", k, v, err, want)
+			}
 		}
 	})
 }

@@ -22,8 +22,9 @@ type Memo1[A, T any] struct {
 // encoding keeps distinct arguments apart ("a b" is not "a","b"), provided
 // that A's JSON form identifies it (unexported struct fields are not
 // encoded). An argument holding a string that is not valid UTF-8, which
-// JSON cannot keep apart from others, makes the calls fail with an error
-// instead. name must be unique in the region.
+// JSON cannot keep apart from other such strings, is not cached: Get and
+// Refresh call fn every time, Invalidate has nothing to remove, and Key
+// fails (ErrUncacheableArgs). name must be unique in the region.
 func Memoize1[A, T any](r *Region, name string, fn func(context.Context, A) (T, error)) *Memo1[A, T] {
 	return &Memo1[A, T]{r: r, name: name, fn: fn}
 }
@@ -31,6 +32,9 @@ func Memoize1[A, T any](r *Region, name string, fn func(context.Context, A) (T, 
 // Get returns fn(a), from the cache when it holds it (see GetOrCreate).
 func (m *Memo1[A, T]) Get(ctx context.Context, a A) (T, error) {
 	key, err := memoKey(m.name, a)
+	if errors.Is(err, ErrUncacheableArgs) {
+		return m.fn(ctx, a)
+	}
 	if err != nil {
 		var zero T
 		return zero, err
@@ -41,6 +45,9 @@ func (m *Memo1[A, T]) Get(ctx context.Context, a A) (T, error) {
 // Invalidate removes the cached result of fn(a).
 func (m *Memo1[A, T]) Invalidate(ctx context.Context, a A) error {
 	key, err := memoKey(m.name, a)
+	if errors.Is(err, ErrUncacheableArgs) {
+		return nil // never cached
+	}
 	if err != nil {
 		return err
 	}
@@ -51,6 +58,9 @@ func (m *Memo1[A, T]) Invalidate(ctx context.Context, a A) error {
 // RoundTrip region, a copy decoded from what was stored).
 func (m *Memo1[A, T]) Refresh(ctx context.Context, a A) (T, error) {
 	key, err := memoKey(m.name, a)
+	if errors.Is(err, ErrUncacheableArgs) {
+		return m.fn(ctx, a)
+	}
 	if err != nil {
 		var zero T
 		return zero, err
@@ -79,6 +89,9 @@ func Memoize2[A, B, T any](r *Region, name string, fn func(context.Context, A, B
 // Get returns fn(a, b), from the cache when it holds it (see GetOrCreate).
 func (m *Memo2[A, B, T]) Get(ctx context.Context, a A, b B) (T, error) {
 	key, err := memoKey(m.name, a, b)
+	if errors.Is(err, ErrUncacheableArgs) {
+		return m.fn(ctx, a, b)
+	}
 	if err != nil {
 		var zero T
 		return zero, err
@@ -89,6 +102,9 @@ func (m *Memo2[A, B, T]) Get(ctx context.Context, a A, b B) (T, error) {
 // Invalidate removes the cached result of fn(a, b).
 func (m *Memo2[A, B, T]) Invalidate(ctx context.Context, a A, b B) error {
 	key, err := memoKey(m.name, a, b)
+	if errors.Is(err, ErrUncacheableArgs) {
+		return nil // never cached
+	}
 	if err != nil {
 		return err
 	}
@@ -99,6 +115,9 @@ func (m *Memo2[A, B, T]) Invalidate(ctx context.Context, a A, b B) error {
 // remote or RoundTrip region, a copy decoded from what was stored).
 func (m *Memo2[A, B, T]) Refresh(ctx context.Context, a A, b B) (T, error) {
 	key, err := memoKey(m.name, a, b)
+	if errors.Is(err, ErrUncacheableArgs) {
+		return m.fn(ctx, a, b)
+	}
 	if err != nil {
 		var zero T
 		return zero, err
@@ -116,14 +135,16 @@ func memoKey(name string, args ...any) (string, error) {
 		return "", fmt.Errorf("cache: memoized %q: encoding arguments: %w", name, err)
 	}
 	if replacedInvalidUTF8(b) {
-		return "", fmt.Errorf("cache: memoized %q: encoding arguments: %w", name, errInvalidUTF8)
+		return "", fmt.Errorf("cache: memoized %q: %w", name, ErrUncacheableArgs)
 	}
 	return name + ":" + string(b), nil
 }
 
-// errInvalidUTF8 is wrapped by the error of a memoized call whose
-// arguments hold a string that is not valid UTF-8.
-var errInvalidUTF8 = errors.New("a string is not valid UTF-8, and JSON would give it the key of every other such string")
+// ErrUncacheableArgs is wrapped by the error of a memoized function's Key
+// when the arguments hold a string that is not valid UTF-8: JSON would
+// give it the key of every other such string, so such calls are not
+// cached.
+var ErrUncacheableArgs = errors.New("cache: an argument holds a string that is not valid UTF-8, so it has no key of its own; such calls are not cached")
 
 // replacedInvalidUTF8 reports whether b, encoded by encoding/json, holds the
 // escape \ufffd that it writes in place of each byte that is not UTF-8 (a
