@@ -27,11 +27,16 @@
 // store.Updater.Update to the record as it is in the store at that moment:
 // one conditional write on an uncontended session, a retry on a conflict.
 // Concurrent requests on one session (AJAX, several tabs) therefore keep
-// each other's values, flash messages are neither lost nor shown twice, a
+// each other's values, no flash message is lost and a message added while
+// another request pops the queue stays for the next page (two requests
+// that load the session at the same moment and both pop it may both show
+// a message: that needs a lock per session, which this design avoids), a
 // read-only request writes nothing, and a request that saves after a
 // concurrent Invalidate does not bring the session back. The idle timeout
 // is kept alive with store.Toucher.Touch, which changes only the expiry, at
-// most once per tenth of the timeout.
+// most once per tenth of the timeout on stores that report a record's
+// expiry; memcached does not, so there every request that changes nothing
+// touches.
 //
 // # Where a session lives
 //

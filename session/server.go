@@ -716,7 +716,8 @@ func (sv *serverSide) confirm(ctx context.Context, s *Session, now time.Time) (b
 }
 
 // refreshDue reports whether a request that changed nothing should extend
-// the idle timeout: at most once per tenth of it.
+// the idle timeout: at most once per tenth of it, or on every such request
+// where the store reports no expiry (memcached).
 func (sv *serverSide) refreshDue(s *Session, now time.Time) bool {
 	o := &s.m.opts
 	if o.Timeout == 0 || o.NoTouch {
