@@ -840,6 +840,19 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 			}
 		}
 		rc.Store = storeConfig(r, "cache", "cache.", rc.Type, timeout)
+		for _, o := range out {
+			// Keys are "cache:<region>:<key>" (cache.RegionOptions.Prefix),
+			// so "a" and "a:b" on stores would share keys; cache.New
+			// refuses them too, but here the error has its line.
+			short, long := o.Options.Name, name
+			if len(long) < len(short) {
+				short, long = long, short
+			}
+			if rc.Type != "memory" && o.Type != "memory" && strings.HasPrefix(long, short+":") {
+				return nil, settingError(s, "cache.regions", fmt.Sprintf("regions %q and %q would share store keys (%q's key %q is %q's key \"x\"); rename one without the ':'",
+					o.Options.Name, name, short, long[len(short)+1:]+":x", long), settings.ErrBadValue)
+			}
+		}
 		out = append(out, rc)
 	}
 	if len(out) > 0 {

@@ -530,3 +530,32 @@ func resolveMap(m map[string]string) (*beaker.Config, error) {
 	}
 	return beaker.Resolve(s)
 }
+
+// TestOverlappingRegionNames: regions "a" and "a:b" on a store would share
+// keys (cache:a:b:x); the configuration is refused at cache.regions' line.
+// On memory regions, which have no store keys, they are fine.
+func TestOverlappingRegionNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, typ := range []string{"file", "memory"} {
+		ini := filepath.Join(dir, typ+".ini")
+		body := "[app:main]\n" + secretLine + "cache.type = " + typ + "\ncache.data_dir = " + dir + "\ncache.regions = a:b, short_term, a\n"
+		if err := os.WriteFile(ini, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := settings.Load(ini, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = beaker.Resolve(s)
+		if typ == "memory" {
+			if err != nil {
+				t.Errorf("memory regions a:b and a: %v", err)
+			}
+			continue
+		}
+		var se *settings.Error
+		if !errors.As(err, &se) || se.Key != "cache.regions" || se.Line != 5 || !strings.Contains(err.Error(), `"a"'s key "b:x" is "a:b"'s key "x"`) {
+			t.Errorf("file regions a:b and a: Resolve = %v, want an error at %s:5 cache.regions naming the shared key", err, ini)
+		}
+	}
+}

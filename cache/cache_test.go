@@ -939,6 +939,34 @@ func TestNewErrors(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want ErrInvalidOptions", regions, err)
 		}
 	}
+	// Regions "a" and "a:b" on stores: "a"'s key "b:x" and "a:b"'s key
+	// "x" would both be cache:a:b:x, and "a"'s key "b:__generation__"
+	// would be "a:b"'s invalidation record. Refused, either way round and
+	// with explicit prefixes too; memory regions, which have no store
+	// keys, and disjoint prefixes are fine.
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	for _, regions := range [][]cache.RegionOptions{
+		{{Name: "a", Store: st}, {Name: "a:b", Store: st}},
+		{{Name: "a:b", Store: st}, {Name: "a", Store: st}},
+		{{Name: "x", Store: st, Prefix: "p:"}, {Name: "y", Store: st, Prefix: "p:q:"}},
+	} {
+		if _, err := cache.New(cache.Options{Regions: regions}); !errors.Is(err, cache.ErrInvalidOptions) || !strings.Contains(err.Error(), "overlap") {
+			t.Errorf("regions %q and %q: New = %v, want ErrInvalidOptions for prefixes that overlap", regions[0].Name, regions[1].Name, err)
+		}
+	}
+	for _, regions := range [][]cache.RegionOptions{
+		{{Name: "a"}, {Name: "a:b"}},
+		{{Name: "a", Store: st}, {Name: "ab", Store: st}},
+	} {
+		m, err := cache.New(cache.Options{Regions: regions})
+		if err != nil {
+			t.Errorf("regions %q and %q: New = %v", regions[0].Name, regions[1].Name, err)
+			continue
+		}
+		m.Close()
+	}
+
 	m, err := cache.New(cache.Options{Regions: []cache.RegionOptions{{Name: "b"}, {Name: "a"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +64,9 @@ type RegionOptions struct {
 	KeyLength int
 
 	// Prefix is prepended to every key the region writes to its Store (no
-	// INI key). The default is "cache:<Name>:".
+	// INI key). The default is "cache:<Name>:". New refuses two regions
+	// with stores whose prefixes overlap ("a" and "a:b"): a key of one
+	// would be a key of the other.
 	Prefix string
 
 	// Grace is how long a stale value stays in the backend after it
@@ -186,6 +189,15 @@ func New(opts Options) (*Manager, error) {
 		if err != nil {
 			m.closeCancel()
 			return nil, err
+		}
+		if r.st != nil {
+			for _, name := range m.names {
+				if e := m.regions[name]; e.st != nil && (strings.HasPrefix(r.prefix, e.prefix) || strings.HasPrefix(e.prefix, r.prefix)) {
+					m.closeCancel()
+					return nil, fmt.Errorf("%w: regions %q and %q: their key prefixes %q and %q overlap, so a key of one can be a key of the other "+
+						"(a region name holding ':'); rename one or set its Prefix", ErrInvalidOptions, e.name, r.name, e.prefix, r.prefix)
+				}
+			}
 		}
 		m.regions[ro.Name] = r
 		m.names = append(m.names, ro.Name)
