@@ -81,7 +81,9 @@
 //
 // A commit runs under one deadline (StoreTimeout) for all its store calls,
 // and is not cancelled when the client goes away: a logout whose client
-// disconnects still ends the session. The exceptions follow a store that
+// disconnects still ends the session. Nor is the load (under a deadline of
+// its own), so that a handler that goes on after its client left sees the
+// session, and a logout by Delete or Clear is saved too. The exceptions follow a store that
 // did not answer in time, and each gets a StoreTimeout of its own (so such
 // a commit can take up to twice StoreTimeout):
 //

@@ -472,7 +472,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// storeCtx bounds a load by the store timeout.
+// storeCtx bounds a store call of its own (cleaning up after a commit)
+// by the store timeout.
 func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if m.local {
 		return ctx, func() {}
@@ -480,10 +481,10 @@ func (m *Manager) storeCtx(ctx context.Context) (context.Context, context.Cancel
 	return context.WithTimeout(ctx, m.opts.StoreTimeout)
 }
 
-// commitCtx is the context of a commit: not cancelled when the client goes
-// away (a logout whose client disconnects still ends the session), and
-// bounded as a whole by one store timeout, however many store calls the
-// commit makes.
+// commitCtx is the context of a load or a commit: not cancelled when the
+// client goes away (a logout whose client disconnects still ends the
+// session), and bounded as a whole by one store timeout, however many
+// store calls the commit makes.
 func (m *Manager) commitCtx(d *detached) (context.Context, context.CancelFunc) {
 	var ctx context.Context = d
 	if m.local {

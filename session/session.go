@@ -54,7 +54,7 @@ type Session struct {
 	sv serverState // the server side's state (unused by the client side)
 	cs clientState // the client side's state (unused by the server side)
 
-	detached detached  // the commit's context: the request's, not cancelled
+	detached detached  // the load's and commit's context: the request's, not cancelled
 	vary     [1]string // the backing array of the Vary header; see addVaryCookie
 
 	// The flags sit with the integer scratch, so that they pack into
@@ -72,7 +72,11 @@ func (s *Session) load() {
 		return
 	}
 	s.loaded = true
-	ctx, cancel := s.m.storeCtx(s.req.Context())
+	// Not cancelled when the client goes away, as the commit is not: a
+	// handler that goes on (a logout by Delete or Clear) must see the
+	// session and have its changes saved.
+	s.detached.parent = s.req.Context()
+	ctx, cancel := s.m.commitCtx(&s.detached)
 	err := s.m.side.load(ctx, s, s.m.now())
 	cancel()
 	if err != nil {
