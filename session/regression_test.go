@@ -275,3 +275,31 @@ func TestCookieSessionOlderDuplicateDoesNotWin(t *testing.T) {
 		t.Errorf("with an older cookie of the name sent last, the session reads counter %s, want 2", got)
 	}
 }
+
+// A logout (Invalidate without a load) from a browser that sends a dead
+// cookie of the session's name before the live one must end the live
+// session, not only the dead one: else the session stays usable by
+// whoever holds its cookie.
+func TestLogoutWithDeadDuplicateCookieEndsTheLiveSession(t *testing.T) {
+	a := newApp(t, session.Options{})
+	c := a.client()
+	c.mustGet("/set?k=cart&v=3")
+	before := c.cookie()
+	if r := c.do("/login?user=ann"); !r.setsCookie() {
+		t.Fatalf("login %+v sets no cookie", r)
+	}
+	after := c.cookie()
+
+	req := httptest.NewRequest("GET", "/invalidate", nil)
+	req.Header.Set("Cookie", before.Name+"="+before.Value+"; "+after.Name+"="+after.Value)
+	rec := httptest.NewRecorder()
+	a.srv.Config.Handler.ServeHTTP(rec, req)
+	if n := a.live(); n != 0 {
+		t.Fatalf("%d live sessions after the logout: the live session behind the second cookie was not ended", n)
+	}
+	thief := a.client()
+	thief.setCookieValue(after.Value)
+	if got := decode[map[string]any](t, thief.mustGet("/get?k=user")); got["v"] == "ann" {
+		t.Fatalf("the logged-out session still answers to its cookie: %v", got)
+	}
+}

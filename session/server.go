@@ -119,6 +119,18 @@ func (sv *serverSide) identify(s *Session) {
 	sv.pick(s, 0)
 }
 
+// severalCookies reports whether r carries more than one cookie named
+// name.
+func severalCookies(r *http.Request, name string) bool {
+	n := 0
+	for range cookieValues(r, name) {
+		if n++; n > 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // pick makes the session id the one of the request's skip+1-th cookie of
 // the session's name that verifies, and reports whether there is one. A
 // browser holds several when one was set under an earlier cookie_domain
@@ -247,6 +259,11 @@ func (sv *serverSide) load(ctx context.Context, s *Session, now time.Time) error
 
 func (sv *serverSide) end(s *Session) {
 	st := &s.sv
+	if !s.loaded && severalCookies(s.req, s.m.opts.CookieName) {
+		// Several cookies of the name (see pick): load, so that the one
+		// whose session is live is ended, not merely the first.
+		s.load()
+	}
 	if s.loaded && st.id != "" {
 		st.end = &ending{id: st.id, entry: st.entry, loaded: true}
 	} else {
