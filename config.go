@@ -441,7 +441,7 @@ func resolveSession(s *settings.Settings, warn func(key, msg string)) (SessionCo
 			warn(k, "setting ignored: Beaker uses it for a server-side session only with session.encrypt_key")
 		}
 	}
-	for _, k := range []string{"session.secret", "session.encrypt_key", "session.validate_key"} {
+	for _, k := range []string{"session.secret", "session.secret_fallbacks", "session.encrypt_key", "session.encrypt_key_fallbacks", "session.validate_key"} {
 		if v, ok := s.Lookup(k); ok && placeholder(v) {
 			warn(k, "this looks like a placeholder (\"change me\"), not a secret: whoever read the example it came from can forge or read "+
 				"sessions; make one with: beaker gen-secret")
@@ -841,16 +841,19 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 		}
 		rc.Store = storeConfig(r, "cache", "cache.", rc.Type, timeout)
 		for _, o := range out {
-			// Keys are "cache:<region>:<key>" (cache.RegionOptions.Prefix),
-			// so "a" and "a:b" on stores would share keys; cache.New
-			// refuses them too, but here the error has its line.
-			short, long := o.Options.Name, name
+			// Keys are "<prefix><key>", the prefix "cache:<region>:" by
+			// default (cache.RegionOptions.Prefix), so "a" and "a:b" on
+			// stores would share keys; cache.New refuses them too, but
+			// here the error has its line. As there, regions on different
+			// backends are refused too: where each lives may change.
+			p, q := regionPrefix(o.Options), regionPrefix(rc.Options)
+			short, long := p, q
 			if len(long) < len(short) {
 				short, long = long, short
 			}
-			if rc.Type != "memory" && o.Type != "memory" && strings.HasPrefix(long, short+":") {
-				return nil, settingError(s, "cache.regions", fmt.Sprintf("regions %q and %q would share store keys (%q's key %q is %q's key \"x\"); rename one without the ':'",
-					o.Options.Name, name, short, long[len(short)+1:]+":x", long), settings.ErrBadValue)
+			if rc.Type != "memory" && o.Type != "memory" && strings.HasPrefix(long, short) {
+				return nil, settingError(s, "cache.regions", fmt.Sprintf("regions %q and %q would share store keys: their key prefixes %q and %q overlap, "+
+					"so a key of one can be a key of the other; rename one (without ':') or give one a cache.<region>.key_prefix", o.Options.Name, name, p, q), settings.ErrBadValue)
 			}
 		}
 		out = append(out, rc)
@@ -871,19 +874,29 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 
 // placeholder reports whether a secret reads like the placeholder of an
 // example file ("change me", "replace-this", "your secret here") rather
-// than a secret: only its letters and digits count, case folded.
+// than a secret: one to three of its words (runs of letters and digits,
+// case folded) that spell a placeholder together, so that a word that
+// only starts like one ("replacement") does not count.
 func placeholder(v string) bool {
-	var b strings.Builder
-	for _, r := range strings.ToLower(v) {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			b.WriteRune(r)
-		}
-	}
-	folded := b.String()
-	for _, p := range []string{"changeme", "changethis", "replaceme", "replacethis", "yoursecret", "secrethere", "placeholder"} {
-		if strings.Contains(folded, p) {
-			return true
+	words := strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	for i := range words {
+		w := ""
+		for j := i; j < len(words) && j < i+3; j++ {
+			w += words[j]
+			switch w {
+			case "changeme", "changethis", "replaceme", "replacethis", "yoursecret", "secrethere", "placeholder":
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// regionPrefix is the key prefix of a region's store keys, as cache.New
+// sets it.
+func regionPrefix(o cache.RegionOptions) string {
+	if o.Prefix != "" {
+		return o.Prefix
+	}
+	return "cache:" + o.Name + ":"
 }

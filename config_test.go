@@ -508,6 +508,15 @@ func TestPlaceholderKeysWarn(t *testing.T) {
 			t.Errorf("secret %q: warnings %+v, want one for session.secret", v, cfg.Warnings)
 		}
 	}
+	for _, v := range []string{"replacement-for-the-old-key-0cb243f53ad865a0", "changement de clé 0cb243f53ad865a0f70099c0414ffe9c", "exchangemessages0cb243f53ad865a0f70099c0414ffe9c"} {
+		cfg, err := resolveMap(map[string]string{"session.type": "memory", "session.secret": v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Warnings) != 0 {
+			t.Errorf("secret %q: warnings %+v, want none (a word only starts like a placeholder)", v, cfg.Warnings)
+		}
+	}
 	for range 200 {
 		cfg, err := resolveMap(map[string]string{"session.type": "cookie",
 			"session.secret": rand.Text() + rand.Text(), "session.encrypt_key": rand.Text() + rand.Text()})
@@ -554,8 +563,24 @@ func TestOverlappingRegionNames(t *testing.T) {
 			continue
 		}
 		var se *settings.Error
-		if !errors.As(err, &se) || se.Key != "cache.regions" || se.Line != 5 || !strings.Contains(err.Error(), `"a"'s key "b:x" is "a:b"'s key "x"`) {
-			t.Errorf("file regions a:b and a: Resolve = %v, want an error at %s:5 cache.regions naming the shared key", err, ini)
+		if !errors.As(err, &se) || se.Key != "cache.regions" || se.Line != 5 || !strings.Contains(err.Error(), `"cache:a:b:" and "cache:a:" overlap`) {
+			t.Errorf("file regions a:b and a: Resolve = %v, want an error at %s:5 cache.regions naming the prefixes", err, ini)
+		}
+	}
+	// A key_prefix that sets the prefixes apart makes them fine; one that
+	// makes them overlap is refused.
+	for prefix, ok := range map[string]bool{"cache.a.key_prefix = x:\n": true, "cache.key_prefix = k:\ncache.ab.key_prefix = k:a\n": false} {
+		ini := filepath.Join(dir, "prefix.ini")
+		body := "[app:main]\n" + secretLine + "cache.type = file\ncache.data_dir = " + dir + "\ncache.regions = a:b, a, ab\n" + prefix
+		if err := os.WriteFile(ini, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := settings.Load(ini, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err = beaker.Resolve(s); (err == nil) != ok {
+			t.Errorf("%q: Resolve = %v, want ok=%v", prefix, err, ok)
 		}
 	}
 }
