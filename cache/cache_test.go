@@ -868,6 +868,10 @@ func TestMemoizeInvalidUTF8(t *testing.T) {
 				t.Errorf("Key(%q) = %v, want ErrUncacheableArgs", s, err)
 			}
 		}
+		p := cache.Memoize1(e.r, "p", func(_ context.Context, s string) (string, error) { panic("boom") })
+		if _, err := p.Get(ctx, "\xff"); !errors.Is(err, cache.ErrCreatorPanic) {
+			t.Errorf("a panic in an uncached call: %v, want ErrCreatorPanic", err)
+		}
 		g := cache.Memoize2(e.r, "g", func(_ context.Context, m map[string]int, k string) (int, error) { return m[k], nil })
 		for k, want := range map[string]int{"\xff": 1, "\xfe": 2} {
 			if v, err := g.Get(ctx, map[string]int{"\xff": 1, "\xfe": 2}, k); err != nil || v != want {

@@ -259,7 +259,7 @@ func runFlight[T any](ctx context.Context, r *Region, f *flight, key string, sta
 	defer func() {
 		if exited {
 			r.creatorErrors.Add(1)
-			err = fmt.Errorf("cache: region %q: creating %q: the creator called runtime.Goexit", r.name, key)
+			err = fmt.Errorf("cache: region %q: creating %q: the run ended without returning (the creator called runtime.Goexit, or a panic outside it)", r.name, key)
 		}
 		r.finish(key, f, val, enc, ok, err)
 	}()

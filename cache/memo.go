@@ -23,8 +23,9 @@ type Memo1[A, T any] struct {
 // that A's JSON form identifies it (unexported struct fields are not
 // encoded). An argument holding a string that is not valid UTF-8, which
 // JSON cannot keep apart from other such strings, is not cached: Get and
-// Refresh call fn every time, Invalidate has nothing to remove, and Key
-// fails (ErrUncacheableArgs). name must be unique in the region.
+// Refresh call fn every time, as a disabled region does (a panic is still
+// ErrCreatorPanic), Invalidate has nothing to remove, and Key fails
+// (ErrUncacheableArgs). name must be unique in the region.
 func Memoize1[A, T any](r *Region, name string, fn func(context.Context, A) (T, error)) *Memo1[A, T] {
 	return &Memo1[A, T]{r: r, name: name, fn: fn}
 }
@@ -33,7 +34,7 @@ func Memoize1[A, T any](r *Region, name string, fn func(context.Context, A) (T, 
 func (m *Memo1[A, T]) Get(ctx context.Context, a A) (T, error) {
 	key, err := memoKey(m.name, a)
 	if errors.Is(err, ErrUncacheableArgs) {
-		return m.fn(ctx, a)
+		return callThrough(ctx, m.r, m.name, func(ctx context.Context) (T, error) { return m.fn(ctx, a) })
 	}
 	if err != nil {
 		var zero T
@@ -59,7 +60,7 @@ func (m *Memo1[A, T]) Invalidate(ctx context.Context, a A) error {
 func (m *Memo1[A, T]) Refresh(ctx context.Context, a A) (T, error) {
 	key, err := memoKey(m.name, a)
 	if errors.Is(err, ErrUncacheableArgs) {
-		return m.fn(ctx, a)
+		return callThrough(ctx, m.r, m.name, func(ctx context.Context) (T, error) { return m.fn(ctx, a) })
 	}
 	if err != nil {
 		var zero T
@@ -90,7 +91,7 @@ func Memoize2[A, B, T any](r *Region, name string, fn func(context.Context, A, B
 func (m *Memo2[A, B, T]) Get(ctx context.Context, a A, b B) (T, error) {
 	key, err := memoKey(m.name, a, b)
 	if errors.Is(err, ErrUncacheableArgs) {
-		return m.fn(ctx, a, b)
+		return callThrough(ctx, m.r, m.name, func(ctx context.Context) (T, error) { return m.fn(ctx, a, b) })
 	}
 	if err != nil {
 		var zero T
@@ -116,7 +117,7 @@ func (m *Memo2[A, B, T]) Invalidate(ctx context.Context, a A, b B) error {
 func (m *Memo2[A, B, T]) Refresh(ctx context.Context, a A, b B) (T, error) {
 	key, err := memoKey(m.name, a, b)
 	if errors.Is(err, ErrUncacheableArgs) {
-		return m.fn(ctx, a, b)
+		return callThrough(ctx, m.r, m.name, func(ctx context.Context) (T, error) { return m.fn(ctx, a, b) })
 	}
 	if err != nil {
 		var zero T
