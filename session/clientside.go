@@ -226,11 +226,16 @@ func (c *clientSide) load(ctx context.Context, s *Session, now time.Time) error 
 	var why error
 	// A browser may hold several cookies of the name (one set under an
 	// earlier cookie_domain or cookie_path, which it sends first): the
-	// one sealed last holds the session as it is.
+	// one sealed last holds the session as it is; on a tie, the one sent
+	// last. At most maxSessionCookies are opened: each costs a decryption.
 	var best sealed
 	found := false
+	tried := 0
 	for v := range cookieValues(s.req, o.CookieName) {
 		st.present = true
+		if tried++; tried > maxSessionCookies {
+			break
+		}
 		p, err := c.sealer.open(v)
 		if err == nil && !c.live(o, &p, now) {
 			err = errCookieExpired
@@ -240,7 +245,7 @@ func (c *clientSide) load(ctx context.Context, s *Session, now time.Time) error 
 			why = err
 			continue
 		}
-		if !found || p.issued > best.issued {
+		if !found || p.issued >= best.issued {
 			best, found = p, true
 		}
 	}

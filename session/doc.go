@@ -67,7 +67,10 @@
 //     stands;
 //   - a request that arrives with the old id after the move is treated as
 //     carrying an unknown id: a new, empty session, never the moved one (a
-//     reloaded login page or a double-submitted login form works);
+//     reloaded login page or a double-submitted login form works), unless
+//     it carries another cookie of the name whose session is live (a
+//     browser keeps one set under an earlier cookie_domain or
+//     cookie_path), which it then gets;
 //   - a request whose session a logout ended after it loaded it saves
 //     nothing and sets no cookie: the logout's response cleared it, and a
 //     clearing cookie sent late would log out a login made since (in
