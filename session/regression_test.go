@@ -232,20 +232,7 @@ func TestIDCookieMovedToAnotherName(t *testing.T) {
 // only the first made every login look logged out on the next request.
 func TestDeadDuplicateCookieDoesNotHideTheLiveOne(t *testing.T) {
 	a := newApp(t, session.Options{})
-	c := a.client()
-	c.mustGet("/set?k=cart&v=3")
-	before := c.cookie()
-	if r := c.do("/login?user=ann"); !r.setsCookie() {
-		t.Fatalf("login %+v sets no cookie", r)
-	}
-	after := c.cookie()
-
-	req := httptest.NewRequest("GET", "/get?k=user", nil)
-	// The moved cookie first, as a browser sends a host-only cookie set
-	// before session.cookie_domain was configured.
-	req.Header.Set("Cookie", before.Name+"="+before.Value+"; "+after.Name+"="+after.Value)
-	rec := httptest.NewRecorder()
-	a.srv.Config.Handler.ServeHTTP(rec, req)
+	rec, _ := a.withDeadCookieFirst(t, "/get?k=user")
 	if got := decode[map[string]any](t, rec.Body.String()); got["v"] != "ann" {
 		t.Errorf("with the moved cookie sent first, the login is not found: %v", got)
 	}
@@ -282,6 +269,24 @@ func TestCookieSessionOlderDuplicateDoesNotWin(t *testing.T) {
 // whoever holds its cookie.
 func TestLogoutWithDeadDuplicateCookieEndsTheLiveSession(t *testing.T) {
 	a := newApp(t, session.Options{})
+	_, live := a.withDeadCookieFirst(t, "/invalidate")
+	if n := a.live(); n != 0 {
+		t.Fatalf("%d live sessions after the logout: the live session behind the second cookie was not ended", n)
+	}
+	thief := a.client()
+	thief.setCookieValue(live)
+	if got := decode[map[string]any](t, thief.mustGet("/get?k=user")); got["v"] == "ann" {
+		t.Fatalf("the logged-out session still answers to its cookie: %v", got)
+	}
+}
+
+// withDeadCookieFirst logs a browser in as "ann", then sends path with two
+// cookies of the session's name: the one from before the login (moved)
+// first, as a browser sends a host-only cookie set before
+// session.cookie_domain was configured, then the login's, whose value it
+// returns with the response.
+func (a *app) withDeadCookieFirst(t *testing.T, path string) (*httptest.ResponseRecorder, string) {
+	t.Helper()
 	c := a.client()
 	c.mustGet("/set?k=cart&v=3")
 	before := c.cookie()
@@ -289,17 +294,9 @@ func TestLogoutWithDeadDuplicateCookieEndsTheLiveSession(t *testing.T) {
 		t.Fatalf("login %+v sets no cookie", r)
 	}
 	after := c.cookie()
-
-	req := httptest.NewRequest("GET", "/invalidate", nil)
+	req := httptest.NewRequest("GET", path, nil)
 	req.Header.Set("Cookie", before.Name+"="+before.Value+"; "+after.Name+"="+after.Value)
 	rec := httptest.NewRecorder()
 	a.srv.Config.Handler.ServeHTTP(rec, req)
-	if n := a.live(); n != 0 {
-		t.Fatalf("%d live sessions after the logout: the live session behind the second cookie was not ended", n)
-	}
-	thief := a.client()
-	thief.setCookieValue(after.Value)
-	if got := decode[map[string]any](t, thief.mustGet("/get?k=user")); got["v"] == "ann" {
-		t.Fatalf("the logged-out session still answers to its cookie: %v", got)
-	}
+	return rec, after.Value
 }
