@@ -840,23 +840,13 @@ func resolveRegions(s *settings.Settings, timeout time.Duration, warnAt func(r *
 			}
 		}
 		rc.Store = storeConfig(r, "cache", "cache.", rc.Type, timeout)
-		for _, o := range out {
-			// Keys are "<prefix><key>", the prefix "cache:<region>:" by
-			// default (cache.RegionOptions.Prefix), so "a" and "a:b" on
-			// stores would share keys; cache.New refuses them too, but
-			// here the error has its line. As there, regions on different
-			// backends are refused too: where each lives may change.
-			p, q := regionPrefix(o.Options), regionPrefix(rc.Options)
-			short, long := p, q
-			if len(long) < len(short) {
-				short, long = long, short
-			}
-			if rc.Type != "memory" && o.Type != "memory" && strings.HasPrefix(long, short) {
-				return nil, settingError(s, "cache.regions", fmt.Sprintf("regions %q and %q would share store keys: their key prefixes %q and %q overlap, "+
-					"so a key of one can be a key of the other; rename one (without ':') or give one a cache.<region>.key_prefix", o.Options.Name, name, p, q), settings.ErrBadValue)
-			}
-		}
 		out = append(out, rc)
+	}
+	if i, j, ok := overlappingRegions(out); ok {
+		// cache.New refuses them too, but here the error has its line.
+		p, q := regionPrefix(out[i].Options), regionPrefix(out[j].Options)
+		return nil, settingError(s, "cache.regions", fmt.Sprintf("regions %q and %q would share store keys: their key prefixes %q and %q overlap, "+
+			"so a key of one can be a key of the other; rename one (without ':') or give one a cache.<region>.key_prefix", out[i].Options.Name, out[j].Options.Name, p, q), settings.ErrBadValue)
 	}
 	if len(out) > 0 {
 		for _, k := range globalKeys {
@@ -890,6 +880,29 @@ func placeholder(v string) bool {
 		}
 	}
 	return false
+}
+
+// overlappingRegions finds two regions with stores whose key prefixes
+// overlap (regionPrefix: "a" and "a:b" by default), i < j, in O(n log n):
+// sorted, a prefix comes right before the strings it starts. Regions on
+// different backends count too, as in cache.New: where each lives may
+// change.
+func overlappingRegions(out []RegionConfig) (i, j int, ok bool) {
+	var idx []int
+	prefixes := make([]string, len(out))
+	for k := range out {
+		if out[k].Type != "memory" {
+			idx = append(idx, k)
+			prefixes[k] = regionPrefix(out[k].Options)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(prefixes[a], prefixes[b]) })
+	for k := 1; k < len(idx); k++ {
+		if a, b := idx[k-1], idx[k]; strings.HasPrefix(prefixes[b], prefixes[a]) {
+			return min(a, b), max(a, b), true
+		}
+	}
+	return 0, 0, false
 }
 
 // regionPrefix is the key prefix of a region's store keys, as cache.New

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,17 +191,25 @@ func New(opts Options) (*Manager, error) {
 			m.closeCancel()
 			return nil, err
 		}
-		if r.st != nil {
-			for _, name := range m.names {
-				if e := m.regions[name]; e.st != nil && (strings.HasPrefix(r.prefix, e.prefix) || strings.HasPrefix(e.prefix, r.prefix)) {
-					m.closeCancel()
-					return nil, fmt.Errorf("%w: regions %q and %q: their key prefixes %q and %q overlap, so a key of one can be a key of the other "+
-						"(a region name holding ':'); rename one or set its Prefix", ErrInvalidOptions, e.name, r.name, e.prefix, r.prefix)
-				}
-			}
-		}
 		m.regions[ro.Name] = r
 		m.names = append(m.names, ro.Name)
+	}
+	// Regions with stores whose prefixes overlap: sorted, a prefix comes
+	// right before the prefixes it starts. Regions on different stores
+	// count too: where each lives may change.
+	var stored []*Region
+	for _, name := range m.names {
+		if r := m.regions[name]; r.st != nil {
+			stored = append(stored, r)
+		}
+	}
+	slices.SortFunc(stored, func(a, b *Region) int { return strings.Compare(a.prefix, b.prefix) })
+	for k := 1; k < len(stored); k++ {
+		if e, r := stored[k-1], stored[k]; strings.HasPrefix(r.prefix, e.prefix) {
+			m.closeCancel()
+			return nil, fmt.Errorf("%w: regions %q and %q: their key prefixes %q and %q overlap, so a key of one can be a key of the other "+
+				"(a region name holding ':'); rename one or set its Prefix", ErrInvalidOptions, e.name, r.name, e.prefix, r.prefix)
+		}
 	}
 	return m, nil
 }
